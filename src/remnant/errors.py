@@ -31,14 +31,17 @@ class Problem:
     file : str
         The file the value came from.
     row : int | None
-        1-based data row (CSV, not counting the header) or feature number
-        (GeoJSON, GeoPackage); ``None`` for a problem of the whole file.
+        Row or feature number (see ``unit``); ``None`` for a problem of the
+        whole file.
     column : str | None
         The canonical column name, or ``None`` for a problem of the whole row.
     reason : str
         Why it was rejected, in words a user can act on.
     value : str | None
         The offending value as read, for the report.
+    unit : str
+        What ``row`` counts: ``row`` (CSV; the header is row 1, as a spreadsheet
+        shows it) or ``feature`` (GeoJSON, GeoPackage; the first feature is 1).
     """
 
     file: str
@@ -46,11 +49,12 @@ class Problem:
     column: str | None
     reason: str
     value: str | None = None
+    unit: str = "row"
 
     def __str__(self) -> str:
         where = self.file
         if self.row is not None:
-            where += f", row {self.row}"
+            where += f", {self.unit} {self.row}"
         if self.column is not None:
             where += f", column {self.column}"
         shown = f" (value: {self.value!r})" if self.value not in (None, "") else ""

@@ -125,10 +125,12 @@ METHODS = ("manual", "mechanical", "visual", "detector_dogs", "drone", "mixed")
 NTS_OUTCOMES = ("no_evidence", "indirect_evidence", "direct_evidence")
 HAZARD_STATUSES = ("suspected", "confirmed", "in_progress", "cancelled", "reduced", "cleared")
 
-_LON = Column("lon", "float", True, minimum=-180, maximum=180, unit="degree",
-              description="longitude, WGS84")
-_LAT = Column("lat", "float", True, minimum=-90, maximum=90, unit="degree",
-              description="latitude, WGS84")
+_LON = Column(
+    "lon", "float", True, minimum=-180, maximum=180, unit="degree", description="longitude, WGS84"
+)
+_LAT = Column(
+    "lat", "float", True, minimum=-90, maximum=90, unit="degree", description="latitude, WGS84"
+)
 
 STRIKES = TableSpec(
     name="strikes",
@@ -141,14 +143,31 @@ STRIKES = TableSpec(
         Column("date", "date", True, description="date (or time) of the attack"),
         _LON,
         _LAT,
-        Column("location_error_m", "float", minimum=0, unit="m",
-               description="1-sigma uncertainty of the reported point"),
-        Column("carrier", "str", True, ref="carrier",
-               description="catalogue id of the carrier, or 'unknown'"),
-        Column("carrier_count", "int", minimum=1,
-               description="number of carriers fired in this attack"),
-        Column("heading_deg", "float", minimum=0, maximum=360, unit="degree",
-               description="direction of fire, degrees from north"),
+        Column(
+            "location_error_m",
+            "float",
+            minimum=0,
+            unit="m",
+            description="1-sigma uncertainty of the reported point",
+        ),
+        Column(
+            "carrier",
+            "str",
+            True,
+            ref="carrier",
+            description="catalogue id of the carrier, or 'unknown'",
+        ),
+        Column(
+            "carrier_count", "int", minimum=1, description="number of carriers fired in this attack"
+        ),
+        Column(
+            "heading_deg",
+            "float",
+            minimum=0,
+            maximum=360,
+            unit="degree",
+            description="direction of fire, degrees from north",
+        ),
         Column("source_type", "enum", choices=SOURCE_TYPES),
         Column("source", "str", description="free text or URL"),
     ),
@@ -168,8 +187,13 @@ ACTIVITIES = TableSpec(
         Column("start_date", "date", True),
         Column("end_date", "date", True),
         Column("depth_cm", "float", minimum=0, unit="cm", description="search depth"),
-        Column("detection_probability", "float", minimum=0, maximum=1,
-               description="per-item probability that an item inside was found"),
+        Column(
+            "detection_probability",
+            "float",
+            minimum=0,
+            maximum=1,
+            description="per-item probability that an item inside was found",
+        ),
         Column("organisation", "str", description="operator"),
         Column("outcome", "enum", choices=NTS_OUTCOMES, description="for NTS"),
     ),
@@ -186,8 +210,13 @@ FINDS = TableSpec(
         Column("date", "date", True),
         _LON,
         _LAT,
-        Column("item", "str", True, ref="item",
-               description="catalogue id of the submunition or item, or evidence"),
+        Column(
+            "item",
+            "str",
+            True,
+            ref="item",
+            description="catalogue id of the submunition or item, or evidence",
+        ),
         Column("quantity", "int", minimum=1, description="default 1"),
         Column("activity_id", "str", description="the activity that found it"),
     ),

@@ -1,0 +1,1 @@
+"""Outputs for people: maps, plots and (later) reports."""

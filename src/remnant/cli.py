@@ -1,0 +1,365 @@
+"""The ``remnant`` command line: thin, it calls the rooms and shows what they return."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from remnant import __version__
+from remnant.catalogue import Carrier, load_catalogue
+from remnant.errors import RemnantError, ValidationError
+
+app = typer.Typer(
+    name="remnant",
+    help="Where unexploded cluster submunitions remain, and where to clear next.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def main() -> None:
+    """Entry point: run the app, turning Remnant's errors into clear messages."""
+    try:
+        app()
+    except ValidationError as exc:
+        err.print(f"[bold red]Rejected[/]: {len(exc.problems)} problem(s); nothing was written.")
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False, highlight=False)
+        sys.exit(2)
+    except RemnantError as exc:
+        err.print(f"[bold red]Error[/]: {exc}", highlight=False)
+        sys.exit(1)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Show the version.")] = False,
+) -> None:
+    if version:
+        console.print(f"remnant {__version__}")
+        raise typer.Exit()
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+    with bar:
+        yield bar
+
+
+def _tracker(bar: Progress):  # type: ignore[no-untyped-def]
+    tasks: dict[str, int] = {}
+
+    def update(label: str, done: float, total: float) -> None:
+        if label not in tasks:
+            tasks[label] = bar.add_task(label, total=total)
+        bar.update(tasks[label], completed=done, total=total)
+
+    return update
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+@app.command()
+def catalogue(
+    carrier_id: Annotated[str | None, typer.Argument(help="Show one carrier in full.")] = None,
+) -> None:
+    """List the munition catalogue, or show one carrier with its sources."""
+    cat = load_catalogue()
+    if carrier_id is None:
+        console.print(_catalogue_table(cat.carriers.values()))
+        console.print(
+            f"Items valid in finds: {', '.join(cat.item_ids)}", highlight=False, soft_wrap=True
+        )
+        return
+    _show_carrier(cat.carrier(cat.resolve(carrier_id, "carrier") or carrier_id))
+
+
+def _catalogue_table(carriers) -> Table:  # type: ignore[no-untyped-def]
+    table = Table(title="Munition catalogue (failure-rate prior: mean and 90 % interval)")
+    for name in (
+        "id",
+        "kind",
+        "submunitions",
+        "per carrier",
+        "failure rate",
+        "footprint",
+        "carriers / attack",
+    ):
+        table.add_column(name, overflow="fold")
+    for c in carriers:
+        lo, hi = c.failure_rate.interval(0.9)
+        fp = c.footprint
+        table.add_row(
+            c.id,
+            c.kind,
+            ", ".join(f"{k}×{v}" for k, v in c.submunitions.items()),
+            str(c.submunitions_per_carrier),
+            f"{c.failure_rate.mean:.1%} ({lo:.1%}–{hi:.1%})",
+            f"{fp.length_m:.0f} × {fp.width_m:.0f} m",
+            f"{c.carrier_count.mean:g}",
+        )
+    return table
+
+
+def _show_carrier(c: Carrier) -> None:
+    cat = load_catalogue()
+    prior = c.failure_rate
+    lo, hi = prior.interval(0.9)
+    console.print(f"[bold]{c.id}[/] — {c.name} ({c.kind})", highlight=False)
+    console.print(
+        f"  submunitions: {dict(c.submunitions)}, {c.submunitions_per_carrier} per carrier"
+    )
+    console.print(
+        f"  failure-rate prior: Beta({prior.alpha:.3g}, {prior.beta:.3g}), mean {prior.mean:.2%},"
+        f" 90 % interval {lo:.2%}–{hi:.2%}; method: {prior.method}",
+        highlight=False,
+    )
+    fp = c.footprint
+    console.print(
+        f"  footprint: ellipse {fp.length_m:.0f} × {fp.width_m:.0f} m "
+        f"({fp.area_m2:,.0f} m²), log-sd {fp.log_sd:g}; source: {fp.source or '—'}",
+        highlight=False,
+    )
+    console.print(
+        f"  carriers per attack: mean {c.carrier_count.mean:g}; aim-point spread "
+        f"{c.volley_spread_m:g} m (1σ)",
+        highlight=False,
+    )
+    table = Table(title="Published figures")
+    for name in ("figure", "value", "source", "note"):
+        table.add_column(name, overflow="fold")
+    for f in c.figures:
+        source = cat.sources.get(f.source)
+        table.add_row(f.name, f"{f.value:g}", source.citation if source else f.source, f.note)
+    console.print(table)
+    for a in c.assumptions:
+        console.print(f"  [yellow]ASSUMPTION[/]: {a}", highlight=False)
+    used = {f.source for f in c.figures} | {fp.source, c.carrier_count.source}
+    for key in sorted(k for k in used if k in cat.sources):
+        s = cat.sources[key]
+        console.print(f"  [{key}] {s.citation} {s.url or ''}", highlight=False)
+
+
+# --------------------------------------------------------------------------- store
+
+
+@app.command()
+def init(
+    project: Annotated[Path, typer.Argument(help="The project store to create (.gpkg).")],
+) -> None:
+    """Create an empty project store (a GeoPackage that QGIS opens directly)."""
+    from remnant.store import init_store
+
+    init_store(project).close()
+    console.print(f"Created project store {project}", highlight=False)
+
+
+@app.command("import")
+def import_(
+    project: Annotated[Path, typer.Argument(help="The project store (.gpkg).")],
+    files: Annotated[list[Path], typer.Argument(help="Exchange-format files.")],
+    table: Annotated[
+        str | None, typer.Option(help="Table of every file (default: file name).")
+    ] = None,
+    repair: Annotated[bool, typer.Option(help="Repair invalid polygons.")] = False,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Write the valid rows; report and skip the rejected ones.")
+    ] = False,
+    user: Annotated[str | None, typer.Option(help="Who imports, for the audit trail.")] = None,
+    today: Annotated[str | None, typer.Option(help="Reject dates after this day (ISO).")] = None,
+) -> None:
+    """Validate files and write them to the store, all in one transaction."""
+    from remnant.project import import_files
+    from remnant.store import open_store
+
+    with open_store(project) as store, _progress() as bar:
+        report = import_files(
+            store,
+            files,
+            table=table,
+            repair=repair,
+            skip_invalid=skip_invalid,
+            user=user,
+            today=date.fromisoformat(today) if today else None,
+            progress=_tracker(bar),
+        )
+    _print_import(report)
+
+
+def _print_import(report) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title="Import")
+    for name in ("file", "table", "read", "rejected", "inserted", "updated", "unchanged"):
+        table.add_column(name, overflow="fold")
+    for f in report.files:
+        table.add_row(
+            f.file,
+            f.table,
+            *(str(v) for v in (f.read, f.rejected, f.inserted, f.updated, f.unchanged)),
+        )
+    console.print(table)
+    for p in report.problems:
+        err.print(f"  [red]rejected[/] {p}", highlight=False)
+    for w in report.warnings:
+        err.print(f"  [yellow]warning[/] {w}", highlight=False)
+
+
+@app.command()
+def export(
+    project: Annotated[Path, typer.Argument(help="The project store (.gpkg).")],
+    out: Annotated[Path, typer.Option(help="Folder to write to.")],
+    format: Annotated[str, typer.Option("--format", help="gpkg, geojson or csv.")] = "gpkg",
+) -> None:
+    """Write every table of the store in the exchange format."""
+    from remnant.project import export_project
+    from remnant.store import open_store
+
+    with open_store(project) as store:
+        paths = export_project(store, format, out)
+    for path in paths:
+        console.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+def summary(project: Annotated[Path, typer.Argument(help="The project store (.gpkg).")]) -> None:
+    """Records per table and the per-carrier table of a store."""
+    from remnant.store import open_store
+
+    with open_store(project) as store:
+        _print_summary(store)
+
+
+def _print_summary(store) -> None:  # type: ignore[no-untyped-def]
+    from remnant.project import carrier_summary
+
+    counts = Table(title=f"Records in {store.path}")
+    counts.add_column("table")
+    counts.add_column("records", justify="right")
+    for name, n in store.counts().items():
+        counts.add_row(name, f"{n:,}")
+    console.print(counts)
+    per = carrier_summary(store)
+    table = Table(title="Per carrier (prior expectation; estimate comes with the hazard model)")
+    for name in per.columns:
+        table.add_column(name, justify="right" if name != "carrier" else "left")
+    for row in per.itertuples(index=False):
+        table.add_row(
+            row.carrier,
+            f"{row.strikes:,}",
+            f"{row.carriers:,}",
+            f"{row.submunitions:,}",
+            f"{row.failure_rate_prior:.1%}",
+            f"{row.expected_duds:,.0f}",
+            f"{row.items_found:,}",
+        )
+    console.print(table)
+
+
+@app.command("map")
+def map_(
+    project: Annotated[Path, typer.Argument(help="The project store (.gpkg).")],
+    out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("map.png"),
+) -> None:
+    """Draw strikes, finds, accidents, activities and hazard areas to a PNG."""
+    from remnant.project import read_all
+    from remnant.report.maps import plot_overview
+    from remnant.store import open_store
+
+    with open_store(project) as store:
+        plot_overview(read_all(store), out, title=f"Remnant — {project.name}")
+    console.print(f"wrote {out}", highlight=False)
+
+
+# --------------------------------------------------------------------------- simulate, demo
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Folder to write the scenario to.")],
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same world.")] = 1,
+    strikes: Annotated[int, typer.Option(help="Number of attacks, reported or not.")] = 40,
+) -> None:
+    """Write a synthetic scenario in the exchange format, its ground truth apart."""
+    from remnant.simulate import simulate_world, write_world
+
+    with _progress() as bar:
+        task = bar.add_task("simulating", total=1.0)
+
+        def tick(stage: str, fraction: float) -> None:
+            bar.update(task, description=f"simulating: {stage}", completed=fraction)
+
+        world = simulate_world(seed, strikes, progress=tick)
+        paths = write_world(world, out)
+    for name, path in paths.items():
+        console.print(f"  {name}: {path}", highlight=False)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's files.")] = Path("demo-output"),
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic world.")] = 1,
+    strikes: Annotated[int, typer.Option(help="Attacks in the synthetic world.")] = 40,
+) -> None:
+    """Simulate a world, build a store from it, summarise it and draw its map."""
+    from remnant.project import import_files, read_all
+    from remnant.report.maps import plot_overview
+    from remnant.simulate import simulate_world, write_world
+    from remnant.store import init_store
+
+    start = time.perf_counter()
+    if out.exists():
+        shutil.rmtree(out)
+    scenario = out / "scenario"
+    project = out / "demo.gpkg"
+    console.rule("1. A synthetic world (ground truth kept apart)")
+    world = simulate_world(seed, strikes)
+    files = write_world(world, scenario)
+    console.rule("2. A project store, and the scenario imported into it")
+    with init_store(project) as store, _progress() as bar:
+        tables = [files[t] for t in ("strikes", "activities", "finds", "accidents", "hazard_areas")]
+        report = import_files(store, tables, user="demo", progress=_tracker(bar))
+    _print_import(report)
+    console.rule("3. What the store holds")
+    with init_store_or_open(project) as store:
+        _print_summary(store)
+        map_path = out / "map.png"
+        plot_overview(read_all(store), map_path, title=f"Remnant demo — seed {seed}")
+    console.rule("Files")
+    console.print(f"  scenario (exchange format): {scenario}", highlight=False)
+    console.print(f"  ground truth:               {scenario / 'truth'}", highlight=False)
+    console.print(f"  project store (open in QGIS): {project}", highlight=False)
+    console.print(f"  map:                        {map_path}", highlight=False)
+    console.print(f"Done in {time.perf_counter() - start:.1f} s.", highlight=False)
+
+
+def init_store_or_open(path: Path):  # type: ignore[no-untyped-def]
+    """Open an existing store."""
+    from remnant.store import open_store
+
+    return open_store(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Project-level work: files in and out of a store, and what a store holds.
+
+The composition of the rooms that the command line (and later the web service)
+calls: read a file (:mod:`remnant.io`), validate it (:mod:`remnant.records`), write
+it in one transaction (:mod:`remnant.store`); export; summarise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from remnant.catalogue import Catalogue, load_catalogue
+from remnant.errors import Problem, ValidationError
+from remnant.io import RawTable, read_tables, write_table
+from remnant.records.schema import TABLES
+from remnant.records.validate import Validated, ValidationContext, validate
+from remnant.store import Store
+
+Progress = Callable[[str, int, int], None]
+"""``progress(label, done, total)``."""
+
+EXPORT_SUFFIX = {"csv": ".csv", "geojson": ".geojson"}
+
+
+@dataclass
+class FileReport:
+    """What happened to one table of one file."""
+
+    file: str
+    table: str
+    read: int
+    accepted: int
+    rejected: int
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class ImportReport:
+    """What an import did: per file, the problems, the warnings."""
+
+    files: list[FileReport] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def import_files(
+    store: Store,
+    paths: Sequence[str | Path],
+    *,
+    table: str | None = None,
+    repair: bool = False,
+    skip_invalid: bool = False,
+    user: str | None = None,
+    today: date | None = None,
+    catalogue: Catalogue | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Validate files and write their records to ``store`` in one transaction.
+
+    Parameters
+    ----------
+    store : Store
+        The project store.
+    paths : sequence of path
+        Exchange-format files (``.csv``, ``.geojson``, ``.gpkg``).
+    table : str, optional
+        The table every file holds; by default known from each file's name.
+    repair : bool
+        Repair invalid polygons instead of rejecting them.
+    skip_invalid : bool
+        Write the valid rows and report the rejected ones; by default a single
+        rejected row stops the whole import and nothing is written.
+    user : str, optional
+        Who imports, for the audit trail (default: the login name).
+    today : datetime.date, optional
+        Dates after it are rejected (default: today, UTC).
+
+    Raises
+    ------
+    ValidationError
+        With every problem of every file, when a row is rejected and
+        ``skip_invalid`` is false. Nothing is written then.
+    """
+    raws = [raw for path in paths for raw in read_tables(path, table)]
+    raws.sort(key=lambda r: list(TABLES).index(r.spec.name))
+    context = ValidationContext(
+        catalogue=catalogue or load_catalogue(),
+        today=today or datetime.now(UTC).date(),
+        repair=repair,
+        known_activity_ids=frozenset(store.ids("activities")) | _batch_activity_ids(raws),
+    )
+    checked = [(raw, validate(raw, context)) for raw in raws]
+    report = ImportReport()
+    for raw, result in checked:
+        report.problems += result.problems
+        report.warnings += result.warnings
+        report.files.append(
+            FileReport(raw.file, raw.spec.name, len(raw), len(result.frame), len(result.rejected))
+        )
+    if report.problems and not skip_invalid:
+        raise ValidationError(report.problems)
+    _write(store, checked, report, user, progress)
+    return report
+
+
+def _batch_activity_ids(raws: list[RawTable]) -> frozenset[str]:
+    ids: set[str] = set()
+    for raw in raws:
+        if raw.spec.name == "activities" and "activity_id" in raw.frame.columns:
+            ids |= {str(v).strip() for v in raw.frame["activity_id"] if v is not None}
+    return frozenset(ids)
+
+
+def _write(
+    store: Store,
+    checked: list[tuple[RawTable, Validated]],
+    report: ImportReport,
+    user: str | None,
+    progress: Progress | None,
+) -> None:
+    with store.transaction(user=user) as tx:
+        for (raw, result), line in zip(checked, report.files, strict=True):
+            label = f"{Path(raw.file).name} → {raw.spec.name}"
+            tick = None if progress is None else _ticker(progress, label)
+            written = tx.upsert(
+                raw.spec.name,
+                result.frame,
+                source_file=raw.file,
+                sha256=_sha256(raw.path),
+                progress=tick,
+            )
+            line.inserted, line.updated, line.unchanged = (
+                written.inserted,
+                written.updated,
+                written.unchanged,
+            )
+
+
+def _ticker(progress: Progress, label: str) -> Callable[[int, int], None]:
+    return lambda done, total: progress(label, done, total)
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_project(
+    store: Store, fmt: str, out: str | Path, tables: Sequence[str] | None = None
+) -> list[Path]:
+    """Write every table of ``store`` to ``out`` in the exchange format.
+
+    ``csv`` and ``geojson`` give one file per table, named as the exchange format
+    names them (point tables in CSV, polygon tables in GeoJSON, whatever ``fmt``
+    says for the other kind, so that every file is the spec's own); ``gpkg`` gives
+    one ``remnant-export.gpkg`` with a layer per table.
+    """
+    if fmt not in ("csv", "geojson", "gpkg"):
+        raise ValueError(f"unknown format {fmt!r}; valid formats: csv, geojson, gpkg")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name in tables or list(TABLES):
+        spec = TABLES[name]
+        if fmt == "gpkg":
+            path = out / "remnant-export.gpkg"
+        elif fmt == "csv" and spec.geometry == "polygon":
+            path = out / f"{name}.geojson"
+        else:
+            path = out / f"{name}{EXPORT_SUFFIX[fmt]}"
+        write_table(store.read(name), name, path)
+        if path not in written:
+            written.append(path)
+    return written
+
+
+def carrier_summary(store: Store, catalogue: Catalogue | None = None) -> pd.DataFrame:
+    """Per carrier: strikes, carriers fired and the prior expectation of duds.
+
+    Where a strike omits ``carrier_count`` the catalogue's prior mean stands in.
+    ``finds`` counts items of that carrier's submunition types.
+    """
+    catalogue = catalogue or load_catalogue()
+    strikes = store.read("strikes")
+    finds = store.read("finds")
+    rows = []
+    for carrier_id, group in strikes.groupby("carrier", sort=True):
+        carrier = catalogue.carrier(str(carrier_id))
+        count = group["carrier_count"].astype("float64")
+        carriers = float(count.fillna(carrier.carrier_count.mean).sum())
+        items = finds[finds["item"].isin(list(carrier.submunitions))]
+        rows.append(
+            {
+                "carrier": carrier_id,
+                "strikes": len(group),
+                "carriers": round(carriers),
+                "submunitions": round(carriers * carrier.submunitions_per_carrier),
+                "failure_rate_prior": carrier.failure_rate.mean,
+                "expected_duds": carriers * carrier.expected_duds_per_carrier,
+                "items_found": int(items["quantity"].fillna(1).sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def read_all(store: Store) -> dict[str, gpd.GeoDataFrame]:
+    """Every table of the store, canonical."""
+    return {name: store.read(name) for name in TABLES}

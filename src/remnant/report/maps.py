@@ -1,0 +1,157 @@
+"""Map pictures: what a person would rather look at than read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from remnant.io.files import atomic_path
+
+ACTIVITY_COLOURS = {
+    "non_technical_survey": "#c7e9c0",
+    "technical_survey": "#74c476",
+    "clearance": "#238b45",
+    "battle_area_clearance": "#00441b",
+    "eod_spot_task": "#a1d99b",
+}
+HAZARD_COLOURS = {
+    "suspected": "#fdae6b",
+    "confirmed": "#e6550d",
+    "in_progress": "#fd8d3c",
+    "cancelled": "#bdbdbd",
+    "reduced": "#9ecae1",
+    "cleared": "#3182bd",
+}
+
+
+def plot_overview(
+    tables: Mapping[str, gpd.GeoDataFrame], path: str | Path, *, title: str = "Remnant"
+) -> Path:
+    """Draw strikes, finds, accidents, activities and hazard areas on one map.
+
+    Drawn in the UTM zone of the data (metres, north up) with a scale bar; written
+    atomically as a PNG.
+
+    Parameters
+    ----------
+    tables : mapping of str to GeoDataFrame
+        Canonical tables by name; missing or empty tables are left out.
+    path : path
+        The PNG to write.
+    title : str
+        Title of the map.
+    """
+    present = {k: v for k, v in tables.items() if v is not None and len(v)}
+    fig, ax = plt.subplots(figsize=(11, 9), dpi=110)
+    if present:
+        crs = next(iter(present.values())).estimate_utm_crs()
+        local = {k: v.to_crs(crs) for k, v in present.items()}
+        handles = _draw_layers(ax, local)
+        ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.9)
+        _scale_bar(ax)
+        ax.set_xlabel(f"Easting [m], {crs.name}")
+        ax.set_ylabel("Northing [m]")
+    else:
+        ax.text(0.5, 0.5, "no records", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(title)
+    ax.set_aspect("equal")
+    ax.ticklabel_format(style="plain")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def _draw_layers(ax: Axes, t: Mapping[str, gpd.GeoDataFrame]) -> list[Patch | Line2D]:
+    handles: list[Patch | Line2D] = []
+    if "activities" in t:
+        handles += _draw_polygons(ax, t["activities"], "type", ACTIVITY_COLOURS, 0.55, "activity")
+    if "hazard_areas" in t:
+        handles += _draw_outlines(ax, t["hazard_areas"])
+    points = (
+        ("finds", "o", "#08519c", 6, "find"),
+        ("strikes", "*", "#a50f15", 90, "strike (reported point)"),
+        ("accidents", "X", "black", 60, "accident"),
+    )
+    for name, marker, colour, size, label in points:
+        if name in t:
+            frame = t[name]
+            ax.scatter(
+                frame.geometry.x,
+                frame.geometry.y,
+                s=size,
+                marker=marker,
+                c=colour,
+                linewidths=0.3,
+                edgecolors="white",
+                zorder=5,
+                label=label,
+            )
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker=marker,
+                    color=colour,
+                    linestyle="",
+                    label=f"{label} ({len(frame):,})",
+                )
+            )
+    return handles
+
+
+def _draw_polygons(
+    ax: Axes,
+    frame: gpd.GeoDataFrame,
+    column: str,
+    colours: Mapping[str, str],
+    alpha: float,
+    noun: str,
+) -> list[Patch | Line2D]:
+    handles: list[Patch | Line2D] = []
+    for value, group in frame.groupby(column, sort=True):
+        colour = colours.get(str(value), "#cccccc")
+        group.plot(ax=ax, color=colour, alpha=alpha, linewidth=0)
+        label = f"{noun}: {str(value).replace('_', ' ')} ({len(group):,})"
+        handles.append(Patch(facecolor=colour, alpha=alpha, label=label))
+    return handles
+
+
+def _draw_outlines(ax: Axes, frame: gpd.GeoDataFrame) -> list[Patch | Line2D]:
+    handles: list[Patch | Line2D] = []
+    for status, group in frame.groupby("status", sort=True):
+        colour = HAZARD_COLOURS.get(str(status), "#636363")
+        group.boundary.plot(ax=ax, color=colour, linewidth=1.2)
+        handles.append(
+            Patch(
+                facecolor="none",
+                edgecolor=colour,
+                label=f"hazard area: {str(status).replace('_', ' ')} ({len(group):,})",
+            )
+        )
+    return handles
+
+
+def _scale_bar(ax: Axes) -> None:
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    target = (x1 - x0) / 5
+    length = max(10 ** len(str(int(target))) / 10, 1.0)
+    for step in (5, 2, 1):
+        if step * length <= target:
+            length *= step
+            break
+    x, y = x0 + (x1 - x0) * 0.05, y0 + (y1 - y0) * 0.04
+    ax.plot([x, x + length], [y, y], color="black", linewidth=3, zorder=6)
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    ax.text(x + length / 2, y + (y1 - y0) * 0.012, label, ha="center", fontsize=9, zorder=6)
