@@ -6,12 +6,20 @@ them from the sourced data file ``munitions.toml``.
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from scipy import stats
+
+from remnant.errors import CatalogueError
+
+Kind = Literal["carrier", "item"]
+"""What an id names: a carrier (``strikes.carrier``) or an item (``finds.item``)."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +55,15 @@ class Figure:
         Key of the :class:`Source`.
     note : str
         Quote or context ("at least four of the 72 ...").
+    unit : str
+        ``fraction`` (a rate), ``count``, ``m`` or ``m2``; empty when not stated.
     """
 
     name: str
     value: float
     source: str
     note: str = ""
+    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,11 @@ class BetaPrior:
         The published figures the method matched.
     assumption : str
         Empty when fully sourced; otherwise what was assumed and why.
+    quantiles : tuple of float
+        Probability level at which each anchor was matched, in the order of
+        ``anchors`` (``ppf(quantiles[i]) == anchors[i].value``). [-]
+    rationale : str
+        Why these anchors, in words.
     """
 
     alpha: float
@@ -76,6 +92,8 @@ class BetaPrior:
     method: str = ""
     anchors: tuple[Figure, ...] = ()
     assumption: str = ""
+    quantiles: tuple[float, ...] = ()
+    rationale: str = ""
 
     @property
     def mean(self) -> float:
@@ -84,7 +102,7 @@ class BetaPrior:
 
     def ppf(self, q: float | np.ndarray) -> float | np.ndarray:
         """Quantile function of the prior."""
-        return stats.beta.ppf(q, self.alpha, self.beta)  # type: ignore[no-any-return]
+        return stats.beta.ppf(q, self.alpha, self.beta)
 
     def interval(self, level: float = 0.9) -> tuple[float, float]:
         """Central credible interval at ``level``."""
@@ -213,7 +231,8 @@ class Carrier:
     name : str
         Descriptive name.
     kind : str
-        ``shell``, ``rocket``, ``bomb`` or ``dispenser``.
+        ``shell``, ``rocket``, ``bomb`` or ``dispenser``; ``unknown`` for the
+        ``unknown`` carrier.
     submunitions : Mapping[str, int]
         Submunition id → nominal count per carrier.
     submunitions_per_carrier : int
@@ -232,6 +251,13 @@ class Carrier:
         Other spellings accepted on import.
     assumptions : tuple of str
         Every assumption made for this carrier, in words.
+    hints : tuple of str
+        Names that are too ambiguous to resolve to this carrier (``Smerch`` also
+        fires other payloads) but make it the suggestion in an error message.
+    variant_submunitions : tuple of str
+        Submunition ids that variants of this carrier are reported to hold instead
+        of the nominal ones (9M27K: ``9N235``); a find of one of them may come
+        from this carrier.
     """
 
     id: str
@@ -246,6 +272,8 @@ class Carrier:
     figures: tuple[Figure, ...] = ()
     aliases: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
+    hints: tuple[str, ...] = ()
+    variant_submunitions: tuple[str, ...] = ()
 
     @property
     def expected_duds_per_carrier(self) -> float:
@@ -254,8 +282,95 @@ class Carrier:
 
 
 @dataclass(frozen=True)
+class EvidenceItem:
+    """An item id of ``finds.item`` that is not a catalogued submunition.
+
+    Parameters
+    ----------
+    id : str
+        Catalogue id, e.g. ``fragments``.
+    name : str
+        Descriptive name.
+    aliases : tuple of str
+        Other spellings accepted on import.
+    """
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+_CYRILLIC_TO_LATIN = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "е": "e", "є": "ye",
+    "ё": "e", "ж": "zh", "з": "z", "и": "i", "і": "i", "ї": "yi", "й": "y", "к": "k",
+    "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch",
+    "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+}  # fmt: skip
+"""Russian-style transliteration, as Soviet designations are written in Latin
+(``9М55К`` -> ``9m55k``, ``ШОАБ-0,5`` -> ``shoab0.5``)."""
+
+_DROPPED = str.maketrans({c: None for c in " \t-_\u2010\u2011\u2012\u2013\u2014\u2212"})
+
+
+def normalise_id(value: str) -> str:
+    """Return the lookup key of an id or alias: what :meth:`Catalogue.resolve` compares.
+
+    Unicode NFKC, case-folded, Cyrillic transliterated, decimal comma read as a
+    point, and spaces, hyphens and underscores removed: ``"m-864"``, ``"M 864"`` and
+    ``"М864"`` (Cyrillic) all give ``"m864"``.
+    """
+    text = unicodedata.normalize("NFKC", value).casefold().translate(_DROPPED)
+    text = "".join(_CYRILLIC_TO_LATIN.get(c, c) for c in text)
+    return text.replace(",", ".")
+
+
+def _names(kind: Kind, catalogue: Catalogue) -> Iterable[tuple[str, str]]:
+    """Yield ``(name, id)`` for every id and alias of ``kind``."""
+    if kind == "carrier":
+        for c in catalogue.carriers.values():
+            yield from ((n, c.id) for n in (c.id, *c.aliases))
+        return
+    for s in catalogue.submunitions.values():
+        yield from ((n, s.id) for n in (s.id, *s.aliases))
+    for item_id in catalogue.evidence_items:
+        item = catalogue.evidence.get(item_id)
+        yield from ((n, item_id) for n in (item_id, *(item.aliases if item else ())))
+
+
+def build_alias_index(catalogue: Catalogue) -> dict[str, str]:
+    """Return ``{"<kind>:<key>": id}`` for every id and alias, and ``hint:<key>`` hints.
+
+    Raises
+    ------
+    CatalogueError
+        Two ids or aliases normalise to the same key but name different ids, or a
+        hint is also a carrier id or alias (a hint must never resolve).
+    """
+    kinds: tuple[Kind, ...] = ("carrier", "item")
+    entries: list[tuple[str, str, str]] = [
+        (k, name, id_) for k in kinds for name, id_ in _names(k, catalogue)
+    ]
+    entries += [("hint", h, c.id) for c in catalogue.carriers.values() for h in c.hints]
+    index: dict[str, str] = {}
+    for kind, name, target in entries:
+        key = f"{kind}:{normalise_id(name)}"
+        if index.setdefault(key, target) != target:
+            raise CatalogueError(f"{kind} name {name!r} of {target!r} is taken by {index[key]!r}")
+    for key, target in index.items():
+        if key.startswith("hint:") and f"carrier:{key[5:]}" in index:
+            raise CatalogueError(f"hint of {target!r} {key[5:]!r} is also a carrier name")
+    return index
+
+
+@dataclass(frozen=True)
 class Catalogue:
-    """The munition catalogue: carriers, submunitions, evidence items, sources."""
+    """The munition catalogue: carriers, submunitions, evidence items, sources.
+
+    Treat it as read-only: :func:`~remnant.catalogue.load_catalogue` returns one
+    shared, cached instance. ``_aliases`` caches the lookup index of
+    :meth:`resolve` (built on first use when not given).
+    """
 
     carriers: Mapping[str, Carrier]
     submunitions: Mapping[str, Submunition]
@@ -263,6 +378,8 @@ class Catalogue:
     sources: Mapping[str, Source]
     version: str = ""
     _aliases: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    evidence: Mapping[str, EvidenceItem] = field(default_factory=dict)
+    generic_figures: tuple[Figure, ...] = ()
 
     @property
     def carrier_ids(self) -> tuple[str, ...]:
@@ -273,3 +390,84 @@ class Catalogue:
     def item_ids(self) -> tuple[str, ...]:
         """Every id valid in ``finds.item``: submunitions, then evidence items."""
         return (*self.submunitions, *self.evidence_items)
+
+    def _index(self) -> dict[str, str]:
+        if not self._aliases:
+            self._aliases.update(build_alias_index(self))
+        return self._aliases
+
+    def resolve(self, value: str, kind: Kind) -> str | None:
+        """Return the canonical id that ``value`` names, or ``None``.
+
+        Case, spaces, hyphens, underscores, Cyrillic script and aliases do not
+        matter (:func:`normalise_id`): ``resolve("m-864", "carrier") == "M864"``.
+        Hints (``Smerch``) never resolve; see :meth:`suggest`.
+
+        Parameters
+        ----------
+        value : str
+            An id as written in a record.
+        kind : {"carrier", "item"}
+            ``carrier`` for ``strikes.carrier``; ``item`` for ``finds.item``
+            (submunitions and evidence items).
+        """
+        _check_kind(kind)
+        return self._index().get(f"{kind}:{normalise_id(value)}")
+
+    def suggest(self, value: str, kind: Kind) -> str | None:
+        """Return the id closest to ``value``, for a "did you mean" message, or ``None``.
+
+        An exact id, alias or (for carriers) hint wins; otherwise the closest
+        normalised id or alias by :func:`difflib.get_close_matches` (cutoff 0.6).
+        """
+        _check_kind(kind)
+        kinds = (kind, "hint") if kind == "carrier" else (kind,)
+        names: dict[str, str] = {}
+        for prefixed, id_ in self._index().items():
+            prefix, key = prefixed.split(":", 1)
+            if prefix in kinds:
+                names.setdefault(key, id_)
+        key = normalise_id(value)
+        if key in names:
+            return names[key]
+        close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)
+        return names[close[0]] if close else None
+
+    def carrier(self, id: str) -> Carrier:
+        """Return the carrier ``id`` names (any spelling :meth:`resolve` accepts).
+
+        Raises
+        ------
+        CatalogueError
+            No carrier matches; the message suggests the closest id.
+        """
+        found = self.resolve(id, "carrier")
+        if found is None:
+            raise CatalogueError(self._unknown_message(id, "carrier", self.carrier_ids))
+        return self.carriers[found]
+
+    def submunition(self, id: str) -> Submunition:
+        """Return the submunition ``id`` names (any spelling :meth:`resolve` accepts).
+
+        Raises
+        ------
+        CatalogueError
+            No submunition matches (evidence items are not submunitions); the
+            message suggests the closest item id.
+        """
+        found = self.resolve(id, "item")
+        if found is None or found not in self.submunitions:
+            raise CatalogueError(self._unknown_message(id, "item", tuple(self.submunitions)))
+        return self.submunitions[found]
+
+    def _unknown_message(self, value: str, kind: Kind, valid: tuple[str, ...]) -> str:
+        what = "carrier" if kind == "carrier" else "submunition"
+        guess = self.suggest(value, kind)
+        if guess is not None:
+            return f"unknown {what} {value!r}; did you mean {guess!r}?"
+        return f"unknown {what} {value!r}; valid ids: {', '.join(valid)}"
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in ("carrier", "item"):
+        raise ValueError(f"kind must be 'carrier' or 'item', got {kind!r}")

@@ -33,7 +33,9 @@ def read_geojson(path: str | Path, spec: TableSpec) -> RawTable:
         Not JSON, or not a FeatureCollection.
     """
     features = _load_features(path)
-    props, geoms, problems = [], [], {}
+    props: list[dict[str, Any]] = []
+    geoms: list[shapely.Geometry | None] = []
+    problems: dict[int, str] = {}
     for number, feature in enumerate(features, start=1):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             problems[number] = "not a GeoJSON Feature"

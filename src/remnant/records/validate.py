@@ -131,7 +131,15 @@ def validate(raw: RawTable, context: ValidationContext) -> Validated:
         data[name] = _text(raw.frame[name])[keep]
     frame = gpd.GeoDataFrame(data, geometry=geometry[keep].values, crs=CRS)
     rejected = raw.row_numbers[found.bad]
-    return Validated(to_canonical(frame, raw.spec), found.problems, found.warnings, rejected)
+    order = _reading_order(raw.spec)
+    problems, warnings = sorted(found.problems, key=order), sorted(found.warnings, key=order)
+    return Validated(to_canonical(frame, raw.spec), problems, warnings, rejected)
+
+
+def _reading_order(spec: TableSpec) -> Callable[[Problem], tuple[int, int]]:
+    """Sort key: by row, then by column in spec order (whole-row problems first)."""
+    position = {name: i for i, name in enumerate(spec.names)}
+    return lambda p: (p.row or 0, -1 if p.column is None else position.get(p.column, len(position)))
 
 
 def _provided_columns(raw: RawTable) -> set[str]:
@@ -152,10 +160,16 @@ def _extra_names(raw: RawTable) -> list[str]:
 
 def _text(series: pd.Series) -> pd.Series:
     """Values as stripped text; empty text and missing values as ``None``."""
-    out = series.astype(object)
-    present = out.notna()
-    out = out.where(~present, out.map(lambda v: str(v).strip()))
-    return out.where(present & (out != ""), None)
+    present = series.notna().to_numpy()
+    out = pd.Series(np.full(len(series), None, dtype=object), index=series.index)
+    out[present] = series[present].astype(str).str.strip().to_numpy(dtype=object)
+    return out.where(out != "", None)
+
+
+def _map_unique(text: pd.Series, fn: Callable[[str], str | None]) -> pd.Series:
+    """``fn`` applied once per distinct value (catalogue look-ups on a million rows)."""
+    lookup = {v: fn(v) for v in pd.unique(text.dropna())}
+    return text.map(lookup).astype(object).where(text.notna(), None)
 
 
 def _check_column(
@@ -177,7 +191,8 @@ def _parse_text(
     if column.ref is None:
         return text
     catalogue = ctx.catalogue
-    resolved = text.map(lambda v: None if v is None else catalogue.resolve(v, column.ref))
+    ref = column.ref
+    resolved = _map_unique(text, lambda v: catalogue.resolve(v, ref))
     unknown = ~absent & resolved.isna().to_numpy()
     noun = "carrier" if column.ref == "carrier" else "item"
 
@@ -194,7 +209,7 @@ def _parse_enum(
     text: pd.Series, absent: np.ndarray, column: Column, found: _Collector, ctx: ValidationContext
 ) -> pd.Series:
     choices = column.choices or ()
-    norm = text.map(lambda v: None if v is None else normalise_name(v))
+    norm = _map_unique(text, normalise_name)
     bad = ~absent & ~norm.isin(choices).to_numpy()
 
     def why(i: int) -> str:
@@ -209,7 +224,8 @@ def _parse_enum(
 def _parse_number(
     text: pd.Series, absent: np.ndarray, column: Column, found: _Collector, ctx: ValidationContext
 ) -> pd.Series:
-    numbers = pd.to_numeric(text.map(_number_or_nan), errors="coerce").astype("float64")
+    numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+    numbers = numbers.where(np.isfinite(numbers.to_numpy()))
     nan = numbers.isna().to_numpy()
     found.reject(~absent & nan, column.name, "not a number", text)
     ok = ~nan
@@ -219,15 +235,6 @@ def _parse_number(
         ok &= ~fractional
     _check_range(numbers, ok, column, found, text)
     return numbers
-
-
-def _number_or_nan(value: object) -> float:
-    if value is None or isinstance(value, bool):
-        return np.nan
-    try:
-        return float(str(value))
-    except ValueError:
-        return np.nan
 
 
 def _check_range(
@@ -281,13 +288,13 @@ def _check_ids(raw: RawTable, found: _Collector) -> None:
         return
     ids = _text(raw.frame[name])
     dup = (ids.duplicated(keep="first") & ids.notna()).to_numpy()
-    first_at: dict[str, int] = {}
-    for i in np.flatnonzero(ids.notna().to_numpy() & ~dup):
-        first_at.setdefault(ids.iloc[i], int(raw.row_numbers[i]))
+    if not dup.any():
+        return
+    first_row = pd.Series(raw.row_numbers, index=ids.index).groupby(ids).transform("first")
     unit = raw.unit
 
     def why(i: int) -> str:
-        return f"duplicate id {ids.iloc[i]!r} in the file; first at {unit} {first_at[ids.iloc[i]]}"
+        return f"duplicate id {ids.iloc[i]!r} in the file; first at {unit} {first_row.iloc[i]}"
 
     found.reject(dup, name, why, ids)
 
