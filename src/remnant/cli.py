@@ -152,15 +152,15 @@ def _show_carrier(c: Carrier) -> None:
     for name in ("figure", "value", "source", "note"):
         table.add_column(name, overflow="fold")
     for f in c.figures:
-        source = cat.sources.get(f.source)
-        table.add_row(f.name, f"{f.value:g}", source.citation if source else f.source, f.note)
+        table.add_row(f.name, f"{f.value:g}", f"[{f.source}]", f.note)
     console.print(table)
     for a in c.assumptions:
         console.print(f"  [yellow]ASSUMPTION[/]: {a}", highlight=False)
+    console.print("Sources:")
     used = {f.source for f in c.figures} | {fp.source, c.carrier_count.source}
     for key in sorted(k for k in used if k in cat.sources):
         s = cat.sources[key]
-        console.print(f"  [{key}] {s.citation} {s.url or ''}", highlight=False)
+        console.print(f"  \\[{key}] {s.citation} {s.url or ''}", highlight=False)
 
 
 # --------------------------------------------------------------------------- store

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -51,25 +52,45 @@ def plot_overview(
         Title of the map.
     """
     present = {k: v for k, v in tables.items() if v is not None and len(v)}
-    fig, ax = plt.subplots(figsize=(11, 9), dpi=110)
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(16, 8), dpi=100, width_ratios=(1.15, 1))
     if present:
         crs = next(iter(present.values())).estimate_utm_crs()
         local = {k: v.to_crs(crs) for k, v in present.items()}
         handles = _draw_layers(ax, local)
-        ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.9)
-        _scale_bar(ax)
-        ax.set_xlabel(f"Easting [m], {crs.name}")
+        _draw_layers(zoom, local)
+        _zoom_to_densest(zoom, local)
+        for axis in (ax, zoom):
+            _scale_bar(axis)
+            axis.set_xlabel(f"Easting [m], {crs.name}")
+            axis.set_aspect("equal")
+            axis.ticklabel_format(style="plain")
         ax.set_ylabel("Northing [m]")
+        zoom.set_title("Detail: 3 km around the densest finds", fontsize=10)
+        fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     else:
         ax.text(0.5, 0.5, "no records", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title(title)
-    ax.set_aspect("equal")
-    ax.ticklabel_format(style="plain")
-    fig.tight_layout()
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def _zoom_to_densest(ax: Axes, t: Mapping[str, gpd.GeoDataFrame], size_m: float = 3000) -> None:
+    """Frame ``ax`` on a ``size_m`` square around the densest finds (or strikes)."""
+    points = t.get("finds", t.get("strikes"))
+    if points is None:
+        return
+    x, y = points.geometry.x.to_numpy(), points.geometry.y.to_numpy()
+    cells = np.floor(x / size_m).astype(np.int64), np.floor(y / size_m).astype(np.int64)
+    _, inverse, counts = np.unique(
+        np.stack(cells, axis=1), axis=0, return_inverse=True, return_counts=True
+    )
+    densest = inverse.ravel() == np.argmax(counts)
+    cx, cy = np.median(x[densest]), np.median(y[densest])
+    ax.set_xlim(cx - size_m / 2, cx + size_m / 2)
+    ax.set_ylim(cy - size_m / 2, cy + size_m / 2)
 
 
 def _draw_layers(ax: Axes, t: Mapping[str, gpd.GeoDataFrame]) -> list[Patch | Line2D]:

@@ -1,0 +1,99 @@
+"""Files through the store and back: import, re-import, export, import again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from remnant.errors import ValidationError
+from remnant.project import export_project, import_files
+from remnant.records.schema import TABLES
+from remnant.simulate import simulate_world, write_world
+from remnant.store import init_store, open_store
+
+TODAY = pd.Timestamp("2026-01-01").date()
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("world")
+    return write_world(simulate_world(7, 25), out)
+
+
+def _files(scenario: dict[str, Path]) -> list[Path]:
+    return [scenario[name] for name in TABLES]
+
+
+def _assert_same(a, b) -> None:
+    a = a.sort_values(a.columns[0]).reset_index(drop=True)
+    b = b.sort_values(b.columns[0]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry"))
+    )
+    assert a.geometry.geom_equals_exact(b.geometry, tolerance=0).all()
+
+
+def test_import_is_idempotent(tmp_path, scenario):
+    with init_store(tmp_path / "p.gpkg") as store:
+        first = import_files(store, _files(scenario), user="tester", today=TODAY)
+        counts = store.counts()
+        second = import_files(store, _files(scenario), user="tester", today=TODAY)
+        assert store.counts() == counts
+    assert sum(f.inserted for f in first.files) == sum(counts.values()) > 0
+    assert [(f.inserted, f.updated) for f in second.files] == [(0, 0)] * len(second.files)
+    assert [f.unchanged for f in second.files] == [f.inserted for f in first.files]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "geojson", "gpkg"])
+def test_export_then_import_round_trips_every_table(tmp_path, scenario, fmt):
+    with init_store(tmp_path / "a.gpkg") as store:
+        import_files(store, _files(scenario), today=TODAY)
+        before = {name: store.read(name) for name in TABLES}
+        paths = export_project(store, fmt, tmp_path / "out")
+    with init_store(tmp_path / "b.gpkg") as again:
+        import_files(again, paths, today=TODAY)
+        for name in TABLES:
+            assert len(before[name]) > 0, name
+            _assert_same(again.read(name), before[name])
+
+
+def test_bad_file_writes_nothing_and_reports_every_row(tmp_path, scenario):
+    bad = tmp_path / "finds.csv"
+    lines = scenario["finds"].read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("item")] = "M4Z"
+    row2 = lines[2].split(",")
+    row2[header.index("date")] = "2023-02-30"
+    bad.write_text("\n".join([lines[0], ",".join(row), ",".join(row2), *lines[3:]]) + "\n")
+    with init_store(tmp_path / "p.gpkg") as store:
+        import_files(store, [scenario["strikes"]], today=TODAY)
+        before = store.counts()
+        with pytest.raises(ValidationError) as info:
+            import_files(store, [scenario["activities"], bad], today=TODAY)
+        assert store.counts() == before
+    where = [(p.row, p.column) for p in info.value.problems]
+    assert where == [(2, "item"), (3, "date")]
+    assert str(info.value.problems[0]).startswith(f"{bad}, row 2, column item: unknown item")
+
+
+def test_skip_invalid_writes_the_good_rows(tmp_path, scenario):
+    lines = scenario["finds"].read_text(encoding="utf-8").splitlines()
+    bad = tmp_path / "finds.csv"
+    bad.write_text("\n".join([lines[0], lines[1].replace(",20", ",29", 1), *lines[2:]]) + "\n")
+    with init_store(tmp_path / "p.gpkg") as store:
+        report = import_files(store, [scenario["activities"], bad], today=TODAY,
+                              skip_invalid=True)
+        assert store.counts()["finds"] == len(lines) - 2
+    assert [p.row for p in report.problems] == [2]
+
+
+def test_open_store_after_import(tmp_path, scenario):
+    path = tmp_path / "p.gpkg"
+    with init_store(path) as store:
+        import_files(store, _files(scenario), today=TODAY)
+        counts = store.counts()
+    with open_store(path) as store:
+        assert store.counts() == counts
