@@ -84,8 +84,7 @@ def test_skip_invalid_writes_the_good_rows(tmp_path, scenario):
     bad = tmp_path / "finds.csv"
     bad.write_text("\n".join([lines[0], lines[1].replace(",20", ",29", 1), *lines[2:]]) + "\n")
     with init_store(tmp_path / "p.gpkg") as store:
-        report = import_files(store, [scenario["activities"], bad], today=TODAY,
-                              skip_invalid=True)
+        report = import_files(store, [scenario["activities"], bad], today=TODAY, skip_invalid=True)
         assert store.counts()["finds"] == len(lines) - 2
     assert [p.row for p in report.problems] == [2]
 

@@ -5,20 +5,31 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from remnant import __version__
 from remnant.catalogue import Carrier, load_catalogue
 from remnant.errors import RemnantError, ValidationError
+
+if TYPE_CHECKING:
+    from remnant.project import ImportReport
+    from remnant.store import Store
 
 app = typer.Typer(
     name="remnant",
@@ -68,8 +79,9 @@ def _progress() -> Iterator[Progress]:
         yield bar
 
 
-def _tracker(bar: Progress):  # type: ignore[no-untyped-def]
-    tasks: dict[str, int] = {}
+def _tracker(bar: Progress) -> Callable[[str, float, float], None]:
+    """A ``progress(label, done, total)`` callback drawing one bar per label."""
+    tasks: dict[str, TaskID] = {}
 
     def update(label: str, done: float, total: float) -> None:
         if label not in tasks:
@@ -97,7 +109,7 @@ def catalogue(
     _show_carrier(cat.carrier(cat.resolve(carrier_id, "carrier") or carrier_id))
 
 
-def _catalogue_table(carriers) -> Table:  # type: ignore[no-untyped-def]
+def _catalogue_table(carriers: Iterable[Carrier]) -> Table:
     table = Table(title="Munition catalogue (failure-rate prior: mean and 90 % interval)")
     for name in (
         "id",
@@ -209,7 +221,7 @@ def import_(
     _print_import(report)
 
 
-def _print_import(report) -> None:  # type: ignore[no-untyped-def]
+def _print_import(report: ImportReport) -> None:
     table = Table(title="Import")
     for name in ("file", "table", "read", "rejected", "inserted", "updated", "unchanged"):
         table.add_column(name, overflow="fold")
@@ -251,7 +263,7 @@ def summary(project: Annotated[Path, typer.Argument(help="The project store (.gp
         _print_summary(store)
 
 
-def _print_summary(store) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(store: Store) -> None:
     from remnant.project import carrier_summary
 
     counts = Table(title=f"Records in {store.path}")
@@ -266,7 +278,7 @@ def _print_summary(store) -> None:  # type: ignore[no-untyped-def]
         table.add_column(name, justify="right" if name != "carrier" else "left")
     for row in per.itertuples(index=False):
         table.add_row(
-            row.carrier,
+            str(row.carrier),
             f"{row.strikes:,}",
             f"{row.carriers:,}",
             f"{row.submunitions:,}",
@@ -326,7 +338,7 @@ def demo(
     from remnant.project import import_files, read_all
     from remnant.report.maps import plot_overview
     from remnant.simulate import simulate_world, write_world
-    from remnant.store import init_store
+    from remnant.store import init_store, open_store
 
     start = time.perf_counter()
     if out.exists():
@@ -342,7 +354,7 @@ def demo(
         report = import_files(store, tables, user="demo", progress=_tracker(bar))
     _print_import(report)
     console.rule("3. What the store holds")
-    with init_store_or_open(project) as store:
+    with open_store(project) as store:
         _print_summary(store)
         map_path = out / "map.png"
         plot_overview(read_all(store), map_path, title=f"Remnant demo — seed {seed}")
@@ -352,13 +364,6 @@ def demo(
     console.print(f"  project store (open in QGIS): {project}", highlight=False)
     console.print(f"  map:                        {map_path}", highlight=False)
     console.print(f"Done in {time.perf_counter() - start:.1f} s.", highlight=False)
-
-
-def init_store_or_open(path: Path):  # type: ignore[no-untyped-def]
-    """Open an existing store."""
-    from remnant.store import open_store
-
-    return open_store(path)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,4 @@ class ValidationError(RemnantError):
         head = "\n".join(f"  {p}" for p in self.problems[:50])
         more = len(self.problems) - 50
         tail = f"\n  ... and {more} more" if more > 0 else ""
-        super().__init__(
-            f"{len(self.problems)} problem(s) in {len(rows)} row(s):\n{head}{tail}"
-        )
+        super().__init__(f"{len(self.problems)} problem(s) in {len(rows)} row(s):\n{head}{tail}")
