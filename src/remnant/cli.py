@@ -273,8 +273,9 @@ def _print_summary(store: Store) -> None:
         counts.add_row(name, f"{n:,}")
     console.print(counts)
     per = carrier_summary(store)
-    table = Table(title="Per carrier (prior expectation; estimate comes with the hazard model)")
-    for name in per.columns:
+    table = Table(title="Per carrier type: prior expectation of duds, and items found")
+    headers = ("carrier", "strikes", "carriers", "submunitions", "dud prior", "exp. duds", "found")
+    for name in headers:
         table.add_column(name, justify="right" if name != "carrier" else "left")
     for row in per.itertuples(index=False):
         table.add_row(
