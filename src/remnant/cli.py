@@ -24,10 +24,10 @@ from rich.progress import (
 from rich.table import Table
 
 from remnant import __version__
-from remnant.catalogue import Carrier, load_catalogue
 from remnant.errors import RemnantError, ValidationError
 
 if TYPE_CHECKING:
+    from remnant.catalogue import Carrier
     from remnant.project import ImportReport
     from remnant.store import Store
 
@@ -99,6 +99,8 @@ def catalogue(
     carrier_id: Annotated[str | None, typer.Argument(help="Show one carrier in full.")] = None,
 ) -> None:
     """List the munition catalogue, or show one carrier with its sources."""
+    from remnant.catalogue import load_catalogue
+
     cat = load_catalogue()
     if carrier_id is None:
         console.print(_catalogue_table(cat.carriers.values()))
@@ -137,6 +139,8 @@ def _catalogue_table(carriers: Iterable[Carrier]) -> Table:
 
 
 def _show_carrier(c: Carrier) -> None:
+    from remnant.catalogue import load_catalogue
+
     cat = load_catalogue()
     prior = c.failure_rate
     lo, hi = prior.interval(0.9)

@@ -1,0 +1,99 @@
+"""The command line as a user runs it: a real process, real files, real exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from remnant.catalogue import load_catalogue
+from remnant.store import open_store
+
+REMNANT = [sys.executable, "-m", "remnant.cli"]
+
+
+def run(*args: str | Path, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    done = subprocess.run(
+        [*REMNANT, *map(str, args)], capture_output=True, text=True, env=env, timeout=300
+    )
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "world"
+    run("simulate", "--seed", "5", "--strikes", "12", "--out", out)
+    return out
+
+
+def test_catalogue_lists_every_carrier_and_shows_sources():
+    listing = run("catalogue").stdout
+    for carrier_id in load_catalogue().carrier_ids:
+        assert carrier_id in listing
+    one = run("catalogue", "m-864").stdout
+    assert "Beta(" in one and "wapo2023" in one and "ASSUMPTION" in one
+    wrong = run("catalogue", "M846", ok=False)
+    assert wrong.returncode == 1 and "did you mean 'M864'" in wrong.stderr
+
+
+def test_simulate_writes_the_exchange_format_and_truth_apart(world):
+    names = {p.name for p in world.iterdir()}
+    assert {
+        "strikes.csv",
+        "activities.geojson",
+        "finds.csv",
+        "accidents.csv",
+        "hazard_areas.geojson",
+        "truth",
+    } <= names
+
+
+def test_import_rejects_bad_rows_and_keeps_the_store(tmp_path, world):
+    project = tmp_path / "p.gpkg"
+    run("init", project)
+    run("import", project, world / "strikes.csv", "--user", "im-officer")
+    lines = (world / "finds.csv").read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    broken = lines[1].split(",")
+    broken[header.index("lat")] = "95.0"
+    bad = tmp_path / "finds_batch2.csv"
+    bad.write_text("\n".join([lines[0], ",".join(broken), *lines[2:]]) + "\n", encoding="utf-8")
+    done = run("import", project, world / "activities.geojson", bad, ok=False)
+    assert done.returncode == 2
+    assert f"{bad}, row 2, column lat: latitude out of range" in done.stderr
+    assert "nothing was written" in done.stderr
+    with open_store(project) as store:
+        assert store.counts()["finds"] == 0 and store.counts()["activities"] == 0
+        assert store.counts()["strikes"] > 0
+        assert set(store.audit()["user"]) == {"im-officer"}
+
+
+def test_import_export_round_trip_through_the_command_line(tmp_path, world):
+    project = tmp_path / "p.gpkg"
+    run("init", project)
+    files = sorted(p for p in world.iterdir() if p.is_file())
+    first = run("import", project, *files)
+    assert "inserted" in first.stdout
+    run("export", project, "--format", "csv", "--out", tmp_path / "out")
+    exported = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert exported == sorted(p.name for p in files)
+    again = tmp_path / "q.gpkg"
+    run("init", again)
+    run("import", again, *(tmp_path / "out").iterdir())
+    with open_store(project) as a, open_store(again) as b:
+        assert a.counts() == b.counts()
+    run("map", again, "--out", tmp_path / "map.png")
+    assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_init_refuses_to_overwrite(tmp_path):
+    project = tmp_path / "p.gpkg"
+    run("init", project)
+    done = run("init", project, ok=False)
+    assert done.returncode == 1 and str(project) in done.stderr
