@@ -14,7 +14,7 @@ import shapely
 
 from remnant.io import read_tables
 from remnant.records.schema import TABLES
-from remnant.records.validate import ValidationContext, validate
+from remnant.records.validate import Validated, ValidationContext, validate
 from remnant.simulate.output import FILES
 
 AS_OF = date(2025, 6, 30)
@@ -29,13 +29,24 @@ def test_the_record_files_and_only_them_sit_at_the_top(written):
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("name", list(TABLES))
-def test_every_file_validates_without_a_problem(name, written, catalogue):
-    (raw,) = read_tables(written[name])
+@pytest.fixture(scope="module")
+def read_back(written, catalogue) -> dict[str, Validated]:
+    """Each file read and validated as a user's file would be."""
     context = ValidationContext(catalogue, today=AS_OF)
-    result = validate(raw, context)
+    return {name: validate(read_tables(written[name])[0], context) for name in TABLES}
+
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_every_file_validates_without_a_problem(name, read_back, world):
+    result = read_back[name]
     assert result.problems == []
-    assert len(result.frame) == len(raw) > 0
+    assert len(result.frame) == len(world.tables[name]) > 0
+
+
+def test_geojson_properties_are_the_spec(written):
+    for name in ("activities", "hazard_areas"):
+        features = json.loads(written[name].read_text(encoding="utf-8"))["features"]
+        assert {tuple(f["properties"]) for f in features} == {TABLES[name].attribute_names}
 
 
 @pytest.mark.parametrize("name", [n for n, f in FILES.items() if f.endswith(".csv")])
@@ -46,9 +57,9 @@ def test_csv_header_is_the_spec_in_order(name, written):
 
 
 @pytest.mark.parametrize("name", list(TABLES))
-def test_ids_enums_dates_and_geometry_follow_the_rules(name, written, world):
+def test_ids_enums_dates_and_geometry_follow_the_rules(name, read_back):
     spec = TABLES[name]
-    frame = world.tables[name]
+    frame = read_back[name].frame
     assert frame[spec.id_column].is_unique
     for col in spec.columns:
         values = frame[col.name].dropna() if col.name in frame else pd.Series([], dtype=object)

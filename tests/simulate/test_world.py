@@ -83,6 +83,12 @@ def test_no_strike_is_an_error(n, catalogue):
         simulate_world(1, n, catalogue=catalogue)
 
 
+@pytest.mark.parametrize("as_of", ["2021-12-31", "30/06/2025"])
+def test_as_of_must_be_an_iso_date_after_the_first_attack(as_of, catalogue):
+    with pytest.raises(ValueError):
+        simulate_world(1, 5, as_of=as_of, catalogue=catalogue)
+
+
 def test_carrier_weights_must_name_a_catalogue_carrier(catalogue):
     config = dataclasses.replace(
         WorldConfig(), attacks=AttackConfig(carrier_weights={"no-such-carrier": 1.0})

@@ -29,9 +29,10 @@ def canonical_dtype(kind: str) -> str:
 
 
 def _as_text(values: pd.Series) -> pd.Series:
+    """Values as Python ``str`` (kept, not copied, when they already are) or ``None``."""
     out = values.astype(object)
     missing = out.isna()
-    out = out.where(missing, out.map(str))
+    out = out.where(missing, out.map(lambda v: v if type(v) is str else str(v)))
     return out.where(~missing, None)
 
 

@@ -38,7 +38,9 @@ class RegionConfig:
         Beyond this width the box grows along the front only (north-south), as a real
         front is long and its struck band narrow. [km] ASSUMPTION.
     crs : str
-        Projected metre CRS in which everything is computed. UTM 37N covers the box.
+        Projected metre CRS in which everything is computed: UTM 37N (central
+        meridian 39° E); even the widest box stays within 4° of it, where the UTM
+        scale error is below 0.1 %.
     front_wiggle_km : float
         Amplitude of the front line's largest bend. [km] ASSUMPTION.
     front_wavelengths_km : tuple of float
@@ -49,8 +51,8 @@ class RegionConfig:
         counter-offensive in Kharkiv oblast (about 45 km eastward in a month) and a
         slow drift back in 2024.
     settlement_density_per_km2 : float
-        Settlements per km². [km⁻²] ASSUMPTION: Ukraine has about 28,000 cities,
-        towns and villages on 603,500 km² (0.047 km⁻²).
+        Settlements per km². [km⁻²] ASSUMPTION: Ukraine has roughly 28,000 cities,
+        towns and villages on 603,500 km² (0.047 km⁻²), an approximate count.
     min_population : int
         Smallest settlement. [people] ASSUMPTION.
     population_pareto_shape : float
@@ -439,11 +441,12 @@ class WorldConfig:
 
         With 100,000 attacks it yields of the order of 100,000 activities and about
         a million finds (figures in ``benchmarks/README.md``). The sector starts
-        earlier (October 2022) but cannot follow up everything: 70 % of strike
+        earlier (October 2022) but cannot follow up everything: 60 % of strike
         records get an NTS by ``as_of``, every accessible settlement is surveyed,
         technical survey is smaller (at most 2 × 2 boxes, 2 sites per NTS) and
         clearance waits two years on average (a backlog of confirmed areas). NTS
-        record a lower detection probability (0.4 %: larger areas per team). Civilian
+        record a lower detection probability (0.3 %: larger areas per team) and
+        seldom omit it. Civilian
         accident rates are lowered towards Landmine Monitor magnitudes (hundreds of
         casualties a year, not tens of thousands); civilian reports, hence EOD spot
         tasks, are more frequent (State Emergency Service call-outs).
@@ -451,9 +454,15 @@ class WorldConfig:
         ops = dataclasses.replace(
             OperationsConfig(),
             start_date="2022-10-01",
-            followed_up_fraction=0.7,
+            followed_up_fraction=0.6,
             nts_delay_days=120.0,
-            nts_detection_probability=0.004,
+            nts_detection_probability=0.003,
+            detection_probability_omitted={
+                "non_technical_survey": 0.02,
+                "technical_survey": 0.3,
+                "clearance": 0.3,
+                "battle_area_clearance": 0.3,
+            },
             nts_settlement_other_fraction=1.0,
             ts_delay_days=60.0,
             ts_max_sites=2,

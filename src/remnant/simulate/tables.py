@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from remnant.records.frame import to_canonical
 from remnant.records.schema import (
@@ -43,6 +44,15 @@ def activity_ids(activities: Activities) -> np.ndarray:
     return ids
 
 
+def _frame(data: dict[str, np.ndarray], geometry: gpd.GeoSeries) -> gpd.GeoDataFrame:
+    """A GeoDataFrame keeping text columns as object (pandas would copy them to ``str``)."""
+    columns = {
+        k: pd.Series(v, dtype=object) if np.asarray(v).dtype == object else v
+        for k, v in data.items()
+    }
+    return gpd.GeoDataFrame(columns, geometry=geometry)
+
+
 def _points(lon: np.ndarray, lat: np.ndarray) -> gpd.GeoSeries:
     return gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=CRS)
 
@@ -51,7 +61,7 @@ def strikes_frame(reports: Reports, attacks: Attacks) -> gpd.GeoDataFrame:
     """``strikes``: one row per record."""
     data = dict(reports.columns)
     data["date"] = iso(attacks.day[reports.strike])
-    frame = gpd.GeoDataFrame(data, geometry=_points(reports.lon, reports.lat))
+    frame = _frame(data, _points(reports.lon, reports.lat))
     return to_canonical(frame, STRIKES)
 
 
@@ -72,7 +82,7 @@ def activities_frame(
         "outcome": outcome[order],
     }
     geometry = gpd.GeoSeries(activities.polygon[order], crs=CRS)
-    return to_canonical(gpd.GeoDataFrame(data, geometry=geometry), ACTIVITIES)
+    return to_canonical(_frame(data, geometry), ACTIVITIES)
 
 
 def finds_frame(rows: FindRows, activity_id: np.ndarray) -> tuple[gpd.GeoDataFrame, np.ndarray]:
@@ -85,7 +95,7 @@ def finds_frame(rows: FindRows, activity_id: np.ndarray) -> tuple[gpd.GeoDataFra
         "quantity": rows.quantity[order],
         "activity_id": activity_id[rows.activity[order]],
     }
-    frame = gpd.GeoDataFrame(data, geometry=_points(rows.lon[order], rows.lat[order]))
+    frame = _frame(data, _points(rows.lon[order], rows.lat[order]))
     return to_canonical(frame, FINDS), order
 
 
@@ -98,11 +108,11 @@ def accidents_frame(rows: AccidentRows, accident_id: np.ndarray) -> gpd.GeoDataF
         "killed": rows.killed,
         "injured": rows.injured,
     }
-    return to_canonical(gpd.GeoDataFrame(data, geometry=_points(rows.lon, rows.lat)), ACCIDENTS)
+    return to_canonical(_frame(data, _points(rows.lon, rows.lat)), ACCIDENTS)
 
 
 def hazard_areas_frame(rows: HazardRows) -> gpd.GeoDataFrame:
     """``hazard_areas``: SHA and CHA polygons."""
     data = {"area_id": numbered("HA", len(rows)), "status": rows.status, "evidence": rows.evidence}
     geometry = gpd.GeoSeries(rows.polygon, crs=CRS)
-    return to_canonical(gpd.GeoDataFrame(data, geometry=geometry), HAZARD_AREAS)
+    return to_canonical(_frame(data, geometry), HAZARD_AREAS)

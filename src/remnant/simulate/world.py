@@ -112,13 +112,17 @@ def simulate_world(
     Raises
     ------
     ValueError
-        ``n_strikes`` below 1 or ``as_of`` not an ISO date.
+        ``n_strikes`` below 1, ``as_of`` not an ISO date or before the first attack.
     """
     if n_strikes < 1:
         raise ValueError(f"n_strikes must be at least 1, got {n_strikes!r}")
     end = day(as_of)
     catalogue = load_catalogue() if catalogue is None else catalogue
     config = WorldConfig() if config is None else config
+    if end < day(config.attacks.start_date):
+        raise ValueError(
+            f"as_of {as_of!r} precedes the first attack date {config.attacks.start_date!r}"
+        )
     streams = stage_streams(seed)
     tell = progress if progress is not None else (lambda stage, fraction: None)
     ground = _ground(n_strikes, catalogue, config, end, streams, tell)
