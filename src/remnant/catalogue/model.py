@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from remnant.errors import CatalogueError
 
@@ -102,11 +102,12 @@ class BetaPrior:
 
     def ppf(self, q: float | np.ndarray) -> float | np.ndarray:
         """Quantile function of the prior."""
-        return stats.beta.ppf(q, self.alpha, self.beta)
+        return special.betaincinv(self.alpha, self.beta, q)
 
     def interval(self, level: float = 0.9) -> tuple[float, float]:
         """Central credible interval at ``level``."""
-        lo, hi = stats.beta.interval(level, self.alpha, self.beta)
+        tail = (1.0 - level) / 2.0
+        lo, hi = special.betaincinv(self.alpha, self.beta, [tail, 1.0 - tail])
         return float(lo), float(hi)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 _LOG_KAPPA_RANGE = (-10.0, 30.0)
 """Bracket of ``log(alpha + beta)`` searched by :func:`beta_from_quantiles`. [-]"""
@@ -135,7 +135,7 @@ def beta_from_quantiles(
 
 def _verify_quantiles(alpha: float, beta: float, args: tuple[float, float, float, float]) -> None:
     lower, upper, q_lower, q_upper = args
-    got = stats.beta.ppf([q_lower, q_upper], alpha, beta)
+    got = special.betaincinv(alpha, beta, [q_lower, q_upper])
     if abs(got[0] - lower) > _TOLERANCE or abs(got[1] - upper) > _TOLERANCE:
         raise ValueError(
             f"Beta fit did not converge for quantiles {lower!r}, {upper!r}: "
