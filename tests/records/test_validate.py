@@ -73,7 +73,7 @@ def test_good_strikes_are_accepted_and_canonical(tmp_path, catalogue, today):
         ("s9,,36.1,49.9,,M864,,,,", "date", "required value missing"),
         ("s9,2023-05-01,36.1,,,M864,,,,", "lat", "required value missing"),
         ("s9,2023-05-01,200.0,49.9,,M864,,,,", "lon", "longitude out of range"),
-        ("s9,2023-05-01,49.9,136.1,,M864,,,,", "lat", "lon and lat look swapped"),
+        ("s9,2023-05-01,49.9,136.1,,M864,,,,", "lat", "are lon and lat swapped?"),
         ("s9,2023-05-01,49.9,36.1,,M864,,,,", "lon", "lon and lat look swapped"),
         (
             "s1,2023-05-01,36.1,49.9,,M864,,,,",
@@ -87,7 +87,8 @@ def test_each_rule_rejects_its_row(tmp_path, catalogue, today, bad_row, column, 
     result = _check(_write(tmp_path, "strikes.csv", lines), catalogue, today)
     bad_line = len(lines)  # header is row 1, as a spreadsheet shows it
     problems = _only(result, bad_line)
-    assert any(p.column == column and reason in p.reason for p in problems), problems
+    assert len(problems) == 1, problems  # one reason, reported once
+    assert problems[0].column == column and reason in problems[0].reason, problems
     assert all(p.file.endswith("strikes.csv") for p in problems)
     assert list(result.rejected) == [bad_line]
     assert len(result.frame) == len(GOOD_STRIKES)

@@ -233,7 +233,8 @@ def _parse_number(
         fractional = ok & (np.floor(numbers.to_numpy()) != numbers.to_numpy())
         found.reject(fractional, column.name, "not a whole number", text)
         ok &= ~fractional
-    _check_range(numbers, ok, column, found, text)
+    if column.name not in ("lon", "lat"):  # coordinates: _check_lon_lat, with swap hints
+        _check_range(numbers, ok, column, found, text)
     return numbers
 
 
@@ -349,7 +350,7 @@ def _check_lon_lat(
     lat_out = np.abs(lat) > 90
     swap_hint = lat_out & (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
     found.reject(
-        swap_hint, "lat", "latitude out of range [-90, 90]; lon and lat look swapped", lat_text
+        swap_hint, "lat", "latitude out of range [-90, 90]; are lon and lat swapped?", lat_text
     )
     found.reject(lat_out & ~swap_hint, "lat", "latitude out of range [-90, 90]", lat_text)
     found.reject(np.abs(lon) > 180, "lon", "longitude out of range [-180, 180]", lon_text)
