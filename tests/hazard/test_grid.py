@@ -1,0 +1,104 @@
+"""The hazard grid: cell indexing, snapping, tiles and the choice of UTM zone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from remnant.hazard.grid import TILE, Grid, choose_crs
+
+GRID = Grid(crs="EPSG:32637", x0=1000.0, y0=2000.0, cell=10.0, nx=600, ny=300)
+
+
+def test_transform_is_rasterio_order_with_row_zero_at_top() -> None:
+    assert GRID.transform == (10.0, 0.0, 1000.0, 0.0, -10.0, 2000.0 + 300 * 10.0)
+
+
+def test_cell_of_top_left_and_bottom_right() -> None:
+    row, col = GRID.cell_of([1000.5, 6999.5], [4999.5, 2000.5])
+    assert row.tolist() == [0, 299]
+    assert col.tolist() == [0, 599]
+
+
+def test_cell_of_centres_round_trip() -> None:
+    rng = np.random.default_rng(1)
+    rows = rng.integers(-5, GRID.ny + 5, size=1000)
+    cols = rng.integers(-5, GRID.nx + 5, size=1000)
+    x, y = GRID.centres(rows, cols)
+    back_rows, back_cols = GRID.cell_of(x, y)
+    np.testing.assert_array_equal(back_rows, rows)
+    np.testing.assert_array_equal(back_cols, cols)
+
+
+def test_points_map_to_a_cell_whose_centre_is_within_half_a_cell() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.uniform(1000.0, 7000.0, 1000)
+    y = rng.uniform(2000.0, 5000.0, 1000)
+    cx, cy = GRID.centres(*GRID.cell_of(x, y))
+    assert np.all(np.abs(cx - x) <= 5.0)
+    assert np.all(np.abs(cy - y) <= 5.0)
+
+
+@pytest.mark.parametrize(
+    "box",
+    [(1234.5, -987.0, 5678.9, 12.0), (0.0, 0.0, 100.0, 100.0), (-5.0, -5.0, -5.0, -5.0)],
+)
+def test_covering_contains_the_box_and_snaps_to_the_cell(
+    box: tuple[float, float, float, float],
+) -> None:
+    xmin, ymin, xmax, ymax = box
+    grid = Grid.covering(xmin, ymin, xmax, ymax, cell=25.0, crs="EPSG:32637")
+    assert grid.x0 % 25.0 == 0 and grid.y0 % 25.0 == 0
+    assert grid.x0 <= xmin and grid.y0 < ymin
+    assert grid.x0 + grid.nx * grid.cell > xmax and grid.top >= ymax
+    # the smallest such grid: dropping the last column or row would lose the box
+    assert grid.x0 + (grid.nx - 1) * grid.cell <= xmax
+    assert grid.y0 + grid.cell >= ymin
+    rows, cols = grid.cell_of([xmin, xmax], [ymin, ymax])
+    assert np.all((rows >= 0) & (rows < grid.ny) & (cols >= 0) & (cols < grid.nx))
+
+
+def test_covering_rejects_an_empty_box() -> None:
+    with pytest.raises(ValueError, match="empty box"):
+        Grid.covering(10.0, 0.0, 0.0, 10.0, cell=1.0, crs="EPSG:32637")
+
+
+def test_tiles_partition_the_grid() -> None:
+    n_rows, n_cols = GRID.n_tiles
+    assert (n_rows, n_cols) == (2, 3)
+    covered = np.zeros((GRID.ny, GRID.nx), dtype=np.int64)
+    for tr in range(n_rows):
+        for tc in range(n_cols):
+            row0, col0, nrows, ncols = GRID.tile_window(tr, tc)
+            covered[row0 : row0 + nrows, col0 : col0 + ncols] += 1
+            tile_rows, tile_cols = GRID.tile_of(row0 + nrows - 1, col0 + ncols - 1)
+            assert (int(tile_rows), int(tile_cols)) == (tr, tc)
+    assert np.all(covered == 1)
+    assert GRID.tile_window(1, 2) == (TILE, 2 * TILE, 300 - TILE, 600 - 2 * TILE)
+
+
+def test_tile_window_outside_the_grid_raises() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        GRID.tile_window(2, 0)
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "crs"),
+    [
+        (36.7, 49.2, "EPSG:32637"),  # Kharkiv oblast: UTM 37N
+        (-70.0, -33.0, "EPSG:32719"),  # Santiago de Chile: UTM 19S
+        (180.0, 0.0, "EPSG:32660"),  # the antimeridian belongs to zone 60
+        (-180.0, -1.0, "EPSG:32701"),
+    ],
+)
+def test_choose_crs_gives_the_utm_zone(lon: float, lat: float, crs: str) -> None:
+    assert choose_crs([lon], [lat]) == crs
+
+
+def test_choose_crs_uses_the_median_point() -> None:
+    assert choose_crs([36.7, 36.8, 120.0], [49.2, 49.0, -40.0]) == "EPSG:32637"
+
+
+def test_choose_crs_rejects_points_outside_utm() -> None:
+    with pytest.raises(ValueError, match="UTM"):
+        choose_crs([10.0], [88.0])
