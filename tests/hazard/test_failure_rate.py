@@ -1,0 +1,193 @@
+"""Tests of the failure-rate sampler (docs/model.md §3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from remnant.hazard.failure_rate import (
+    FailureRatePosterior,
+    gamma_poisson_update,
+    learn_failure_rates,
+)
+
+
+def _batch_se(x: np.ndarray, batches: int = 40) -> float:
+    """Monte Carlo standard error of the mean of a chain by batch means."""
+    means = x[: x.size - x.size % batches].reshape(batches, -1).mean(axis=1)
+    return float(means.std(ddof=1) / np.sqrt(batches))
+
+
+def _synthetic(rng: np.random.Generator, n_strikes: int, alpha, beta):
+    """Data drawn from the model itself: π ~ prior, C ~ Gamma count prior, k ~ Poisson."""
+    n_types = len(alpha)
+    t = rng.integers(0, n_types, n_strikes)
+    pi = rng.beta(alpha, beta)
+    n = rng.uniform(20.0, 300.0, n_strikes)
+    m = rng.uniform(2.0, 8.0, n_strikes)
+    v = m * rng.uniform(0.5, 2.0, n_strikes)
+    c = rng.gamma(m * m / v, v / m)
+    known = np.where(rng.random(n_strikes) < 0.4, c, np.nan)
+    e = rng.uniform(0.0, 0.6, n_strikes) * (rng.random(n_strikes) < 0.8)
+    k = rng.poisson(n * pi[t] * c * e).astype(float)
+    return pi, (k, e, n, known, m, v, t, np.asarray(alpha), np.asarray(beta))
+
+
+def test_gamma_poisson_update_is_the_conjugate_closed_form():
+    # statistics.md, "Conjugacy that makes large models cheap": Gamma(α + k, β + p·a).
+    a, b = gamma_poisson_update([2.0, 0.5], [1.0, 3.0], [3.0, 0.25], [0.4, 0.0])
+    np.testing.assert_allclose(a, [5.0, 0.75])
+    np.testing.assert_allclose(b, [1.4, 3.0])
+
+
+def test_posterior_mean_matches_quadrature_of_the_exact_marginal():
+    # With C_s ~ Gamma(κ, κ/m) integrated out, the exact marginal posterior of π is
+    # Beta(α, β) π^K exp(-π Σ_known n C e) Π_unknown (κ/m + n π e)^-(κ + k).
+    rng = np.random.default_rng(7)
+    alpha, beta = 2.0, 30.0
+    _, data = _synthetic(rng, 40, [alpha], [beta])
+    k, e, n, known, m, v, *_ = data
+    post = learn_failure_rates(*data, draws=4000, burn=200, seed=3)
+
+    pi = np.linspace(1e-6, 1 - 1e-6, 400_001)
+    unk = np.isnan(known)
+    kappa = m[unk] ** 2 / v[unk]
+    logp = (alpha - 1 + k.sum()) * np.log(pi) + (beta - 1) * np.log1p(-pi)
+    logp -= pi * np.sum((n * np.nan_to_num(known) * e)[~unk])
+    logp -= np.sum(
+        (kappa + k[unk])[:, None]
+        * np.log(kappa[:, None] / m[unk][:, None] + np.outer(n[unk] * e[unk], pi)),
+        axis=0,
+    )
+    w = np.exp(logp - logp.max())
+    exact = np.trapezoid(pi * w, pi) / np.trapezoid(w, pi)
+
+    se = _batch_se(post.rate_draws[:, 0])
+    assert abs(post.mean[0] - exact) < 4 * se + 1e-6
+    assert post.rate_draws[:, 0].std() < 0.5 * stats.beta(alpha, beta).std()  # data informed it
+
+
+def test_no_data_returns_the_beta_prior():
+    n_strikes, alpha, beta = 30, np.array([2.0, 0.7]), np.array([40.0, 5.0])
+    zeros = np.zeros(n_strikes)
+    post = learn_failure_rates(
+        zeros, zeros, np.full(n_strikes, 100.0), np.full(n_strikes, np.nan),
+        np.full(n_strikes, 4.0), np.full(n_strikes, 6.0), np.arange(n_strikes) % 2,
+        alpha, beta, draws=4000, burn=10, seed=1,
+    )  # fmt: skip
+    draws = post.rate_draws.shape[0]  # with e ≡ 0 the π draws are independent
+    prior = stats.beta(alpha, beta)
+    assert np.all(np.abs(post.mean - prior.mean()) < 4 * prior.std() / np.sqrt(draws))
+    lo, hi = post.interval(0.9)
+    for q, got in ((0.05, lo), (0.95, hi)):
+        x = prior.ppf(q)
+        se = np.sqrt(q * (1 - q) / draws) / prior.pdf(x)
+        assert np.all(np.abs(got - x) < 4 * se)
+
+
+def test_interval_coverage_over_repeated_synthetic_datasets():
+    rng = np.random.default_rng(2024)
+    alpha, beta = [2.0, 4.0], [60.0, 40.0]
+    hits = []
+    for rep in range(200):
+        truth, data = _synthetic(rng, 60, alpha, beta)
+        post = learn_failure_rates(*data, draws=250, burn=20, seed=rep, grid_points=1000)
+        lo, hi = post.interval(0.9)
+        hits.extend((lo <= truth) & (truth <= hi))
+    se = np.sqrt(0.9 * 0.1 / len(hits))
+    assert abs(np.mean(hits) - 0.9) < 3 * se
+
+
+def test_scale_gamma_and_remaining_totals_are_consistent():
+    rng = np.random.default_rng(5)
+    _, data = _synthetic(rng, 50, [2.0, 4.0], [60.0, 40.0])
+    _, e, n, known, *_ = data
+    post = learn_failure_rates(*data, draws=2000, burn=100, seed=4)
+    assert isinstance(post, FailureRatePosterior)
+    assert post.scale_shape.shape == post.scale_rate.shape == (50,)
+    assert np.all(post.scale_shape > 0) and np.all(post.scale_rate > 0)
+    # A known-count strike: E[Λ] = n C E[π_t] exactly, from the same draws.
+    s = int(np.flatnonzero(~np.isnan(known))[0])
+    expected = n[s] * known[s] * post.rate_draws[:, data[6][s]].mean()
+    np.testing.assert_allclose(post.scale_mean[s], expected, rtol=1e-10)
+    totals = post.total_remaining_draws(1.0 - e)
+    assert totals.dtype == np.int64 and totals.shape == (2000,)
+    mean = np.sum(post.scale_mean * (1.0 - e))
+    assert abs(totals.mean() - mean) < 5 * totals.std() / np.sqrt(totals.size) + 0.02 * mean
+    assert np.all(post.total_remaining_draws(np.zeros(50)) == 0)
+
+
+def test_same_seed_same_draws_other_seed_other_draws():
+    rng = np.random.default_rng(9)
+    _, data = _synthetic(rng, 30, [2.0], [30.0])
+    a = learn_failure_rates(*data, draws=200, burn=20, seed=11)
+    b = learn_failure_rates(*data, draws=200, burn=20, seed=11)
+    c = learn_failure_rates(*data, draws=200, burn=20, seed=12)
+    np.testing.assert_array_equal(a.rate_draws, b.rate_draws)
+    np.testing.assert_array_equal(a.scale_shape, b.scale_shape)
+    np.testing.assert_array_equal(
+        a.total_remaining_draws(1 - data[1]), b.total_remaining_draws(1 - data[1])
+    )
+    assert not np.array_equal(a.rate_draws, c.rate_draws)
+
+
+def _valid(n_strikes: int = 4) -> dict:
+    return {
+        "found": np.zeros(n_strikes),
+        "exposure": np.full(n_strikes, 0.5),
+        "per_carrier": np.full(n_strikes, 100.0),
+        "carriers_known": np.full(n_strikes, np.nan),
+        "count_mean": np.full(n_strikes, 4.0),
+        "count_var": np.full(n_strikes, 6.0),
+        "type_index": np.zeros(n_strikes, dtype=int),
+        "prior_alpha": np.array([2.0]),
+        "prior_beta": np.array([30.0]),
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "match"),
+    [
+        ("found", np.zeros(3), "exposure must have shape"),
+        ("exposure", np.full(5, 0.5), "exposure must have shape"),
+        ("type_index", np.zeros(3, dtype=int), "type_index"),
+        ("prior_beta", np.array([1.0, 2.0]), "prior_beta"),
+        ("found", np.array([0.0, -1.0, 0.0, 0.0]), "found must be"),
+        ("exposure", np.array([0.5, 1.2, 0.5, 0.5]), r"exposure must lie in \[0, 1\]"),
+        ("exposure", np.array([0.5, -0.1, 0.5, 0.5]), r"exposure must lie in \[0, 1\]"),
+        ("type_index", np.array([0, 1, 0, 0]), "type_index must lie"),
+        ("per_carrier", np.array([0.0, 1.0, 1.0, 1.0]), "per_carrier"),
+        ("count_mean", np.array([0.0, 4.0, 4.0, 4.0]), "count_mean"),
+        ("prior_alpha", np.array([0.0]), "prior"),
+    ],
+)
+def test_invalid_input_raises(name, value, match):
+    kwargs = _valid()
+    kwargs[name] = value
+    with pytest.raises(ValueError, match=match):
+        learn_failure_rates(**kwargs, draws=5, burn=0)
+
+
+def test_finds_where_nothing_can_be_found_raise():
+    kwargs = _valid()
+    kwargs["found"] = np.array([1.0, 0.0, 0.0, 0.0])
+    kwargs["exposure"] = np.array([0.0, 0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match="nothing can be found"):
+        learn_failure_rates(**kwargs, draws=5, burn=0)
+
+
+def test_remaining_fraction_is_checked():
+    post = learn_failure_rates(**_valid(), draws=5, burn=0)
+    with pytest.raises(ValueError, match="unfound_fraction"):
+        post.total_remaining_draws(np.full(4, 1.5))
+    with pytest.raises(ValueError, match="unfound_fraction"):
+        post.total_remaining_draws(np.ones(3))
+
+
+def test_zero_variance_count_prior_fixes_the_count():
+    kwargs = _valid()
+    kwargs["count_var"] = np.zeros(4)
+    post = learn_failure_rates(**kwargs, draws=50, burn=0)
+    np.testing.assert_allclose(post.scale_mean, 100.0 * 4.0 * post.mean[0])
+    assert np.isfinite(special.logit(post.mean[0]))
