@@ -14,7 +14,7 @@ import pandas as pd
 
 from remnant.errors import FormatError
 from remnant.io.files import atomic_write_text
-from remnant.io.raw import RawTable, canonical_columns
+from remnant.io.raw import RawTable, canonical_frame
 from remnant.records.frame import extra_columns
 from remnant.records.schema import TableSpec
 
@@ -35,8 +35,7 @@ def read_csv(path: str | Path, spec: TableSpec) -> RawTable:
         raise FormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise FormatError(f"{path}: not a readable CSV file: {exc}") from exc
-    frame = frame.rename(columns=canonical_columns(list(frame.columns), spec))
-    frame = frame.astype(object).where(frame.notna(), None)
+    frame = canonical_frame(frame, spec)
     rows = np.arange(2, len(frame) + 2)
     return RawTable(str(path), spec, frame.reset_index(drop=True), None, rows, "row")
 

@@ -19,7 +19,7 @@ from shapely.geometry import mapping, shape
 
 from remnant.errors import FormatError
 from remnant.io.files import atomic_write_text
-from remnant.io.raw import RawTable, canonical_columns
+from remnant.io.raw import RawTable, canonical_frame
 from remnant.records.frame import extra_columns
 from remnant.records.schema import CRS, TableSpec
 
@@ -48,8 +48,7 @@ def read_geojson(path: str | Path, spec: TableSpec) -> RawTable:
         if why:
             problems[number] = why
     frame = pd.DataFrame(props, dtype=object) if props else pd.DataFrame()
-    frame = frame.rename(columns=canonical_columns([str(c) for c in frame.columns], spec))
-    frame = frame.astype(object).where(frame.notna(), None)
+    frame = canonical_frame(frame, spec)
     geometry = gpd.GeoSeries(geoms, crs=CRS)
     rows = np.arange(1, len(frame) + 1)
     return RawTable(str(path), spec, frame, geometry, rows, "feature", problems)

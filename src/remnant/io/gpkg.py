@@ -15,7 +15,7 @@ import pyogrio
 
 from remnant.errors import FormatError
 from remnant.io.files import atomic_path
-from remnant.io.raw import RawTable, canonical_columns, table_for_name
+from remnant.io.raw import RawTable, canonical_frame, table_for_name
 from remnant.records.frame import extra_columns
 from remnant.records.schema import CRS, TableSpec
 
@@ -51,8 +51,7 @@ def read_gpkg(path: str | Path, spec: TableSpec, layer: str | None = None) -> Ra
         frame = frame.to_crs(CRS)
     geometry = frame.geometry
     attrs = frame.drop(columns=frame.geometry.name)
-    attrs = attrs.rename(columns=canonical_columns([str(c) for c in attrs.columns], spec))
-    attrs = attrs.astype(object).where(attrs.notna(), None)
+    attrs = canonical_frame(attrs, spec)
     rows = np.arange(1, len(attrs) + 1)
     return RawTable(f"{path}:{layer}", spec, attrs, geometry, rows, "feature", path=str(path))
 

@@ -103,6 +103,12 @@ def canonical_columns(names: list[str], spec: TableSpec) -> dict[str, str]:
     return mapping
 
 
+def canonical_frame(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """Rename ``frame``'s columns to canonical names; missing values become ``None``."""
+    frame = frame.rename(columns=canonical_columns([str(c) for c in frame.columns], spec))
+    return frame.astype(object).where(frame.notna(), None)
+
+
 def table_for_name(name: str) -> TableSpec | None:
     """The table a file or layer name stands for (``finds.csv``, ``finds-2024.csv``)."""
     stem = normalise_name(Path(name).name.split(".")[0])

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from remnant.records.schema import CRS, TableSpec
@@ -74,8 +73,3 @@ def empty_frame(spec: TableSpec) -> gpd.GeoDataFrame:
     """A canonical frame with no rows."""
     base = pd.DataFrame({"geometry": gpd.GeoSeries([], crs=CRS)})
     return to_canonical(gpd.GeoDataFrame(base, geometry="geometry", crs=CRS), spec)
-
-
-def point_lon_lat(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Longitudes and latitudes of a point table's geometry. [degree]"""
-    return frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()

@@ -22,8 +22,6 @@ GeometryKind = Literal["point", "polygon"]
 CRS = "EPSG:4326"
 """Coordinates of every exchange file: WGS84, longitude then latitude."""
 
-FORMAT_VERSION = 1
-
 
 @dataclass(frozen=True)
 class Column:
