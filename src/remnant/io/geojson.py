@@ -75,10 +75,15 @@ def _read_geometry(raw: Any) -> tuple[shapely.Geometry | None, str]:
         return None, "feature has no geometry"
     try:
         return shape(raw), ""
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        KeyError,
+        IndexError,
+        shapely.errors.GEOSException,
+    ) as exc:
         return None, f"unreadable geometry: {exc or type(exc).__name__}"
-    except shapely.errors.GEOSException as exc:
-        return None, f"unreadable geometry: {exc}"
 
 
 def write_geojson(frame: gpd.GeoDataFrame, spec: TableSpec, path: str | Path) -> None:
