@@ -1,0 +1,195 @@
+"""estimate.tif: written to the exchange-format spec and read back unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from remnant.errors import FormatError
+from remnant.hazard.grid import Grid
+from remnant.io import geotiff
+from remnant.io.geotiff import (
+    BAND_UNITS,
+    ESTIMATE_BANDS,
+    overview_factors,
+    read_estimate,
+    write_estimate,
+)
+
+GRID = Grid(crs="EPSG:32637", x0=400_000.0, y0=5_500_000.0, cell=25.0, nx=700, ny=600)
+META = {"as_of": "2025-06-30", "cell_size_m": "25", "software_version": "remnant 0.1.0"}
+
+
+def _bands(grid: Grid = GRID) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    expected = rng.gamma(0.5, 0.2, size=(grid.ny, grid.nx))  # float64 on purpose
+    expected[:50, :] = np.nan  # outside the studied area
+    expected[300:320, 600:] = np.nan
+    outside = np.isnan(expected)
+    p_any = np.where(outside, np.nan, 1 - np.exp(-expected))
+    lower = np.where(outside, np.nan, 0.0)
+    upper = np.where(outside, np.nan, np.ceil(expected * 3))
+    return {"expected_remaining": expected, "p_any": p_any, "lower_90": lower, "upper_90": upper}
+
+
+@pytest.fixture()
+def written(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    bands = _bands()
+    path = write_estimate(tmp_path / "estimate.tif", GRID, bands, metadata=META)
+    return path, bands
+
+
+def test_round_trip(written: tuple[Path, dict[str, np.ndarray]]) -> None:
+    path, bands = written
+    grid, read, meta = read_estimate(path)
+    assert grid == GRID
+    assert list(read) == list(ESTIMATE_BANDS)
+    for name in ESTIMATE_BANDS:
+        assert read[name].dtype == np.float32
+        np.testing.assert_array_equal(read[name], bands[name].astype(np.float32))
+        assert np.array_equal(np.isnan(read[name]), np.isnan(bands[name]))
+    assert meta == META
+
+
+def test_layout_follows_the_spec(written: tuple[Path, dict[str, np.ndarray]]) -> None:
+    path, _ = written
+    with rasterio.open(path) as src:
+        assert src.descriptions == ESTIMATE_BANDS
+        assert src.count == 4
+        assert src.dtypes == ("float32",) * 4
+        assert src.crs.to_epsg() == 32637
+        assert src.crs.linear_units_factor == ("metre", 1.0)
+        assert tuple(src.transform)[:6] == GRID.transform
+        assert all(np.isnan(v) for v in src.nodatavals)
+        profile = src.profile
+        assert profile["tiled"] is True
+        assert profile["blockxsize"] == profile["blockysize"] == 256
+        assert profile["compress"] == "deflate"
+        assert src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "3"
+        for index, name in enumerate(ESTIMATE_BANDS, start=1):
+            assert src.tags(index)["unit"] == BAND_UNITS[name]
+            assert src.units[index - 1] == BAND_UNITS[name]
+            assert src.overviews(index) == [2, 4]
+        assert src.tags()["as_of"] == "2025-06-30"
+
+
+def test_overviews_average_valid_cells(written: tuple[Path, dict[str, np.ndarray]]) -> None:
+    path, bands = written
+    with rasterio.open(path) as src:
+        coarse = src.read(1, out_shape=(300, 350))  # served from the factor-2 overview
+    block = bands["expected_remaining"][100:102, 0:2].astype(np.float32)
+    assert coarse[50, 0] == pytest.approx(float(np.mean(block)), rel=1e-5)
+    assert np.isnan(coarse[0, 0])  # all-NaN rows stay no data
+
+
+@pytest.mark.parametrize(
+    ("size", "factors"), [((256, 100), []), ((300, 10), [2]), ((700, 600), [2, 4])]
+)
+def test_overview_factors(size: tuple[int, int], factors: list[int]) -> None:
+    assert overview_factors(*size) == factors
+
+
+def test_wrong_shape_and_names_rejected_listing_all(tmp_path: Path) -> None:
+    bands = _bands()
+    bands["p_any"] = bands["p_any"][:, :-1]
+    del bands["upper_90"]
+    bands["median"] = bands["lower_90"]
+    target = tmp_path / "estimate.tif"
+    with pytest.raises(ValueError, match="p_any") as info:
+        write_estimate(target, GRID, bands)
+    assert "upper_90" in str(info.value)
+    assert "median" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_geographic_crs_rejected(tmp_path: Path) -> None:
+    grid = Grid(crs="EPSG:4326", x0=36.0, y0=49.0, cell=0.001, nx=700, ny=600)
+    with pytest.raises(ValueError, match="EPSG:4326"):
+        write_estimate(tmp_path / "estimate.tif", grid, _bands(grid))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_feet_crs_rejected(tmp_path: Path) -> None:
+    grid = Grid(crs="EPSG:2263", x0=0.0, y0=0.0, cell=50.0, nx=700, ny=600)  # NY State, ftUS
+    with pytest.raises(ValueError, match="metres"):
+        write_estimate(tmp_path / "estimate.tif", grid, _bands(grid))
+
+
+def test_killed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = geotiff._write_band
+    calls = []
+
+    def dies_on_third_band(dst, index, values):  # type: ignore[no-untyped-def]
+        calls.append(index)
+        if index == 3:
+            raise KeyboardInterrupt
+        real(dst, index, values)
+
+    monkeypatch.setattr(geotiff, "_write_band", dies_on_third_band)
+    target = tmp_path / "estimate.tif"
+    with pytest.raises(KeyboardInterrupt):
+        write_estimate(target, GRID, _bands())
+    assert calls == [1, 2, 3]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_killed_write_keeps_the_old_file(
+    written: tuple[Path, dict[str, np.ndarray]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = written
+    before = path.read_bytes()
+
+    def dies(*args: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(geotiff, "_build_overviews", dies)
+    with pytest.raises(RuntimeError):
+        write_estimate(path, GRID, _bands())
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_missing_band_is_a_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "two_bands.tif"
+    profile = {
+        "driver": "GTiff",
+        "width": 10,
+        "height": 10,
+        "count": 2,
+        "dtype": "float32",
+        "crs": GRID.crs,
+        "transform": rasterio.Affine(*GRID.transform),
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.set_band_description(1, "expected_remaining")
+        dst.set_band_description(2, "p_any")
+    with pytest.raises(FormatError, match=r"two_bands\.tif.*lower_90"):
+        read_estimate(path)
+
+
+def test_geographic_file_is_a_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "lonlat.tif"
+    profile = {
+        "driver": "GTiff",
+        "width": 10,
+        "height": 10,
+        "count": 4,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "transform": rasterio.Affine(0.01, 0, 36, 0, -0.01, 50),
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        for index, name in enumerate(ESTIMATE_BANDS, start=1):
+            dst.set_band_description(index, name)
+    with pytest.raises(FormatError, match=r"lonlat\.tif.*not projected"):
+        read_estimate(path)
+
+
+def test_unreadable_file_is_a_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "estimate.tif"
+    path.write_text("not a tiff")
+    with pytest.raises(FormatError, match=r"estimate\.tif"):
+        read_estimate(path)
