@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -19,10 +19,12 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Integer,
     LargeBinary,
+    Row,
     Select,
     Table,
     func,
@@ -43,6 +45,9 @@ from remnant.store.schema import EXTRA, FEATURE_TABLES, FID, GEOMETRY, audit, im
 from remnant.store.writer import Progress, WriteContext, WriteResult
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+
+ID_BATCH = 500
+"""Ids per query when reading records by id: under SQLite's limit of 999 bound variables."""
 
 
 def default_user() -> str:
@@ -225,19 +230,50 @@ class Store:
                 table, frame, source_file=source_file, sha256=sha256, progress=progress
             )
 
-    def read(self, table: str) -> gpd.GeoDataFrame:
-        """All records of ``table`` as its canonical frame, in the order first written."""
+    def read(self, table: str, *, ids: Collection[str] | None = None) -> gpd.GeoDataFrame:
+        """Records of ``table`` as its canonical frame, in the order first written.
+
+        Parameters
+        ----------
+        table : str
+            One of :data:`remnant.records.schema.TABLES`.
+        ids : collection of str, optional
+            Read only the records with these ids (ids not stored are ignored), by
+            :data:`ID_BATCH` ids per query; all records by default. The spec's columns
+            and their dtypes are those of a full read; the extra columns are those the
+            returned records carry.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            The canonical frame of ``table`` (:func:`remnant.records.frame.to_canonical`).
+
+        Raises
+        ------
+        StoreError
+            The store is closed or the database refused the read.
+        TypeError
+            ``ids`` is a single string rather than a collection of ids.
+        ValueError
+            ``table`` is not a table of the exchange format.
+        """
+        if isinstance(ids, str):
+            raise TypeError(f"ids: expected a collection of record ids, not the string {ids!r}")
         spec = table_spec(table)
         t = FEATURE_TABLES[table]
         names = spec.attribute_names
         geometry = type_coerce(t.c[GEOMETRY], LargeBinary)
-        query = select(*(t.c[n] for n in names), geometry, t.c[EXTRA]).order_by(t.c[FID])
+        query: Select[Any] = select(t.c[FID], *(t.c[n] for n in names), geometry, t.c[EXTRA])
+        query = query.order_by(t.c[FID])
         with self._read() as conn:
-            rows = conn.execute(query).all()
+            if ids is None:
+                rows = conn.execute(query).all()
+            else:
+                rows = _rows_with_ids(conn, query, t.c[spec.id_column], ids)
             dialect = conn.dialect
-        columns = list(zip(*rows, strict=True)) if rows else [()] * (len(names) + 2)
+        columns = list(zip(*rows, strict=True)) if rows else [()] * (len(names) + 3)
         shapes = types.bulk_decode(columns[-2], dialect)
-        return to_frame(dict(zip(names, columns[:-2], strict=True)), shapes, columns[-1], spec)
+        return to_frame(dict(zip(names, columns[1:-2], strict=True)), shapes, columns[-1], spec)
 
     def counts(self) -> dict[str, int]:
         """Number of records in each table of the exchange format."""
@@ -265,6 +301,57 @@ class Store:
         frame = self._frame(audit, query)
         frame["changes"] = [None if c is None else json.loads(c) for c in frame["changes"]]
         return frame
+
+    def last_import_id(self) -> int:
+        """The id of the newest ``imports`` row: remember it to ask :meth:`changed_since` later.
+
+        Returns
+        -------
+        int
+            The largest ``imports.id``; 0 for a store that was never written to.
+
+        Raises
+        ------
+        StoreError
+            The store is closed or the database refused the read.
+        """
+        with self._read() as conn:
+            return int(conn.execute(select(func.max(imports.c.id))).scalar() or 0)
+
+    def changed_since(self, import_id: int) -> dict[str, list[str]]:
+        """Ids of the records inserted or updated by the imports after ``import_id``.
+
+        Read from the ``audit`` trail, which Remnant writes with every upsert. Edits
+        made outside Remnant (in QGIS, say) leave no audit row and so are not seen
+        here: a known limit; a full read sees them.
+
+        Parameters
+        ----------
+        import_id : int
+            An ``imports.id``, e.g. an earlier :meth:`last_import_id`; 0 for every
+            change ever made.
+
+        Returns
+        -------
+        dict of str to list of str
+            For every table of :data:`remnant.records.schema.TABLES` (an empty list if
+            none changed), the changed record ids, each once, in order of first change.
+
+        Raises
+        ------
+        StoreError
+            The store is closed or the database refused the read.
+        """
+        query = (
+            select(audit.c.table_name, audit.c.record_id)
+            .where(audit.c.import_id > import_id)
+            .order_by(audit.c.id)
+        )
+        changed: dict[str, dict[str, None]] = {name: {} for name in FEATURE_TABLES}
+        with self._read() as conn:
+            for table, record_id in conn.execute(query):
+                changed[table][record_id] = None
+        return {table: list(ids) for table, ids in changed.items()}
 
     def imports(self) -> pd.DataFrame:
         """One row per file written, oldest first."""
@@ -315,6 +402,22 @@ class Store:
                 for c, values, kind in zip(table.columns, columns, kinds, strict=True)
             }
         )
+
+
+def _rows_with_ids(
+    conn: Connection, query: Select[Any], key: ColumnElement[Any], ids: Collection[str]
+) -> list[Row[Any]]:
+    """Rows of ``query`` whose ``key`` is in ``ids``, :data:`ID_BATCH` ids per query.
+
+    Each id is asked once; the rows come sorted by the query's first column.
+    """
+    wanted = list(dict.fromkeys(ids))
+    rows = [
+        row
+        for start in range(0, len(wanted), ID_BATCH)
+        for row in conn.execute(query.where(key.in_(wanted[start : start + ID_BATCH])))
+    ]
+    return sorted(rows, key=lambda row: row[0])
 
 
 def init_store(path: str | Path) -> Store:

@@ -1,0 +1,338 @@
+"""Each strike's item density as a mixture of Gaussian components (docs/model.md §1–§2).
+
+An attack's submunitions fall in one tight pattern per carrier, around the carrier's
+aim point; aim points scatter around the point of impact, which the record gives
+with an error. Before any evidence, the density of one item is the *prior
+component*: a normal centred on the reported point with the carrier's pattern, the
+aim-point spread and the location error added in quadrature (with the footprint kept
+oriented when the heading is known).
+
+Evidence found on the ground localises carriers: each *site* (a cluster of evidence
+attributed to the strike, :func:`find_sites`) is taken as one carrier's aim point,
+estimated from its points. The strike's density then becomes a mixture: one
+component per site, of weight ``1/max(C̄, m)`` and the carrier's pattern around the
+site, and one *broad* component for the ``C̄ − m`` carriers not yet located, centred
+on the point of impact updated from the sites (a normal mean from ``m`` observations
+``a_k ~ N(L, σ_v² + σ_k²)``) [1]_. So a search that clears one carrier's pattern
+removes that carrier's share of the strike, not the share of a wide disc that the
+prior component would give it — which is how technical survey and clearance work
+outward from evidence points in a cluster munition remnants survey [2]_.
+
+Kernel widths of a component (module :mod:`.inputs` for the notation): mean
+``σ² = σ_f² + σ_site²`` for a site, ``σ_f² + σ_v² + σ_L²`` for the broad component;
+second moments as in :mod:`.inputs`, with one carrier per site (no cross term) and
+``C̄ − m`` carriers in the broad component.
+
+References
+----------
+.. [1] Gelman, A. et al. (2013) *Bayesian Data Analysis*, 3rd ed., CRC, §2.5 (normal
+   mean with known variance). https://doi.org/10.1201/b16018
+.. [2] NPA, MAG and HALO Trust (2019) *Cluster Munition Remnants Survey (CMRS):
+   joint best-practice paper* — evidence points, boxes, fade-out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from remnant.hazard.inputs import Strikes
+from remnant.hazard.kernels import weighted_sums
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+SITE_LINK = 3.0
+"""Evidence points of one strike closer than this many pattern sigmas ``σ_f`` belong
+to one site (one carrier). [-] ASSUMPTION: a carrier's items lie within about
+``±2σ_f`` of its aim point, so two of them are rarely more than ``3σ_f`` apart, while
+aim points of one volley are usually farther apart."""
+
+
+@dataclass(frozen=True)
+class Components:
+    """The Gaussian components of every strike, grouped by strike.
+
+    Components of strike *s* are ``offsets[s]:offsets[s + 1]``.
+
+    Parameters
+    ----------
+    offsets : ndarray of int64, shape (strikes + 1,)
+    weight : ndarray
+        Share ``π_k`` of the strike's items in each component; sums to 1 per strike. [-]
+    x, y : ndarray
+        Centre. [m]
+    along, across : ndarray
+        Standard deviations of the mean kernel along and across the line of fire
+        (equal unless ``heading`` is known). [m]
+    heading : ndarray
+        Direction of fire, clockwise from grid north; NaN for an isotropic kernel. [°]
+    within, cross : ndarray
+        Widths of the second-moment kernels. [m]
+    coef_within, coef_cross : ndarray
+        Their coefficients. [1/m²]
+    """
+
+    offsets: IntArray
+    weight: FloatArray
+    x: FloatArray
+    y: FloatArray
+    along: FloatArray
+    across: FloatArray
+    heading: FloatArray
+    within: FloatArray
+    cross: FloatArray
+    coef_within: FloatArray
+    coef_cross: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.weight)
+
+    @property
+    def strike(self) -> IntArray:
+        """Owner strike of each component."""
+        return np.repeat(np.arange(len(self.offsets) - 1), np.diff(self.offsets))
+
+    @property
+    def sigma_max(self) -> FloatArray:
+        """Largest mean-kernel width of each component. [m]"""
+        return np.maximum(self.along, self.across)
+
+    def take(self, strikes: npt.ArrayLike) -> Components:
+        """The components of the strikes ``strikes`` (in that order)."""
+        idx = np.asarray(strikes, dtype=np.int64)
+        counts = np.diff(self.offsets)[idx]
+        offsets = _offsets(counts)
+        rows = np.repeat(self.offsets[idx], counts) + _local(offsets, counts)
+        return Components(offsets=offsets, **{n: getattr(self, n)[rows] for n in _FIELDS})
+
+    def replace(self, strikes: npt.ArrayLike, new: Components) -> Components:
+        """These components with those of ``strikes`` replaced by ``new`` (same order)."""
+        idx = np.asarray(strikes, dtype=np.int64)
+        n = len(self.offsets) - 1
+        source = np.zeros(n, dtype=bool)
+        source[idx] = True
+        new_at = np.zeros(n, dtype=np.int64)
+        new_at[idx] = np.arange(len(idx))
+        counts = np.diff(self.offsets)
+        counts[idx] = np.diff(new.offsets)
+        offsets = _offsets(counts)
+        start = np.where(source, new.offsets[:-1][new_at], self.offsets[:-1])
+        rows = np.repeat(start, counts) + _local(offsets, counts)
+        from_new = np.repeat(source, counts)
+        fields = {}
+        for name in _FIELDS:
+            out = np.empty(int(offsets[-1]))
+            out[~from_new] = getattr(self, name)[rows[~from_new]]
+            out[from_new] = getattr(new, name)[rows[from_new]]
+            fields[name] = out
+        return Components(offsets=offsets, **fields)
+
+    def concat(self, other: Components) -> Components:
+        """These strikes' components followed by ``other``'s."""
+        offsets = np.concatenate([self.offsets, other.offsets[1:] + self.offsets[-1]])
+        return Components(
+            offsets=offsets.astype(np.int64),
+            **{n: np.concatenate([getattr(self, n), getattr(other, n)]) for n in _FIELDS},
+        )
+
+
+def _offsets(counts: IntArray) -> IntArray:
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def _local(offsets: IntArray, counts: IntArray) -> IntArray:
+    """Position of each row within its strike's run. [-]"""
+    return np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1], counts)
+
+
+_FIELDS = (
+    "weight", "x", "y", "along", "across", "heading", "within", "cross",
+    "coef_within", "coef_cross",
+)  # fmt: skip
+
+
+def prior_components(strikes: Strikes) -> Components:
+    """One component per strike: the reported point with every spread added (module doc)."""
+    n = len(strikes)
+    e2 = strikes.location_error**2
+    v2 = strikes.volley_var
+    pl2, pw2 = strikes.pattern_along2, strikes.pattern_across2
+    known = ~np.isnan(strikes.heading)
+    iso = np.sqrt((pl2 + pw2) / 2.0 + v2 + e2)
+    c_bar = np.maximum(strikes.count_mean, 1.0)
+    within, cross, coef_w, coef_x = _second_moments(strikes, c_bar, v2, e2)
+    return Components(
+        offsets=np.arange(n + 1, dtype=np.int64),
+        weight=np.ones(n),
+        x=strikes.x.copy(),
+        y=strikes.y.copy(),
+        along=np.where(known, np.sqrt(pl2 + v2 + e2), iso),
+        across=np.where(known, np.sqrt(pw2 + v2 + e2), iso),
+        heading=strikes.heading.copy(),
+        within=within,
+        cross=cross,
+        coef_within=coef_w,
+        coef_cross=coef_x,
+    )
+
+
+def _second_moments(
+    strikes: Strikes, carriers: FloatArray, v2: FloatArray, e2: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Widths and coefficients of the second-moment kernels of ``carriers`` carriers."""
+    pl2, pw2 = strikes.pattern_along2, strikes.pattern_across2
+    within = np.sqrt((pl2 + pw2) / 4.0 + v2 + e2)
+    vl, vw = pl2 + v2, pw2 + v2
+    cross = np.sqrt((vl + vw) / 4.0 + e2)
+    coef_w = strikes.coef_pattern / carriers
+    coef_x = (1.0 - 1.0 / carriers) / (4.0 * math.pi * np.sqrt(vl * vw))
+    return within, cross, coef_w, coef_x
+
+
+@dataclass(frozen=True)
+class Sites:
+    """Carriers located by evidence: one aim point per site, grouped by strike.
+
+    Parameters
+    ----------
+    strike : ndarray of int64
+        Owner strike, ascending.
+    x, y : ndarray
+        Estimated aim point. [m]
+    var : ndarray
+        Its error variance per axis. [m²]
+    """
+
+    strike: IntArray
+    x: FloatArray
+    y: FloatArray
+    var: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.strike)
+
+
+def find_sites(
+    strikes: Strikes,
+    owner: IntArray,
+    ev_x: FloatArray,
+    ev_y: FloatArray,
+    ev_weight: FloatArray,
+    ev_spread_m: FloatArray,
+) -> Sites:
+    """Group each strike's evidence into sites, one per located carrier.
+
+    Parameters
+    ----------
+    strikes : Strikes
+    owner : ndarray of int64, shape (evidence,)
+        The strike each evidence point is attributed to (most of its share), ``-1``
+        for none.
+    ev_x, ev_y : ndarray
+        Evidence points. [m]
+    ev_weight : ndarray
+        Items each point stands for (1 for an evidence item). [-]
+    ev_spread_m : ndarray
+        1-sigma error of each point. [m]
+
+    Returns
+    -------
+    Sites
+        A site's aim point is the weighted mean of its points, with error variance
+        ``σ_f² / n + mean spread²`` (``n`` its items).
+    """
+    idx = np.flatnonzero(owner >= 0)
+    if idx.size == 0:
+        empty = np.empty(0)
+        return Sites(np.empty(0, np.int64), empty, empty, empty)
+    s = owner[idx]
+    link = SITE_LINK * np.sqrt(strikes.pattern_var)[s]
+    pts = np.column_stack([ev_x[idx], ev_y[idx]])
+    pairs = cKDTree(pts).query_pairs(float(link.max()), output_type="ndarray")
+    d = np.hypot(*(pts[pairs[:, 0]] - pts[pairs[:, 1]]).T) if len(pairs) else np.empty(0)
+    same = (s[pairs[:, 0]] == s[pairs[:, 1]]) & (d <= link[pairs[:, 0]]) if len(pairs) else d > 0
+    pairs = pairs[same] if len(pairs) else pairs
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), (idx.size, idx.size))
+    n, label = connected_components(graph, directed=False)
+    w = np.maximum(ev_weight[idx], 1.0)
+    sw = weighted_sums(label, w, n)
+    site_strike = np.zeros(n, dtype=np.int64)
+    site_strike[label] = s
+    spread2 = weighted_sums(label, w * ev_spread_m[idx] ** 2, n) / sw
+    var = strikes.pattern_var[site_strike] / sw + spread2
+    order = np.argsort(site_strike, kind="stable")
+    return Sites(
+        strike=site_strike[order],
+        x=(weighted_sums(label, w * ev_x[idx], n) / sw)[order],
+        y=(weighted_sums(label, w * ev_y[idx], n) / sw)[order],
+        var=var[order],
+    )
+
+
+def sited_components(strikes: Strikes, sites: Sites) -> Components:
+    """The components of every strike given its sites (module docstring).
+
+    Strikes without a site keep their prior component.
+    """
+    prior = prior_components(strikes)
+    with_sites = np.unique(sites.strike)
+    if with_sites.size == 0:
+        return prior
+    return prior.replace(with_sites, _mixtures(strikes, sites, with_sites))
+
+
+def _mixtures(strikes: Strikes, sites: Sites, which: IntArray) -> Components:
+    """Site components and one broad component for each strike of ``which``."""
+    m = np.bincount(sites.strike, minlength=len(strikes))[which].astype(np.float64)
+    c_bar = np.maximum(strikes.count_mean[which], 1.0)
+    weight_site = 1.0 / np.maximum(c_bar, m)
+    broad = np.maximum(1.0 - m * weight_site, 0.0)
+    pv = strikes.pattern_var
+    v2 = strikes.volley_var[which]
+    # the point of impact, updated from the sites as observations of it
+    prec = 1.0 / strikes.location_error[which] ** 2
+    obs = 1.0 / (strikes.volley_var[sites.strike] + sites.var)
+    pos = np.searchsorted(which, sites.strike)
+    prec_post = prec + weighted_sums(pos, obs, len(which))
+    lx = (strikes.x[which] * prec + weighted_sums(pos, obs * sites.x, len(which))) / prec_post
+    ly = (strikes.y[which] * prec + weighted_sums(pos, obs * sites.y, len(which))) / prec_post
+    e2 = 1.0 / prec_post
+    rest = np.maximum(c_bar - m, 1.0)
+    b_within, b_cross, b_cw, b_cx = _second_moments(strikes.take(which), rest, v2, e2)
+    site_pv = pv[sites.strike]
+    n_site = np.bincount(pos, minlength=len(which))
+    keep_broad = broad > 0
+    counts = n_site + keep_broad
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    # sites first, then the broad component, per strike
+    site_at = offsets[pos] + (np.arange(len(sites)) - np.repeat(np.cumsum(n_site) - n_site, n_site))
+    broad_at = offsets[:-1][keep_broad] + n_site[keep_broad]
+    total = int(offsets[-1])
+    out = {name: np.empty(total) for name in _FIELDS}
+    out["weight"][site_at] = weight_site[pos]
+    out["x"][site_at], out["y"][site_at] = sites.x, sites.y
+    site_sigma = np.sqrt(site_pv + sites.var)
+    out["along"][site_at] = out["across"][site_at] = site_sigma
+    out["heading"][site_at] = np.nan
+    out["within"][site_at] = np.sqrt(site_pv / 2.0 + sites.var)
+    out["cross"][site_at] = site_sigma
+    out["coef_within"][site_at] = strikes.coef_pattern[sites.strike]
+    out["coef_cross"][site_at] = 0.0
+    k = keep_broad
+    out["weight"][broad_at] = broad[k]
+    out["x"][broad_at], out["y"][broad_at] = lx[k], ly[k]
+    sigma_b = np.sqrt(pv[which] + v2 + e2)[k]
+    out["along"][broad_at] = out["across"][broad_at] = sigma_b
+    out["heading"][broad_at] = np.nan
+    out["within"][broad_at] = b_within[k]
+    out["cross"][broad_at] = b_cross[k]
+    out["coef_within"][broad_at] = b_cw[k]
+    out["coef_cross"][broad_at] = b_cx[k]
+    return Components(offsets=offsets, **out)

@@ -1,0 +1,617 @@
+"""The hazard estimate: from record tables to expected remaining items per grid cell.
+
+:func:`estimate` composes the model of docs/model.md:
+
+1. strikes, searches and evidence from the records (:mod:`.inputs`);
+2. the study grid, its tiles and the background density of unrecorded attacks
+   (:mod:`.tiles`, :mod:`.background`);
+3. pass 1 over the tiles with one prior component per strike (:mod:`.integrals`), and
+   the evidence update (:mod:`.evidence`);
+4. pseudo-strikes where evidence is unexplained, then rounds in which each strike's
+   evidence locates its carriers (:mod:`.components`), pass 1 is rerun for the strikes
+   whose components changed, and the evidence update is redone, until nothing moves;
+5. per-strike moments for pass 2 (:mod:`.accumulate`) and the summary tables
+   (:mod:`.summaries`).
+
+It returns an :class:`Estimate`, whose :meth:`Estimate.strips` runs pass 2 one strip
+of tiles at a time, so a country-sized raster never sits in memory. The function
+takes canonical GeoDataFrames and knows nothing of the store.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import special
+
+from remnant.catalogue.model import Catalogue
+from remnant.hazard import tiles as tl
+from remnant.hazard.accumulate import Moments, _strip
+from remnant.hazard.background import background_density, bandwidths, coarse_factor
+from remnant.hazard.components import (
+    Components,
+    find_sites,
+    prior_components,
+    sited_components,
+)
+from remnant.hazard.config import HazardConfig
+from remnant.hazard.evidence import Attribution, GammaPrior, attribute, cluster_evidence
+from remnant.hazard.failure_rate import FailureRatePosterior
+from remnant.hazard.grid import TILE, Grid, choose_crs
+from remnant.hazard.inputs import (
+    EVIDENCE,
+    UNKNOWN_CARRIER,
+    Evidence,
+    Searches,
+    Strikes,
+    carrier_patterns,
+    effective_count,
+    evidence_from_records,
+    pseudo_strikes,
+    searches_from_records,
+    strike_types,
+    strikes_from_records,
+)
+from remnant.hazard.integrals import (
+    EvidenceArgs,
+    GridArgs,
+    Integrals,
+    PolygonArgs,
+    StrikeSet,
+    integrate,
+    polygon_tuple,
+)
+from remnant.hazard.mixture import pack
+from remnant.hazard.scanline import Rings, polygon_rings
+from remnant.hazard.summaries import (
+    TotalRemaining,
+    area_table,
+    failure_rate_table,
+    strike_table,
+    total_remaining,
+)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+Progress = Callable[[str, float, float], None]
+"""``progress(stage, done, total)``."""
+
+SITE_ROUNDS = 5
+"""Most rounds of locating carriers from evidence (step 4 of the module docstring). [-]"""
+
+BAND_NAMES = ("expected_remaining", "p_any", "lower_90", "upper_90")
+"""The bands of :meth:`Estimate.strips`, in the exchange format's order."""
+
+
+@dataclass(frozen=True)
+class _Kernel:
+    """Everything pass 2 needs, on plain arrays."""
+
+    grid: Grid
+    strikes: StrikeSet
+    searches: PolygonArgs
+    search_day: IntArray
+    search_log_keep: FloatArray
+    background: FloatArray
+    factor: int
+    moments: Moments
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The hazard estimate as of one day.
+
+    Parameters
+    ----------
+    as_of : str
+        The day of the estimate (ISO).
+    grid : Grid
+        The study grid (projected metre CRS).
+    strikes : Strikes
+        Recorded strikes and pseudo-strikes.
+    components : Components
+        Each strike's item density (prior, or located by evidence).
+    attribution : Attribution
+        The evidence update: failure rates, each strike's posterior, found and
+        removed items.
+    failure_rates : pandas.DataFrame
+        Per carrier type: strikes, items found, prior and learned failure rate with
+        their intervals.
+    strike_table : pandas.DataFrame
+        Per strike: prior and posterior duds, exposure, found, removed, expected
+        remaining and its interval, probability of any.
+    area_table : pandas.DataFrame
+        Per hazard area: expected remaining, probability of any, interval.
+    total : TotalRemaining
+        The total remaining over the study area, with its interval.
+    config : HazardConfig
+        The assumptions used.
+    """
+
+    as_of: str
+    grid: Grid
+    strikes: Strikes
+    components: Components
+    attribution: Attribution
+    failure_rates: pd.DataFrame
+    strike_table: pd.DataFrame
+    area_table: pd.DataFrame
+    total: TotalRemaining
+    config: HazardConfig
+    _kernel: _Kernel = field(repr=False)
+
+    def strips(self, progress: Progress | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(row0, bands)`` for each strip of whole tile rows, top to bottom.
+
+        ``bands`` is a float32 array of shape ``(4, rows, nx)`` with the bands of
+        :data:`BAND_NAMES`, NaN outside the studied tiles.
+        """
+        k = self._kernel
+        n_rows, n_cols = k.grid.n_tiles
+        for tr in range(n_rows):
+            row0 = tr * TILE
+            out = np.empty((4, min(TILE, k.grid.ny - row0), k.grid.nx), dtype=np.float32)
+            _run_strip(k, np.arange(tr * n_cols, (tr + 1) * n_cols, dtype=np.int64), out)
+            if progress is not None:
+                progress("estimate raster", tr + 1, n_rows)
+            yield row0, out
+
+    def bands(self) -> dict[str, np.ndarray]:
+        """The four bands as whole arrays (small grids only: ``16·nx·ny`` bytes)."""
+        full = np.empty((4, self.grid.ny, self.grid.nx), dtype=np.float32)
+        for row0, strip in self.strips():
+            full[:, row0 : row0 + strip.shape[1]] = strip
+        return {name: full[i] for i, name in enumerate(BAND_NAMES)}
+
+
+def _run_strip(k: _Kernel, tiles: IntArray, out: np.ndarray) -> None:
+    g, m, s = k.grid, k.moments, k.strikes
+    lo = (1.0 - m.level) / 2.0
+    _strip(
+        tiles,
+        (g.x0, g.top, g.cell, g.nx, g.ny, g.n_tiles[1]),
+        s.table, s.comps, s.clip, s.kmax, s.tile_offsets, s.tile_index,
+        polygon_tuple(k.searches), k.search_day, k.search_log_keep,
+        (m.mean, m.rel_var, m.type_rel_var),
+        (m.background_mean, m.background_rel_var, m.background_cluster),
+        (lo, 1.0 - lo), k.background, k.factor, out,
+    )  # fmt: skip
+
+
+# -- the composition ------------------------------------------------------------------
+
+
+def estimate(
+    tables: Mapping[str, gpd.GeoDataFrame],
+    catalogue: Catalogue,
+    *,
+    as_of: str | date | None = None,
+    config: HazardConfig | None = None,
+    crs: str | None = None,
+    progress: Progress | None = None,
+) -> Estimate:
+    """Estimate the remaining hazard from the record tables (docs/model.md).
+
+    Parameters
+    ----------
+    tables : mapping of str to geopandas.GeoDataFrame
+        Canonical ``strikes``, ``activities``, ``finds``, ``accidents`` and
+        ``hazard_areas`` (EPSG:4326); a missing table counts as empty.
+    catalogue : Catalogue
+        The munition catalogue.
+    as_of : str or datetime.date, optional
+        The day of the estimate; records dated later are left out. Default today.
+    config : HazardConfig, optional
+        The model's assumptions; default ``HazardConfig()``.
+    crs : str, optional
+        Projected metre CRS of the grid; default the UTM zone of the strikes.
+    progress : callable, optional
+        ``progress(stage, done, total)``.
+
+    Raises
+    ------
+    ValueError
+        Nothing to estimate (no strike and no evidence on or before ``as_of``).
+    """
+    config = config or HazardConfig()
+    day = _day(as_of)
+    tell = progress or (lambda stage, done, total: None)
+    frames = {name: _table(tables, name) for name in _TABLES}
+    crs = crs or _crs(frames)
+    types = strike_types(catalogue, frames["strikes"]["carrier"])
+    strikes = strikes_from_records(frames["strikes"], catalogue, crs, config, day, types)
+    searches = searches_from_records(frames["activities"], crs, config, day)
+    evidence = evidence_from_records(
+        frames["finds"], frames["accidents"], frames["activities"], searches,
+        catalogue, types, crs, config, day,
+    )  # fmt: skip
+    tell("evidence update", 0, 3)
+    setup = _setup(strikes, searches, evidence, frames["hazard_areas"], catalogue, config, crs)
+    comps = prior_components(strikes)
+    integrals = setup.integrate(strikes, comps)
+    result = setup.attribute(strikes, integrals, _background_prior(strikes, config))
+    pseudo = _pseudo(evidence, result, catalogue, types, config)
+    if len(pseudo):
+        p_comps = prior_components(pseudo)
+        integrals = _merge(integrals, setup.integrate(pseudo, p_comps), len(strikes))
+        strikes, comps = strikes.concat(pseudo), comps.concat(p_comps)
+        result = setup.attribute(strikes, integrals, _background_prior(strikes, config))
+    tell("evidence update", 1, 3)
+    strikes_comps, integrals, result = _site_rounds(strikes, comps, integrals, result, setup)
+    comps = strikes_comps
+    tell("evidence update", 2, 3)
+    moments = _moments(strikes, result, catalogue, setup.grid, config)
+    tell("evidence update", 3, 3)
+    return Estimate(
+        as_of=str(np.datetime64(day, "D")),
+        grid=setup.grid,
+        strikes=strikes,
+        components=comps,
+        attribution=result,
+        failure_rates=failure_rate_table(strikes, result, config.level),
+        strike_table=strike_table(strikes, result, moments, crs, config.level),
+        area_table=area_table(
+            frames["hazard_areas"], integrals, strikes, moments, setup.grid.cell**2
+        ),
+        total=total_remaining(strikes, result, moments, config.draws),
+        config=config,
+        _kernel=setup.kernel(strikes, comps, moments),
+    )
+
+
+_TABLES = ("strikes", "activities", "finds", "accidents", "hazard_areas")
+
+
+def _table(tables: Mapping[str, gpd.GeoDataFrame], name: str) -> gpd.GeoDataFrame:
+    from remnant.records.frame import empty_frame
+    from remnant.records.schema import TABLES
+
+    frame = tables.get(name)
+    return empty_frame(TABLES[name]) if frame is None else frame
+
+
+def _day(as_of: str | date | None) -> int:
+    if as_of is None:
+        as_of = date.today()
+    return int(np.datetime64(str(as_of)[:10], "D").astype(np.int64))
+
+
+def _crs(frames: Mapping[str, gpd.GeoDataFrame]) -> str:
+    for name in ("strikes", "finds", "accidents"):
+        frame = frames[name]
+        if len(frame):
+            return choose_crs(frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy())
+    raise ValueError("nothing to estimate: no strike, find or accident")
+
+
+# -- grid, tiles, background ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """The grid and every kernel argument that does not depend on the strikes."""
+
+    grid: Grid
+    config: HazardConfig
+    searches: PolygonArgs
+    search_day: IntArray
+    search_log_keep: FloatArray
+    evidence: Evidence
+    evidence_args: EvidenceArgs
+    tile_evidence: tl.Csr
+    areas: PolygonArgs
+    background: FloatArray
+    factor: int
+
+    def pack(self, strikes: Strikes, comps: Components) -> StrikeSet:
+        """The strikes as kernel tables with their tile CSR."""
+        table, packed = pack(strikes.day, strikes.type_index, comps, self.grid,
+                             self.config.n_sigma)  # fmt: skip
+        csr = tl.tiles_of_windows(table[:, 2:6], self.grid)
+        return StrikeSet(table, packed, self.config.n_sigma, csr.offsets, csr.index)
+
+    def integrate(self, strikes: Strikes, comps: Components) -> Integrals:
+        """Pass 1 for these strikes (:func:`.integrals.integrate`)."""
+        return integrate(
+            _grid_args(self.grid), self.pack(strikes, comps), self.searches, self.search_day,
+            self.search_log_keep, self.evidence_args,
+            (self.tile_evidence.offsets, self.tile_evidence.index), self.areas,
+            self.background, self.factor,
+        )  # fmt: skip
+
+    def attribute(self, strikes: Strikes, integrals: Integrals, prior: GammaPrior) -> Attribution:
+        """The evidence update (:func:`.evidence.attribute`) with this setup's evidence."""
+        c = self.config
+        return attribute(
+            strikes, integrals, self.evidence.kind, self.evidence.quantity, prior,
+            tolerance=c.em_tolerance, iterations=c.em_iterations, draws=c.draws,
+        )  # fmt: skip
+
+    def kernel(self, strikes: Strikes, comps: Components, moments: Moments) -> _Kernel:
+        """What pass 2 needs."""
+        return _Kernel(
+            self.grid, self.pack(strikes, comps), self.searches, self.search_day,
+            self.search_log_keep, self.background, self.factor, moments,
+        )  # fmt: skip
+
+
+def _grid_args(grid: Grid) -> GridArgs:
+    return GridArgs(grid.x0, grid.top, grid.cell, grid.nx, grid.ny, grid.n_tiles[1])
+
+
+def _setup(
+    strikes: Strikes,
+    searches: Searches,
+    evidence: Evidence,
+    areas: gpd.GeoDataFrame,
+    catalogue: Catalogue,
+    config: HazardConfig,
+    crs: str,
+) -> _Setup:
+    grid = _grid(strikes, evidence, areas, catalogue, config, crs)
+    factor = coarse_factor(grid.cell, config.background_cell_m)
+    sigma = prior_components(strikes).sigma_max
+    h = bandwidths(strikes.x, strikes.y, sigma, config.background_neighbours,
+                   config.background_bandwidth_m)  # fmt: skip
+    bg = background_density(strikes.x, strikes.y, strikes.prior_mean, h, grid, factor,
+                            config.n_sigma)  # fmt: skip
+    ev_row, ev_col = grid.cell_of(evidence.x, evidence.y)
+    polys = areas.geometry.to_crs(grid.crs).to_numpy() if len(areas) else np.empty(0, object)
+    return _Setup(
+        grid=grid,
+        config=config,
+        searches=_polygons(polygon_rings(searches.polygons), grid),
+        search_day=searches.day,
+        search_log_keep=searches.log_keep,
+        evidence=evidence,
+        evidence_args=EvidenceArgs(ev_row, ev_col, evidence.day, evidence.item, evidence.compat),
+        tile_evidence=tl.tiles_of_points(ev_row, ev_col, grid),
+        areas=_polygons(polygon_rings(polys), grid),
+        background=bg,
+        factor=factor,
+    )
+
+
+def _grid(
+    strikes: Strikes,
+    evidence: Evidence,
+    areas: gpd.GeoDataFrame,
+    catalogue: Catalogue,
+    config: HazardConfig,
+    crs: str,
+) -> Grid:
+    """The grid covering every strike window, every possible pseudo-strike and every area."""
+    comps = prior_components(strikes)
+    half = config.n_sigma * comps.sigma_max
+    boxes = [np.column_stack([comps.x - half, comps.y - half, comps.x + half, comps.y + half])]
+    if len(evidence):
+        reach = config.n_sigma * math.sqrt(
+            2.0 * _unknown_pattern(catalogue) + float(evidence.spread_m.max()) ** 2
+        )
+        boxes.append(np.column_stack([evidence.x - reach, evidence.y - reach,
+                                      evidence.x + reach, evidence.y + reach]))  # fmt: skip
+    if len(areas):
+        b = areas.geometry.to_crs(crs).bounds.to_numpy()
+        boxes.append(b[np.all(np.isfinite(b), axis=1)])
+    return tl.study_grid(np.concatenate(boxes), config.cell_m, crs)
+
+
+def _polygons(rings: Rings, grid: Grid) -> PolygonArgs:
+    csr = tl.tiles_of_boxes(rings.bounds, grid)
+    return PolygonArgs(rings.x, rings.y, rings.ring_offsets, rings.geom_offsets,
+                       csr.offsets, csr.index)  # fmt: skip
+
+
+# -- pseudo-strikes and located carriers -----------------------------------------------
+
+
+def _background_prior(strikes: Strikes, config: HazardConfig) -> GammaPrior:
+    """Prior of the unrecorded attacks' duds: a share of the recorded ones', less pseudo-strikes."""
+    base = config.unrecorded_ratio * float(strikes.prior_mean[~strikes.pseudo].sum())
+    explained = float(strikes.prior_mean[strikes.pseudo].sum())
+    return GammaPrior.from_mean_cv(max(base - explained, 0.1 * base, 1e-6), config.unrecorded_cv)
+
+
+def _unknown_pattern(catalogue: Catalogue) -> float:
+    """Variance of one item's point around an attack of carrier ``unknown``, per axis. [m²]"""
+    pl2, pw2, v2, _ = carrier_patterns([catalogue.carriers[UNKNOWN_CARRIER]])
+    return float((pl2[0] + pw2[0]) / 2.0 + v2[0])
+
+
+def _pseudo(
+    evidence: Evidence,
+    first: Attribution,
+    catalogue: Catalogue,
+    types: tuple[str, ...],
+    config: HazardConfig,
+) -> Strikes:
+    """Pseudo-strikes at clusters of evidence the recorded strikes do not explain.
+
+    Points closer than twice the spread of one unknown attack's items join one
+    cluster; its centre estimates the attack point with the error of a mean of
+    ``n`` items, ``√(pattern / n)``, plus the points' own error.
+    """
+    pattern = _unknown_pattern(catalogue)
+    unexplained = first.responsibility_background > config.unexplained_threshold
+    weight = np.where(evidence.kind == EVIDENCE, 1.0, evidence.quantity)
+    groups = cluster_evidence(evidence.x, evidence.y, evidence.day, weight, evidence.spread_m,
+                              unexplained, 2.0 * math.sqrt(pattern))  # fmt: skip
+    sigma_e = np.sqrt(pattern / np.maximum(groups.size, 1) + groups.spread_m**2)
+    return pseudo_strikes(groups.x, groups.y, groups.day, sigma_e, catalogue, types, config)
+
+
+def _site_rounds(
+    strikes: Strikes,
+    comps: Components,
+    integrals: Integrals,
+    result: Attribution,
+    setup: _Setup,
+) -> tuple[Components, Integrals, Attribution]:
+    """Locate carriers from the evidence attributed to each strike, to a fixed point.
+
+    Each round assigns every evidence point to the strike holding most of it (when
+    that is more than half), groups each strike's points into sites
+    (:func:`.components.find_sites`), rebuilds the components, reruns pass 1 for the
+    strikes whose components changed, and redoes the evidence update.
+    """
+    ev = setup.evidence
+    weight = np.where(ev.kind == EVIDENCE, 1.0, ev.quantity)
+    prior = _background_prior(strikes, setup.config)
+    for _ in range(SITE_ROUNDS):
+        owner = _owners(integrals, result, len(ev))
+        sites = find_sites(strikes, owner, ev.x, ev.y, weight, ev.spread_m)
+        new = sited_components(strikes, sites)
+        changed = _changed(comps, new, 0.1 * setup.grid.cell)
+        if not changed.any():
+            break
+        comps = new
+        integrals = _splice(integrals, setup.integrate(strikes.take(changed), new.take(changed)),
+                            changed)  # fmt: skip
+        result = setup.attribute(strikes, integrals, prior)
+    return comps, integrals, result
+
+
+def _owners(integrals: Integrals, result: Attribution, n_evidence: int) -> IntArray:
+    """The strike holding more than half of each evidence point, ``-1`` where none does."""
+    owner = np.full(n_evidence, -1, dtype=np.int64)
+    big = result.pair_share > 0.5
+    owner[integrals.pair_evidence[big]] = integrals.pair_strike[big]
+    return owner
+
+
+def _changed(old: Components, new: Components, step_m: float) -> IntArray:
+    """Strikes whose components differ: in number, or by more than ``step_m`` or 1 %."""
+    n_old, n_new = np.diff(old.offsets), np.diff(new.offsets)
+    differs = n_old != n_new
+    same = np.flatnonzero(~differs)
+    if same.size:
+        a, b = old.take(same), new.take(same)
+        gap = np.maximum(np.abs(a.x - b.x), np.abs(a.y - b.y)) > step_m
+        gap |= np.abs(a.along - b.along) > 0.01 * a.along
+        gap |= np.abs(a.weight - b.weight) > 0.01
+        owner = a.strike
+        differs[same[np.unique(owner[gap])]] = True
+    return np.flatnonzero(differs).astype(np.int64)
+
+
+def _splice(old: Integrals, new: Integrals, idx: IntArray) -> Integrals:
+    """Pass-1 results with those of strikes ``idx`` replaced by ``new`` (computed on them)."""
+    moved = np.zeros(len(old.exposure), dtype=bool)
+    moved[idx] = True
+    exposure = old.exposure.copy()
+    exposure[idx] = new.exposure
+    keep = ~moved[old.pair_strike]
+    keep_a = ~moved[old.area_strike]
+    return Integrals(
+        exposure=exposure,
+        background_exposure=old.background_exposure,
+        pair_evidence=np.concatenate([old.pair_evidence[keep], new.pair_evidence]),
+        pair_strike=np.concatenate([old.pair_strike[keep], idx[new.pair_strike]]),
+        pair_weight=np.concatenate([old.pair_weight[keep], new.pair_weight]),
+        evidence_background=old.evidence_background,
+        area_strike_area=np.concatenate([old.area_strike_area[keep_a], new.area_strike_area]),
+        area_strike=np.concatenate([old.area_strike[keep_a], idx[new.area_strike]]),
+        area_mass=np.concatenate([old.area_mass[keep_a], new.area_mass]),
+        area_background=old.area_background,
+        area_cells=old.area_cells,
+    )
+
+
+def _merge(a: Integrals, b: Integrals, offset: int) -> Integrals:
+    """Pass-1 results of two strike sets on the same evidence and areas (``b`` after ``a``)."""
+    return _splice(
+        Integrals(
+            exposure=np.concatenate([a.exposure, np.zeros(len(b.exposure))]),
+            background_exposure=a.background_exposure,
+            pair_evidence=a.pair_evidence,
+            pair_strike=a.pair_strike,
+            pair_weight=a.pair_weight,
+            evidence_background=a.evidence_background,
+            area_strike_area=a.area_strike_area,
+            area_strike=a.area_strike,
+            area_mass=a.area_mass,
+            area_background=a.area_background,
+            area_cells=a.area_cells,
+        ),
+        b,
+        offset + np.arange(len(b.exposure), dtype=np.int64),
+    )
+
+
+# -- moments for pass 2 ---------------------------------------------------------------
+
+
+def _moments(
+    strikes: Strikes,
+    result: Attribution,
+    catalogue: Catalogue,
+    grid: Grid,
+    config: HazardConfig,
+) -> Moments:
+    """Per-strike and background moments for pass 2 (module :mod:`.accumulate`).
+
+    Removed items (spot tasks, reports, accidents) leave a strike with a share
+    ``ρ_s = 1 − k'_s / (E[Λ_s](1 − e_s))`` (at least 0) of its remaining items,
+    spread as before: a removal is too small to move the pattern.
+    """
+    post = result.posterior
+    mean, var = post.scale_mean, post.scale_var
+    rel_var = np.divide(var, mean**2, out=np.zeros_like(mean), where=mean > 0)
+    left = mean * (1.0 - result.exposure)
+    share = np.divide(result.removed, left, out=np.zeros_like(left), where=left > 0)
+    keep = np.where(left > 0, np.clip(1.0 - share, 0.0, 1.0), 1.0)
+    items, coef = unrecorded_attack(strikes, post, catalogue, config.strike_dispersion)
+    bg_left = result.background_mean * (1.0 - result.background_exposure)
+    bg_keep = (
+        float(np.clip(1.0 - result.background_removed / bg_left, 0.0, 1.0)) if bg_left > 0 else 0.0
+    )
+    return Moments(
+        mean=mean * keep,
+        rel_var=rel_var,
+        type_rel_var=type_rel_var(post),
+        background_mean=result.background_mean * bg_keep,
+        background_rel_var=1.0 / result.background_shape,
+        background_items=items,
+        background_cluster=items * grid.cell**2 * coef,
+        level=config.level,
+    )
+
+
+def type_rel_var(post: FailureRatePosterior) -> FloatArray:
+    """Squared coefficient of variation of each type's failure rate (grid quadrature). [-]"""
+    pi = special.expit(post.rate_logit)
+    m1 = np.sum(post.rate_weight * pi, axis=1)
+    m2 = np.sum(post.rate_weight * pi**2, axis=1)
+    return np.maximum(m2 / m1**2 - 1.0, 0.0)
+
+
+def unrecorded_attack(
+    strikes: Strikes, post: FailureRatePosterior, catalogue: Catalogue, dispersion: float
+) -> tuple[float, float]:
+    """The duds of one unrecorded attack: ``E[Λ_u](1 + V_u)`` [items] and ``c_u`` [1/m²].
+
+    ``Λ_u`` are the duds of one attack of carrier ``unknown`` (count prior, learned
+    failure rate, attack factor of dispersion ``dispersion``); ``c_u`` the coefficient
+    of its second-moment kernels with no location error (it is where it is), so that
+    ``κ_bg = E[Λ_u](1 + V_u) A c_u`` (module :mod:`.accumulate`).
+    """
+    c = catalogue.carriers[UNKNOWN_CARRIER]
+    t = strikes.types.index(UNKNOWN_CARRIER)
+    pi, v_pi = float(post.mean[t]), float(type_rel_var(post)[t])
+    mean, var = effective_count(
+        [np.nan], [c.carrier_count.mean], [c.carrier_count.variance], dispersion
+    )
+    v_u = (1.0 + v_pi) * (1.0 + float(var[0]) / float(mean[0]) ** 2) - 1.0
+    items = c.submunitions_per_carrier * float(mean[0]) * pi * (1.0 + v_u)
+    pl2, pw2, v2, coef_pattern = carrier_patterns([c])
+    c_bar = max(c.carrier_count.mean, 1.0)
+    cross = (1.0 - 1.0 / c_bar) / (4.0 * math.pi * math.sqrt((pl2[0] + v2[0]) * (pw2[0] + v2[0])))
+    return items, float(coef_pattern[0] / c_bar + cross)

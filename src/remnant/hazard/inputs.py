@@ -1,0 +1,649 @@
+"""From records to the arrays of the hazard model: strikes, searches, evidence.
+
+The only place where the hazard room reads record tables (canonical GeoDataFrames in
+EPSG:4326, :mod:`remnant.records.frame`) and the munition catalogue; everything after
+it works on the plain arrays of :class:`Strikes`, :class:`Searches` and
+:class:`Evidence`, in a projected metre CRS, with dates as day numbers. Records dated
+after the estimate's ``as_of`` day are left out here (docs/model.md §6).
+
+Kernel widths (docs/model.md §1 and §5). For a carrier with footprint sigmas
+``σ_L, σ_W`` (``axis / 4``), log-normal scale jitter of log-sd ``ℓ``
+(``k = E[s²] = E[s⁻²] = e^{2ℓ²}``), aim-point spread ``σ_v`` and location error
+``σ_e``:
+
+- mean density: ``σ² = k(σ_L² + σ_W²)/2 + σ_v² + σ_e²`` (heading unknown; the moment
+  match of the footprint averaged over a uniform heading), or along/across
+  ``kσ_{L,W}² + σ_v² + σ_e²`` for a known heading;
+- second moment within one carrier's pattern: ``E[f_c²] ≈ A c_w N(σ_w)`` with
+  ``c_w = k / (4π σ_L σ_W)`` and ``σ_w² = k(σ_L² + σ_W²)/4 + σ_v² + σ_e²``
+  (the square of a normal density is a normal density of half the variance);
+- second moment across two carriers of one attack: ``c_x = 1 / (4π √(v_L v_W))``
+  and ``σ_x² = (v_L + v_W)/4 + σ_e²`` with ``v_{L,W} = kσ_{L,W}² + σ_v²``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+
+from remnant.catalogue.model import Carrier, Catalogue
+from remnant.hazard.config import HazardConfig
+from remnant.hazard.search import detection_probabilities, log_keep
+from remnant.records.defaults import DEFAULT_SOURCE_TYPE, LOCATION_ERROR_M
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+UNKNOWN_CARRIER = "unknown"
+"""The catalogue carrier of an attack whose carrier is not known; also the type of
+the pseudo-strikes inferred from unexplained evidence."""
+
+SEARCHED, REPORTED, EVIDENCE, ACCIDENT = 0, 1, 2, 3
+"""Kinds of evidence point: a dud found by a search of known detection probability;
+a dud removed without such a search (EOD spot task, civilian report, no activity);
+an evidence item (fragments, container, strike marks, NTS direct evidence); an
+accident (a dud that exploded)."""
+
+FIND_SPREAD_M = 5.0
+"""1-sigma error of a recorded find point (handheld GNSS). [m] ASSUMPTION."""
+ACCIDENT_SPREAD_M = 50.0
+"""1-sigma error of a recorded accident point (recorded after the event, often
+from a victim's account). [m] ASSUMPTION."""
+
+
+def day_numbers(values: pd.Series | npt.ArrayLike, column: str = "date") -> IntArray:
+    """Return ISO 8601 dates (or date-times) as days since 1970-01-01. [day]
+
+    Raises
+    ------
+    ValueError
+        A value is missing or not a date (records are validated on import, so this
+        means the table did not come from the store).
+    """
+    text = pd.Series(np.asarray(values, dtype=object)).astype("string").str.slice(0, 10)
+    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    if parsed.isna().any():
+        first = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+        value = np.asarray(values, dtype=object)[first]
+        raise ValueError(f"{column}: not an ISO date at position {first}: {value!r}")
+    return np.asarray(parsed.to_numpy().astype("datetime64[D]").astype(np.int64))
+
+
+# -- strikes --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Strikes:
+    """The attacks of the model, recorded and inferred, one element per strike.
+
+    Parameters
+    ----------
+    ids : ndarray of object
+        Record id (``strike_id``), or ``PSEUDO-…`` for a pseudo-strike.
+    x, y : ndarray of float64
+        Reported point in the model CRS. [m]
+    day : ndarray of int64
+        Day of the attack. [day since 1970-01-01]
+    type_index : ndarray of int64
+        Carrier type, an index into ``types``.
+    per_carrier : ndarray of float64
+        Submunitions per carrier ``n``. [items]
+    count_mean, count_var : ndarray of float64
+        Mean and variance of the effective carrier count ``C·ε`` (count times the
+        attack's dud-rate factor, docs/model.md §3). [carriers], [carriers²]
+    heading : ndarray of float64
+        Direction of fire, clockwise from grid north; NaN when unknown. [°]
+    pseudo : ndarray of bool
+        Inferred from unexplained evidence, not recorded.
+    location_error : ndarray of float64
+        1-sigma error of the point ``(x, y)``, ``σ_e``. [m]
+    pattern_along2, pattern_across2 : ndarray of float64
+        Variances of one carrier's items around its aim point along and across the
+        line of fire, ``kσ_L²`` and ``kσ_W²`` (``k = e^{2ℓ²}``, the scale jitter). [m²]
+    volley_var : ndarray of float64
+        Variance of the aim points around the point of impact, ``σ_v²``. [m²]
+    coef_pattern : ndarray of float64
+        ``k / (4π σ_L σ_W)``: the integral of the squared pattern density, per unit
+        area — how tightly one carrier's items cluster. [1/m²]
+    types : tuple of str
+        Carrier id of each type index.
+    prior_alpha, prior_beta : ndarray of float64, shape (types,)
+        Beta prior of each type's failure rate (catalogue). [-]
+    """
+
+    ids: npt.NDArray[np.object_]
+    x: FloatArray
+    y: FloatArray
+    day: IntArray
+    type_index: IntArray
+    per_carrier: FloatArray
+    count_mean: FloatArray
+    count_var: FloatArray
+    heading: FloatArray
+    pseudo: npt.NDArray[np.bool_]
+    location_error: FloatArray
+    pattern_along2: FloatArray
+    pattern_across2: FloatArray
+    volley_var: FloatArray
+    coef_pattern: FloatArray
+    types: tuple[str, ...]
+    prior_alpha: FloatArray
+    prior_beta: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def prior_mean(self) -> FloatArray:
+        """Prior mean of the duds of each strike, ``n C̄ E[π]``. [items]"""
+        rate = self.prior_alpha / (self.prior_alpha + self.prior_beta)
+        return self.per_carrier * self.count_mean * rate[self.type_index]
+
+    @property
+    def pattern_var(self) -> FloatArray:
+        """``σ_f² = k(σ_L² + σ_W²)/2``: one carrier's pattern per axis, over headings. [m²]"""
+        return (self.pattern_along2 + self.pattern_across2) / 2.0
+
+    def concat(self, other: Strikes) -> Strikes:
+        """Return these strikes followed by ``other`` (same types)."""
+        if other.types != self.types:
+            raise ValueError("cannot join strikes with different type lists")
+        fields = {
+            name: np.concatenate([getattr(self, name), getattr(other, name)])
+            for name in _PER_STRIKE
+        }
+        return Strikes(
+            **fields, types=self.types, prior_alpha=self.prior_alpha, prior_beta=self.prior_beta
+        )
+
+    def take(self, index: npt.ArrayLike) -> Strikes:
+        """Return the strikes at ``index`` (same types)."""
+        i = np.asarray(index)
+        fields = {name: getattr(self, name)[i] for name in _PER_STRIKE}
+        return Strikes(
+            **fields, types=self.types, prior_alpha=self.prior_alpha, prior_beta=self.prior_beta
+        )
+
+
+_PER_STRIKE = (
+    "ids", "x", "y", "day", "type_index", "per_carrier", "count_mean", "count_var",
+    "heading", "pseudo", "location_error", "pattern_along2", "pattern_across2",
+    "volley_var", "coef_pattern",
+)  # fmt: skip
+
+
+def strike_types(catalogue: Catalogue, carriers: npt.ArrayLike) -> tuple[str, ...]:
+    """The carrier types of the model: those named by ``carriers``, and ``unknown``."""
+    named = {catalogue.carrier(str(c)).id for c in np.asarray(carriers, dtype=object)}
+    return tuple(sorted(named | {UNKNOWN_CARRIER}))
+
+
+def effective_count(
+    known: npt.ArrayLike, prior_mean: npt.ArrayLike, prior_var: npt.ArrayLike, dispersion: float
+) -> tuple[FloatArray, FloatArray]:
+    """Mean and variance of ``C·ε``, the carrier count times the attack's dud-rate factor.
+
+    ``ε ~ Gamma(φ, φ)`` (mean 1); ``C`` is the recorded count (fixed) or the
+    catalogue's count prior. ``Var(Cε) = E[C]²((1 + V_C)(1 + 1/φ) − 1)`` with
+    ``V_C`` the squared coefficient of variation of ``C`` (docs/model.md §3).
+
+    Parameters
+    ----------
+    known : array_like
+        Recorded count, NaN where omitted. [carriers]
+    prior_mean, prior_var : array_like
+        Count prior, used where ``known`` is NaN. [carriers], [carriers²]
+    dispersion : float
+        ``φ``; ``inf`` for no attack-to-attack factor. [-]
+    """
+    c = np.asarray(known, dtype=np.float64)
+    omitted = np.isnan(c)
+    mean = np.where(omitted, np.asarray(prior_mean, dtype=np.float64), c)
+    v_c = np.where(omitted, np.asarray(prior_var, dtype=np.float64) / mean**2, 0.0)
+    inv_phi = 0.0 if math.isinf(dispersion) else 1.0 / dispersion
+    return mean, mean**2 * ((1.0 + v_c) * (1.0 + inv_phi) - 1.0)
+
+
+def strikes_from_records(
+    strikes: gpd.GeoDataFrame,
+    catalogue: Catalogue,
+    crs: str,
+    config: HazardConfig,
+    as_of_day: int,
+    types: tuple[str, ...] | None = None,
+) -> Strikes:
+    """Return the recorded strikes dated on or before ``as_of_day`` as model arrays.
+
+    Parameters
+    ----------
+    strikes : geopandas.GeoDataFrame
+        The canonical ``strikes`` table (EPSG:4326).
+    catalogue : Catalogue
+        The munition catalogue.
+    crs : str
+        The model's projected metre CRS.
+    config : HazardConfig
+        ``strike_dispersion`` is used.
+    as_of_day : int
+        Day of the estimate; later strikes are left out. [day]
+    types : tuple of str, optional
+        The carrier types; default :func:`strike_types` of the table.
+    """
+    kept = strikes[day_numbers(strikes["date"]) <= as_of_day] if len(strikes) else strikes
+    types = types or strike_types(catalogue, kept["carrier"])
+    carriers = [catalogue.carrier(str(c)) for c in kept["carrier"]]
+    type_index = np.array([types.index(c.id) for c in carriers], dtype=np.int64)
+    source = kept["source_type"].fillna(DEFAULT_SOURCE_TYPE)
+    error = kept["location_error_m"].astype("float64").fillna(source.map(LOCATION_ERROR_M))
+    heading = kept["heading_deg"].astype("float64").to_numpy()
+    mean, var = effective_count(
+        kept["carrier_count"].astype("float64").to_numpy(),
+        [c.carrier_count.mean for c in carriers],
+        [c.carrier_count.variance for c in carriers],
+        config.strike_dispersion,
+    )
+    x, y = _project(kept.geometry, crs)
+    return _strike_arrays(
+        ids=kept["strike_id"].to_numpy(dtype=object),
+        x=x,
+        y=y,
+        day=day_numbers(kept["date"]),
+        type_index=type_index,
+        carriers=carriers,
+        location_error_m=error.to_numpy(dtype=np.float64),
+        heading=heading,
+        count=(mean, var),
+        pseudo=np.zeros(len(kept), dtype=bool),
+        types=types,
+        catalogue=catalogue,
+    )
+
+
+def pseudo_strikes(
+    x: FloatArray,
+    y: FloatArray,
+    day: IntArray,
+    location_error_m: FloatArray,
+    catalogue: Catalogue,
+    types: tuple[str, ...],
+    config: HazardConfig,
+) -> Strikes:
+    """Return strikes of carrier ``unknown`` inferred from clusters of evidence.
+
+    Parameters
+    ----------
+    x, y : ndarray
+        Centre of each cluster of unexplained evidence, model CRS. [m]
+    day : ndarray
+        Day before the cluster's first evidence. [day]
+    location_error_m : ndarray
+        1-sigma uncertainty of the attack point given the cluster. [m]
+    catalogue, types, config
+        As in :func:`strikes_from_records`.
+    """
+    n = len(x)
+    carrier = catalogue.carriers[UNKNOWN_CARRIER]
+    mean, var = effective_count(
+        np.full(n, np.nan),
+        np.full(n, carrier.carrier_count.mean),
+        np.full(n, carrier.carrier_count.variance),
+        config.strike_dispersion,
+    )
+    return _strike_arrays(
+        ids=np.array([f"PSEUDO-{i + 1:06d}" for i in range(n)], dtype=object),
+        x=np.asarray(x, dtype=np.float64),
+        y=np.asarray(y, dtype=np.float64),
+        day=np.asarray(day, dtype=np.int64),
+        type_index=np.full(n, types.index(UNKNOWN_CARRIER), dtype=np.int64),
+        carriers=[carrier] * n,
+        location_error_m=np.asarray(location_error_m, dtype=np.float64),
+        heading=np.full(n, np.nan),
+        count=(mean, var),
+        pseudo=np.ones(n, dtype=bool),
+        types=types,
+        catalogue=catalogue,
+    )
+
+
+def _strike_arrays(
+    *,
+    ids: npt.NDArray[np.object_],
+    x: FloatArray,
+    y: FloatArray,
+    day: IntArray,
+    type_index: IntArray,
+    carriers: list[Carrier],
+    location_error_m: FloatArray,
+    heading: FloatArray,
+    count: tuple[FloatArray, FloatArray],
+    pseudo: npt.NDArray[np.bool_],
+    types: tuple[str, ...],
+    catalogue: Catalogue,
+) -> Strikes:
+    priors = [catalogue.carriers[t].failure_rate for t in types]
+    pattern = carrier_patterns(carriers)
+    return Strikes(
+        ids=ids,
+        x=x,
+        y=y,
+        day=day,
+        type_index=type_index,
+        per_carrier=np.array([c.submunitions_per_carrier for c in carriers], dtype=np.float64),
+        count_mean=count[0],
+        count_var=count[1],
+        heading=heading,
+        pseudo=pseudo,
+        location_error=location_error_m,
+        pattern_along2=pattern[0],
+        pattern_across2=pattern[1],
+        volley_var=pattern[2],
+        coef_pattern=pattern[3],
+        types=types,
+        prior_alpha=np.array([p.alpha for p in priors], dtype=np.float64),
+        prior_beta=np.array([p.beta for p in priors], dtype=np.float64),
+    )
+
+
+def carrier_patterns(
+    carriers: list[Carrier],
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``kσ_L²``, ``kσ_W²``, ``σ_v²`` and ``k/(4πσ_Lσ_W)`` of each carrier (module docstring).
+
+    ``σ_L, σ_W`` are the catalogue footprint's sigmas (axis / 4), ``k = e^{2ℓ²}`` with
+    ``ℓ`` its log-sd of scale (``E[s²] = E[s⁻²] = k`` for a log-normal scale ``s``),
+    ``σ_v`` the aim-point spread. [m²], [m²], [m²], [1/m²]
+    """
+    fp = np.array([c.footprint.sigma_m for c in carriers], dtype=np.float64).reshape(-1, 2)
+    k = np.exp(2.0 * np.array([c.footprint.log_sd for c in carriers], dtype=np.float64) ** 2)
+    volley = np.array([c.volley_spread_m for c in carriers], dtype=np.float64)
+    return (
+        k * fp[:, 0] ** 2,
+        k * fp[:, 1] ** 2,
+        volley**2,
+        k / (4.0 * math.pi * fp[:, 0] * fp[:, 1]),
+    )
+
+
+def _project(geometry: gpd.GeoSeries, crs: str) -> tuple[FloatArray, FloatArray]:
+    """Point coordinates of ``geometry`` in ``crs``. [m]"""
+    if len(geometry) == 0:
+        return np.empty(0), np.empty(0)
+    projected = geometry.to_crs(crs)
+    return projected.x.to_numpy(dtype=np.float64), projected.y.to_numpy(dtype=np.float64)
+
+
+# -- searches -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Searches:
+    """The activities in force on the estimate's day, as polygons that thin items.
+
+    Parameters
+    ----------
+    ids : ndarray of object
+        ``activity_id``.
+    day : ndarray of int64
+        Day the activity ended: it thins the items of strikes dated before. [day]
+    log_keep : ndarray of float64
+        ``log(1 − p)`` of its effective detection probability (recorded, else by
+        method, else by type; an NTS with outcome ``no_evidence`` also thins by
+        ``1 − q``, docs/model.md §2). [-]
+    detection : ndarray of float64
+        The detection probability of finds ``p`` (without the NTS evidence term). [-]
+    polygons : ndarray of shapely.Geometry
+        The polygons in the model CRS. [m]
+    """
+
+    ids: npt.NDArray[np.object_]
+    day: IntArray
+    log_keep: FloatArray
+    detection: FloatArray
+    polygons: npt.NDArray[np.object_]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def searches_from_records(
+    activities: gpd.GeoDataFrame, crs: str, config: HazardConfig, as_of_day: int
+) -> Searches:
+    """Return the activities that ended on or before ``as_of_day`` as model arrays.
+
+    Parameters
+    ----------
+    activities : geopandas.GeoDataFrame
+        The canonical ``activities`` table (EPSG:4326).
+    crs : str
+        The model's projected metre CRS.
+    config : HazardConfig
+        ``nts_no_evidence_weight`` is used.
+    as_of_day : int
+        Day of the estimate. [day]
+    """
+    kept = activities
+    if len(activities):
+        kept = activities[day_numbers(activities["end_date"], "end_date") <= as_of_day]
+    p = detection_probabilities(
+        kept["type"].to_numpy(dtype=object),
+        kept["method"].to_numpy(dtype=object),
+        kept["detection_probability"].astype("float64").to_numpy(),
+    )
+    no_evidence = (kept["type"] == "non_technical_survey") & (kept["outcome"] == "no_evidence")
+    q = np.where(no_evidence.to_numpy(dtype=bool), config.nts_no_evidence_weight, 0.0)
+    polygons = kept.geometry.to_crs(crs).to_numpy() if len(kept) else np.empty(0, dtype=object)
+    return Searches(
+        ids=kept["activity_id"].to_numpy(dtype=object),
+        day=day_numbers(kept["end_date"], "end_date"),
+        log_keep=log_keep(1.0 - (1.0 - p) * (1.0 - q)),
+        detection=p,
+        polygons=np.asarray(polygons, dtype=object),
+    )
+
+
+# -- evidence -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Points that tell of items: finds, accidents, NTS direct evidence.
+
+    Parameters
+    ----------
+    ids : ndarray of object
+        Record id (``find_id``, ``accident_id`` or the NTS ``activity_id``).
+    x, y : ndarray of float64
+        Point in the model CRS. [m]
+    day : ndarray of int64
+        Day of the find or accident. [day]
+    quantity : ndarray of float64
+        Items the point stands for (0 for evidence items). [items]
+    kind : ndarray of int8
+        :data:`SEARCHED`, :data:`REPORTED`, :data:`EVIDENCE` or :data:`ACCIDENT`.
+    item : ndarray of int64
+        Index of the item in ``items`` (``""`` when not given).
+    spread_m : ndarray of float64
+        1-sigma error of the point. [m]
+    items : tuple of str
+        Item ids.
+    compat : ndarray of float64, shape (items, types)
+        Weight of a strike of each type as the source of each item (1 when the
+        carrier holds it, or when either is unknown; else
+        ``HazardConfig.wrong_carrier_weight``). [-]
+    """
+
+    ids: npt.NDArray[np.object_]
+    x: FloatArray
+    y: FloatArray
+    day: IntArray
+    quantity: FloatArray
+    kind: npt.NDArray[np.int8]
+    item: IntArray
+    spread_m: FloatArray
+    items: tuple[str, ...]
+    compat: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def compatibility(
+    catalogue: Catalogue, types: tuple[str, ...], config: HazardConfig
+) -> tuple[tuple[str, ...], FloatArray]:
+    """Return the item ids (``""`` first) and their weight as coming from each type."""
+    items = ("", *catalogue.item_ids)
+    compat = np.ones((len(items), len(types)))
+    for j, t in enumerate(types):
+        if t == UNKNOWN_CARRIER:
+            continue
+        carrier = catalogue.carriers[t]
+        held = set(carrier.submunitions) | set(carrier.variant_submunitions)
+        for i, item in enumerate(items):
+            if item in catalogue.submunitions and item not in held:
+                compat[i, j] = config.wrong_carrier_weight
+    return items, compat
+
+
+def evidence_from_records(
+    finds: gpd.GeoDataFrame,
+    accidents: gpd.GeoDataFrame,
+    activities: gpd.GeoDataFrame,
+    searches: Searches,
+    catalogue: Catalogue,
+    types: tuple[str, ...],
+    crs: str,
+    config: HazardConfig,
+    as_of_day: int,
+) -> Evidence:
+    """Return finds, accidents and NTS direct evidence dated on or before ``as_of_day``.
+
+    A find of a submunition (or ``unknown_submunition``) is :data:`SEARCHED` when its
+    activity is in force (in ``searches``) with a detection probability above 0,
+    else :data:`REPORTED`; a find of ``fragments``, ``container`` or
+    ``strike_marks`` is :data:`EVIDENCE`. An NTS with outcome ``direct_evidence`` and
+    no find of its own is an :data:`EVIDENCE` point at its polygon's representative
+    point, spread over its size.
+    """
+    items, compat = compatibility(catalogue, types, config)
+    parts = [
+        _finds(finds, searches, catalogue, items, crs, as_of_day),
+        _accidents(accidents, catalogue, items, crs, as_of_day),
+        _nts_direct(activities, finds, items, crs, as_of_day),
+    ]
+    ids, x, y, day, qty, kind, item, spread = (
+        np.concatenate([p[i] for p in parts]) for i in range(8)
+    )
+    return Evidence(
+        ids=ids.astype(object),
+        x=x.astype(np.float64),
+        y=y.astype(np.float64),
+        day=day.astype(np.int64),
+        quantity=qty.astype(np.float64),
+        kind=kind.astype(np.int8),
+        item=item.astype(np.int64),
+        spread_m=spread.astype(np.float64),
+        items=items,
+        compat=compat,
+    )
+
+
+_Part = tuple[np.ndarray, ...]
+
+
+def _item_index(values: pd.Series, catalogue: Catalogue, items: tuple[str, ...]) -> IntArray:
+    lookup = {name: i for i, name in enumerate(items)}
+    out = np.zeros(len(values), dtype=np.int64)
+    for i, v in enumerate(values.to_numpy(dtype=object)):
+        if isinstance(v, str) and v:
+            out[i] = lookup[catalogue.resolve(v, "item") or v]
+    return out
+
+
+def _finds(
+    finds: gpd.GeoDataFrame,
+    searches: Searches,
+    catalogue: Catalogue,
+    items: tuple[str, ...],
+    crs: str,
+    as_of_day: int,
+) -> _Part:
+    if len(finds):
+        finds = finds[day_numbers(finds["date"]) <= as_of_day]
+    item = _item_index(finds["item"], catalogue, items)
+    dud = np.isin(
+        np.asarray(items, dtype=object)[item], [*catalogue.submunitions, "unknown_submunition"]
+    )
+    detection = dict(zip(searches.ids, searches.detection, strict=True))
+    p = finds["activity_id"].map(lambda a: detection.get(a, 0.0)).to_numpy(dtype=np.float64)
+    kind = np.where(dud, np.where(p > 0, SEARCHED, REPORTED), EVIDENCE)
+    qty = finds["quantity"].astype("float64").fillna(1.0).to_numpy()
+    x, y = _project(finds.geometry, crs)
+    return (
+        finds["find_id"].to_numpy(dtype=object),
+        x,
+        y,
+        day_numbers(finds["date"]),
+        np.where(dud, qty, 0.0),
+        kind,
+        item,
+        np.full(len(finds), FIND_SPREAD_M),
+    )
+
+
+def _accidents(
+    accidents: gpd.GeoDataFrame,
+    catalogue: Catalogue,
+    items: tuple[str, ...],
+    crs: str,
+    as_of_day: int,
+) -> _Part:
+    if len(accidents):
+        accidents = accidents[day_numbers(accidents["date"]) <= as_of_day]
+    x, y = _project(accidents.geometry, crs)
+    n = len(accidents)
+    return (
+        accidents["accident_id"].to_numpy(dtype=object),
+        x,
+        y,
+        day_numbers(accidents["date"]),
+        np.ones(n),
+        np.full(n, ACCIDENT),
+        _item_index(accidents["item"], catalogue, items),
+        np.full(n, ACCIDENT_SPREAD_M),
+    )
+
+
+def _nts_direct(
+    activities: gpd.GeoDataFrame,
+    finds: gpd.GeoDataFrame,
+    items: tuple[str, ...],
+    crs: str,
+    as_of_day: int,
+) -> _Part:
+    direct = activities[
+        (activities["type"] == "non_technical_survey")
+        & (activities["outcome"] == "direct_evidence")
+        & ~activities["activity_id"].isin(set(finds["activity_id"].dropna()))
+    ]
+    if len(direct):
+        direct = direct[day_numbers(direct["end_date"], "end_date") <= as_of_day]
+    polygons = direct.geometry.to_crs(crs) if len(direct) else gpd.GeoSeries([], crs=crs)
+    points = shapely.point_on_surface(polygons.to_numpy())
+    n = len(direct)
+    radius = np.sqrt(shapely.area(polygons.to_numpy()) / math.pi) if n else np.empty(0)
+    return (
+        direct["activity_id"].to_numpy(dtype=object),
+        shapely.get_x(points) if n else np.empty(0),
+        shapely.get_y(points) if n else np.empty(0),
+        day_numbers(direct["end_date"], "end_date"),
+        np.zeros(n),
+        np.full(n, EVIDENCE),
+        np.zeros(n, dtype=np.int64),
+        radius / 2.0,
+    )

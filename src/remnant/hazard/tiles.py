@@ -1,0 +1,154 @@
+"""The study grid, each strike's window on it, and which tiles each thing touches.
+
+A strike's window is the square of cells meeting ``±n_sigma·σ_max`` around its
+point (docs/model.md §1). The grid covers every window, snapped to multiples of the
+cell size (:meth:`Grid.covering`), so no strike loses mass off its edge. Tiles
+(:data:`~remnant.hazard.grid.TILE` cells square) are the unit of work: for each tile
+the strikes whose windows meet it, the polygons whose bounds meet it and the points
+inside it are listed in CSR form (``offsets``, ``index``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from remnant.hazard.grid import TILE, Grid
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Csr:
+    """Lists of item indices per tile: items of tile ``t`` are ``index[offsets[t]:offsets[t+1]]``.
+
+    Parameters
+    ----------
+    offsets : ndarray of int64, shape (tiles + 1,)
+    index : ndarray of int64
+        Item indices, ascending within each tile.
+    """
+
+    offsets: IntArray
+    index: IntArray
+
+    def of(self, tile: int) -> IntArray:
+        """Return the items of ``tile``."""
+        return self.index[self.offsets[tile] : self.offsets[tile + 1]]
+
+    @property
+    def counts(self) -> IntArray:
+        """Number of items per tile."""
+        return np.diff(self.offsets)
+
+
+def windows(x: FloatArray, y: FloatArray, half: FloatArray, grid: Grid) -> IntArray:
+    """Return each window's cells ``(row0, col0, nrows, ncols)``, shape (n, 4).
+
+    The window of point ``(x, y)`` holds every cell meeting the square of half-side
+    ``half`` around it (the same rule as :func:`remnant.hazard.footprint._window`).
+
+    Parameters
+    ----------
+    x, y : ndarray
+        Centres in the grid's CRS. [m]
+    half : ndarray
+        Half-side of each square. [m]
+    grid : Grid
+    """
+    (r_top, c_left) = grid.cell_of(x - half, y + half)
+    (r_bottom, c_right) = grid.cell_of(x + half, y - half)
+    return np.stack([r_top, c_left, r_bottom - r_top + 1, c_right - c_left + 1], axis=1)
+
+
+def study_grid(boxes: FloatArray, cell: float, crs: str) -> Grid:
+    """Return the grid covering every box ``(xmin, ymin, xmax, ymax)`` (shape (n, 4)).
+
+    Raises
+    ------
+    ValueError
+        No box: nothing to study.
+    """
+    if len(boxes) == 0:
+        raise ValueError("nothing to estimate: no strike and no evidence")
+    lo = boxes[:, :2].min(axis=0)
+    hi = boxes[:, 2:].max(axis=0)
+    return Grid.covering(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]), cell, crs)
+
+
+def tiles_of_windows(win: IntArray, grid: Grid) -> Csr:
+    """Return, per tile, the windows (rows of ``win``) that meet it.
+
+    Parameters
+    ----------
+    win : ndarray of int64, shape (n, 4)
+        ``(row0, col0, nrows, ncols)`` of each window; may reach outside the grid.
+    grid : Grid
+    """
+    n_rows, n_cols = grid.n_tiles
+    r0 = np.clip(win[:, 0], 0, grid.ny - 1) // TILE
+    r1 = np.clip(win[:, 0] + win[:, 2] - 1, 0, grid.ny - 1) // TILE
+    c0 = np.clip(win[:, 1], 0, grid.nx - 1) // TILE
+    c1 = np.clip(win[:, 1] + win[:, 3] - 1, 0, grid.nx - 1) // TILE
+    inside = (win[:, 0] + win[:, 2] > 0) & (win[:, 0] < grid.ny)
+    inside &= (win[:, 1] + win[:, 3] > 0) & (win[:, 1] < grid.nx)
+    return _tile_ranges(r0, r1, c0, c1, inside, n_rows, n_cols)
+
+
+def tiles_of_boxes(bounds: FloatArray, grid: Grid) -> Csr:
+    """Return, per tile, the boxes ``(xmin, ymin, xmax, ymax)`` (shape (n, 4)) meeting it.
+
+    A box with NaN bounds (an empty geometry) meets no tile.
+    """
+    n_rows, n_cols = grid.n_tiles
+    finite = np.all(np.isfinite(bounds), axis=1)
+    b = np.where(finite[:, np.newaxis], bounds, 0.0)
+    (r_top, c_left) = grid.cell_of(b[:, 0], b[:, 3])
+    (r_bottom, c_right) = grid.cell_of(b[:, 2], b[:, 1])
+    inside = finite & (r_bottom >= 0) & (r_top < grid.ny) & (c_right >= 0) & (c_left < grid.nx)
+    r0 = np.clip(r_top, 0, grid.ny - 1) // TILE
+    r1 = np.clip(r_bottom, 0, grid.ny - 1) // TILE
+    c0 = np.clip(c_left, 0, grid.nx - 1) // TILE
+    c1 = np.clip(c_right, 0, grid.nx - 1) // TILE
+    return _tile_ranges(r0, r1, c0, c1, inside, n_rows, n_cols)
+
+
+def tiles_of_points(row: IntArray, col: IntArray, grid: Grid) -> Csr:
+    """Return, per tile, the points (cells ``row, col``) inside it; outside points are dropped."""
+    n_rows, n_cols = grid.n_tiles
+    inside = (row >= 0) & (row < grid.ny) & (col >= 0) & (col < grid.nx)
+    tile = (row // TILE) * n_cols + col // TILE
+    idx = np.flatnonzero(inside)
+    order = idx[np.argsort(tile[idx], kind="stable")]
+    counts = np.bincount(tile[order], minlength=n_rows * n_cols)
+    return Csr(_offsets(counts), order.astype(np.int64))
+
+
+def _tile_ranges(
+    r0: IntArray,
+    r1: IntArray,
+    c0: IntArray,
+    c1: IntArray,
+    inside: npt.NDArray[np.bool_],
+    n_rows: int,
+    n_cols: int,
+) -> Csr:
+    """CSR of items covering the tile rectangles ``[r0, r1] × [c0, c1]`` (inclusive)."""
+    items = np.flatnonzero(inside)
+    nr, nc = (r1 - r0 + 1)[items], (c1 - c0 + 1)[items]
+    per = nr * nc
+    owner = np.repeat(items, per)
+    local = np.arange(int(per.sum()), dtype=np.int64) - np.repeat(np.cumsum(per) - per, per)
+    tile = (np.repeat(r0[items], per) + local // np.repeat(nc, per)) * n_cols + (
+        np.repeat(c0[items], per) + local % np.repeat(nc, per)
+    )
+    order = np.lexsort((owner, tile))
+    counts = np.bincount(tile[order], minlength=n_rows * n_cols)
+    return Csr(_offsets(counts), owner[order].astype(np.int64))
+
+
+def _offsets(counts: npt.ArrayLike) -> IntArray:
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
