@@ -73,7 +73,7 @@ ZERO_MEAN = 1e-300
 
 MAX_MEAN = 1e9
 """Largest mean accepted, far above any count of items a cell can hold. The sum takes
-up to ~25 sd steps, which at this mean is ~1e6 for a Poisson but ~1e10 (seconds) for
+up to ~25 sd steps, which at this mean is ~1e6 for a Poisson but ~1e10 (ten seconds) for
 ``r`` near 0.1; a larger mean is an upstream error, not a count to sum over. [items]"""
 
 N_SD_BELOW = 12.0
@@ -165,7 +165,7 @@ def _log_pmf(k: float, mean: float, size: float, odds: float, log_p0: float) -> 
 @numba.njit(cache=True, error_model="numpy")
 def _start(k0: float, mean: float, size: float, odds: float, log_p0: float) -> float:
     """First ``k ≥ k0`` whose log-pmf is at least :data:`LOG_PMF_FLOOR` (bisection)."""
-    if True:
+    if _log_pmf(k0, mean, size, odds, log_p0) >= LOG_PMF_FLOOR:
         return k0
     # Here r > 1 (else P(0) ≥ exp(−355)), so the NB mode is ⌊(r − 1)(1 − p) / p⌋.
     mode = np.floor(mean) if math.isinf(size) else np.floor((size - 1.0) * (mean / size))

@@ -196,24 +196,35 @@ def _second_moments(
     return within, cross, coef_w, coef_x
 
 
+SITE_MIN_POINTS = 5
+"""Points a site needs before its spread is read as more than one carrier. [-]"""
+
+
 @dataclass(frozen=True)
 class Sites:
-    """Carriers located by evidence: one aim point per site, grouped by strike.
+    """Carriers located by evidence, grouped by strike.
 
     Parameters
     ----------
     strike : ndarray of int64
         Owner strike, ascending.
     x, y : ndarray
-        Estimated aim point. [m]
+        Centre of the site's items. [m]
     var : ndarray
-        Its error variance per axis. [m²]
+        Error variance of that centre, per axis. [m²]
+    pattern : ndarray
+        Variance of the site's items around its centre, per axis: one carrier's
+        pattern, or the spread of the points where they spread wider. [m²]
+    carriers : ndarray
+        Carriers the site holds (at least 1). [carriers]
     """
 
     strike: IntArray
     x: FloatArray
     y: FloatArray
     var: FloatArray
+    pattern: FloatArray
+    carriers: FloatArray
 
     def __len__(self) -> int:
         return len(self.strike)
@@ -245,35 +256,65 @@ def find_sites(
     Returns
     -------
     Sites
-        A site's aim point is the weighted mean of its points, with error variance
-        ``σ_f² / n + mean spread²`` (``n`` its items).
+        A site's centre is the weighted mean of its points. Where the points spread
+        wider than one carrier's pattern (at least :data:`SITE_MIN_POINTS` of them),
+        the site holds as many carriers as the area of their spread ellipse holds
+        patterns, ``√det(Σ) / σ_f²``, and its items spread like the points; its
+        centre's error variance is ``pattern / n + mean spread²``.
     """
     idx = np.flatnonzero(owner >= 0)
     if idx.size == 0:
         empty = np.empty(0)
-        return Sites(np.empty(0, np.int64), empty, empty, empty)
+        return Sites(np.empty(0, np.int64), empty, empty, empty, empty, empty)
     s = owner[idx]
-    link = SITE_LINK * np.sqrt(strikes.pattern_var)[s]
-    pts = np.column_stack([ev_x[idx], ev_y[idx]])
-    pairs = cKDTree(pts).query_pairs(float(link.max()), output_type="ndarray")
-    d = np.hypot(*(pts[pairs[:, 0]] - pts[pairs[:, 1]]).T) if len(pairs) else np.empty(0)
-    same = (s[pairs[:, 0]] == s[pairs[:, 1]]) & (d <= link[pairs[:, 0]]) if len(pairs) else d > 0
-    pairs = pairs[same] if len(pairs) else pairs
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), (idx.size, idx.size))
-    n, label = connected_components(graph, directed=False)
+    label, n = _link(strikes, s, ev_x[idx], ev_y[idx])
     w = np.maximum(ev_weight[idx], 1.0)
-    sw = weighted_sums(label, w, n)
     site_strike = np.zeros(n, dtype=np.int64)
     site_strike[label] = s
-    spread2 = weighted_sums(label, w * ev_spread_m[idx] ** 2, n) / sw
-    var = strikes.pattern_var[site_strike] / sw + spread2
+    moments = _weighted_moments(label, n, w, ev_x[idx], ev_y[idx])
+    sw, mx, my, vxx, vyy, vxy = moments
+    sigma_f2 = strikes.pattern_var[site_strike]
+    points = np.bincount(label, minlength=n)
+    spread = np.where(points >= SITE_MIN_POINTS, np.sqrt(np.maximum(vxx * vyy - vxy**2, 0.0)), 0.0)
+    carriers = np.maximum(spread / sigma_f2, 1.0)
+    pattern = np.maximum(sigma_f2, np.where(points >= SITE_MIN_POINTS, (vxx + vyy) / 2.0, 0.0))
+    var = pattern / sw + weighted_sums(label, w * ev_spread_m[idx] ** 2, n) / sw
     order = np.argsort(site_strike, kind="stable")
     return Sites(
         strike=site_strike[order],
-        x=(weighted_sums(label, w * ev_x[idx], n) / sw)[order],
-        y=(weighted_sums(label, w * ev_y[idx], n) / sw)[order],
+        x=mx[order],
+        y=my[order],
         var=var[order],
+        pattern=pattern[order],
+        carriers=carriers[order],
     )
+
+
+def _link(strikes: Strikes, owner: IntArray, x: FloatArray, y: FloatArray) -> tuple[IntArray, int]:
+    """Single-linkage groups of points of the same strike within ``SITE_LINK · σ_f``."""
+    link = SITE_LINK * np.sqrt(strikes.pattern_var)[owner]
+    pts = np.column_stack([x, y])
+    pairs = cKDTree(pts).query_pairs(float(link.max()), output_type="ndarray")
+    if len(pairs):
+        d = np.hypot(*(pts[pairs[:, 0]] - pts[pairs[:, 1]]).T)
+        pairs = pairs[(owner[pairs[:, 0]] == owner[pairs[:, 1]]) & (d <= link[pairs[:, 0]])]
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), (len(x), len(x)))
+    n, label = connected_components(graph, directed=False)
+    return label.astype(np.int64), int(n)
+
+
+def _weighted_moments(
+    label: IntArray, n: int, w: FloatArray, x: FloatArray, y: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per group: total weight, weighted mean and (co)variances of the points."""
+    sw = weighted_sums(label, w, n)
+    mx = weighted_sums(label, w * x, n) / sw
+    my = weighted_sums(label, w * y, n) / sw
+    dx, dy = x - mx[label], y - my[label]
+    vxx = weighted_sums(label, w * dx * dx, n) / sw
+    vyy = weighted_sums(label, w * dy * dy, n) / sw
+    vxy = weighted_sums(label, w * dx * dy, n) / sw
+    return sw, mx, my, vxx, vyy, vxy
 
 
 def sited_components(strikes: Strikes, sites: Sites) -> Components:
@@ -290,16 +331,16 @@ def sited_components(strikes: Strikes, sites: Sites) -> Components:
 
 def _mixtures(strikes: Strikes, sites: Sites, which: IntArray) -> Components:
     """Site components and one broad component for each strike of ``which``."""
-    m = np.bincount(sites.strike, minlength=len(strikes))[which].astype(np.float64)
+    pos = np.searchsorted(which, sites.strike)
+    m = weighted_sums(pos, sites.carriers, len(which))
     c_bar = np.maximum(strikes.count_mean[which], 1.0)
-    weight_site = 1.0 / np.maximum(c_bar, m)
-    broad = np.maximum(1.0 - m * weight_site, 0.0)
+    per_carrier = 1.0 / np.maximum(c_bar, m)
+    broad = np.maximum(1.0 - m * per_carrier, 0.0)
     pv = strikes.pattern_var
     v2 = strikes.volley_var[which]
     # the point of impact, updated from the sites as observations of it
     prec = 1.0 / strikes.location_error[which] ** 2
-    obs = 1.0 / (strikes.volley_var[sites.strike] + sites.var)
-    pos = np.searchsorted(which, sites.strike)
+    obs = sites.carriers / (strikes.volley_var[sites.strike] + sites.var)
     prec_post = prec + weighted_sums(pos, obs, len(which))
     lx = (strikes.x[which] * prec + weighted_sums(pos, obs * sites.x, len(which))) / prec_post
     ly = (strikes.y[which] * prec + weighted_sums(pos, obs * sites.y, len(which))) / prec_post
@@ -316,15 +357,15 @@ def _mixtures(strikes: Strikes, sites: Sites, which: IntArray) -> Components:
     broad_at = offsets[:-1][keep_broad] + n_site[keep_broad]
     total = int(offsets[-1])
     out = {name: np.empty(total) for name in _FIELDS}
-    out["weight"][site_at] = weight_site[pos]
+    out["weight"][site_at] = sites.carriers * per_carrier[pos]
     out["x"][site_at], out["y"][site_at] = sites.x, sites.y
-    site_sigma = np.sqrt(site_pv + sites.var)
-    out["along"][site_at] = out["across"][site_at] = site_sigma
+    out["along"][site_at] = out["across"][site_at] = np.sqrt(sites.pattern + sites.var)
     out["heading"][site_at] = np.nan
-    out["within"][site_at] = np.sqrt(site_pv / 2.0 + sites.var)
-    out["cross"][site_at] = site_sigma
-    out["coef_within"][site_at] = strikes.coef_pattern[sites.strike]
-    out["coef_cross"][site_at] = 0.0
+    # one carrier's pattern within the site, the carriers' spread across it
+    out["within"][site_at] = np.sqrt(sites.pattern - site_pv / 2.0 + sites.var)
+    out["cross"][site_at] = np.sqrt(sites.pattern / 2.0 + sites.var)
+    out["coef_within"][site_at] = strikes.coef_pattern[sites.strike] / sites.carriers
+    out["coef_cross"][site_at] = (1.0 - 1.0 / sites.carriers) / (4.0 * math.pi * sites.pattern)
     k = keep_broad
     out["weight"][broad_at] = broad[k]
     out["x"][broad_at], out["y"][broad_at] = lx[k], ly[k]
