@@ -6,13 +6,15 @@ the failure rate of type *t*, ``w_sc`` the strike's cell mass, ``u_sc ≈ E[f_c(
 its second moment over the unknown point of impact and aim points, and ``S_sc`` the
 survival of the searches since the strike:
 
-- mean ``M_c = Σ_s E_s w_sc S_sc + E_bg ḡ_c S_c``;
-- variance ``M_c + Σ_s E_s² S_sc² [(1 + V_s) u_sc − (1 + V_t) w_sc²]
-  + Σ_t V_t (Σ_{s∈t} E_s w_sc S_sc)² + E_bg ḡ_c S_c² κ_bg + V_bg (E_bg ḡ_c S_c)²``,
-  the law of total variance for a mixed Poisson count whose mean is random through
-  the strikes' scales (shared within a type through the failure rate), the strikes'
-  unknown points of impact and aim points, and the scale and clustering of the
-  background;
+- mean ``M_c = Σ_s E_s W_sc S_sc + B_c``, with ``W_sc = Σ_k π_k w_kc`` the strike's
+  mixture of components (:mod:`.components`) and ``B_c`` the expected items of
+  unrecorded attacks not revealed (:mod:`.unrecorded`);
+- variance ``M_c + Σ_s E_s² S_sc² [(1 + V_s) Q_sc + (V_s − V_t) W_sc²]
+  + Σ_t V_t (Σ_{s∈t} E_s W_sc S_sc)² + B_c κ_bg + V_bg B_c²``, with
+  ``Q_sc = Σ_k π_k² (u_kc − w_kc²)``: the law of total variance for a mixed Poisson
+  count whose mean is random through the strikes' scales (shared within a type
+  through the failure rate), the unknown points of impact and aim points (``u``),
+  and the number and clustering of unrecorded attacks;
 - ``p_any``, ``lower_90`` and ``upper_90`` of the negative binomial with that mean
   and variance (:func:`remnant.hazard.cells.cell_bands`).
 
@@ -68,10 +70,9 @@ class Moments:
         ``V_s``: squared coefficient of variation of its duds. [-]
     type_rel_var : ndarray, shape (types,)
         ``V_t``: squared coefficient of variation of each type's failure rate. [-]
-    background_mean : float
-        ``E_bg``, less its removals. [items]
     background_rel_var : float
-        ``V_bg``. [-]
+        ``V_bg``: squared coefficient of variation of the number of unrecorded
+        attacks. [-]
     background_items : float
         ``E[Λ_u](1 + V_u)``: the duds of one unrecorded attack, weighted as they
         enter a second moment. [items]
@@ -85,7 +86,6 @@ class Moments:
     mean: FloatArray
     rel_var: FloatArray
     type_rel_var: FloatArray
-    background_mean: float
     background_rel_var: float
     background_items: float
     background_cluster: float
@@ -106,7 +106,7 @@ def _strip(
     a_day: IntArray,
     a_lk: FloatArray,
     mom: tuple[FloatArray, FloatArray, FloatArray],
-    bgm: tuple[float, float, float],
+    bgm: tuple[float, float],
     q: tuple[float, float],
     bg: FloatArray,
     factor: int,
@@ -137,9 +137,7 @@ def _strip(
                     start, ev_day, ev_cum, mean[s], rel_var[s],
                     type_rel_var[strikes[s, TYPE]], axes, m_acc, d_acc, by_type,
                 )  # fmt: skip
-        studied = _add_background(
-            bg, factor, bgm, row0, col0, nrows, ncols, start, ev_day, ev_cum, m_acc, d_acc
-        )
+        studied = _add_background(bg, factor, bgm, row0, col0, nrows, ncols, m_acc, d_acc)
         studied = studied or ts_off[t + 1] > ts_off[t]
         for c in range(nrows * ncols):
             lr, lcol = c // ncols, lc0 + c % ncols
@@ -212,23 +210,18 @@ def _add_strike(
 
 @numba.njit(cache=True)
 def _add_background(
-    bg: FloatArray, factor: int, bgm: tuple[float, float, float], row0: int, col0: int,
-    nrows: int, ncols: int, start: IntArray, ev_day: IntArray, ev_cum: FloatArray,
-    m_acc: FloatArray, d_acc: FloatArray,
+    bg: FloatArray, factor: int, bgm: tuple[float, float], row0: int, col0: int,
+    nrows: int, ncols: int, m_acc: FloatArray, d_acc: FloatArray,
 ) -> bool:  # fmt: skip
-    """Add the background's terms; return whether any cell of the tile has background."""
-    bg_mean, bg_rel_var, bg_cluster = bgm
+    """Add the unrecorded attacks' terms; return whether any cell of the tile has some."""
+    bg_rel_var, bg_cluster = bgm
     any_bg = False
     for c in range(nrows * ncols):
         r, col = row0 + c // ncols, col0 + c % ncols
-        gb = bg[r // factor, col // factor] / (factor * factor)
-        if gb <= 0.0:
+        mb = bg[r // factor, col // factor] / (factor * factor)
+        if mb <= 0.0:
             continue
         any_bg = True
-        sv = 1.0
-        if start[c + 1] > start[c]:
-            sv = math.exp(log_survival(start, ev_day, ev_cum, c, -NEVER, NEVER))
-        mb = bg_mean * gb * sv
         m_acc[c] += mb
-        d_acc[c] += mb * sv * bg_cluster + bg_rel_var * mb * mb
+        d_acc[c] += mb * bg_cluster + bg_rel_var * mb * mb
     return any_bg

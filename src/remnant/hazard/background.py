@@ -127,12 +127,12 @@ def background_density(
         n_sigma,
         out,
     )
-    inside = _inside_fraction(grid, factor)
+    inside = inside_fraction(grid, factor)
     total = float((out * inside).sum())
     return out / total if total > 0 else out
 
 
-def _inside_fraction(grid: Grid, factor: int) -> FloatArray:
+def inside_fraction(grid: Grid, factor: int) -> FloatArray:
     """Share of each coarse cell's ``factor²`` fine cells that lie in the grid. [-]"""
     rows = np.minimum(factor, grid.ny - np.arange(0, grid.ny, factor)) / factor
     cols = np.minimum(factor, grid.nx - np.arange(0, grid.nx, factor)) / factor

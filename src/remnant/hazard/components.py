@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy import stats
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
@@ -317,63 +318,181 @@ def _weighted_moments(
     return sw, mx, my, vxx, vyy, vxy
 
 
-def sited_components(strikes: Strikes, sites: Sites) -> Components:
+def sited_components(strikes: Strikes, sites: Sites, unlocated: FloatArray) -> Components:
     """The components of every strike given its sites (module docstring).
 
     Strikes without a site keep their prior component.
+
+    Parameters
+    ----------
+    strikes : Strikes
+    sites : Sites
+    unlocated : ndarray, shape (strikes,)
+        Expected carriers of each strike not located by a site
+        (:func:`unlocated_carriers`); read only for strikes with sites. [carriers]
     """
     prior = prior_components(strikes)
-    with_sites = np.unique(sites.strike)
-    if with_sites.size == 0:
+    which = np.unique(sites.strike)
+    if which.size == 0:
         return prior
-    return prior.replace(with_sites, _mixtures(strikes, sites, with_sites))
+    return prior.replace(which, _mixtures(strikes, sites, which, unlocated[which]))
 
 
-def _mixtures(strikes: Strikes, sites: Sites, which: IntArray) -> Components:
-    """Site components and one broad component for each strike of ``which``."""
+def _impact(
+    strikes: Strikes, sites: Sites, which: IntArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Point of impact of strikes ``which`` updated from their sites: ``x, y, σ_L²``.
+
+    Each site of ``m`` carriers observes the point ``m`` times with variance
+    ``σ_v² + σ_site²`` (aim points scatter around it); the normal update adds the
+    precisions to the reported point's.
+    """
     pos = np.searchsorted(which, sites.strike)
-    m = weighted_sums(pos, sites.carriers, len(which))
-    c_bar = np.maximum(strikes.count_mean[which], 1.0)
-    per_carrier = 1.0 / np.maximum(c_bar, m)
-    broad = np.maximum(1.0 - m * per_carrier, 0.0)
-    pv = strikes.pattern_var
-    v2 = strikes.volley_var[which]
-    # the point of impact, updated from the sites as observations of it
     prec = 1.0 / strikes.location_error[which] ** 2
     obs = sites.carriers / (strikes.volley_var[sites.strike] + sites.var)
     prec_post = prec + weighted_sums(pos, obs, len(which))
     lx = (strikes.x[which] * prec + weighted_sums(pos, obs * sites.x, len(which))) / prec_post
     ly = (strikes.y[which] * prec + weighted_sums(pos, obs * sites.y, len(which))) / prec_post
-    e2 = 1.0 / prec_post
-    rest = np.maximum(c_bar - m, 1.0)
-    b_within, b_cross, b_cw, b_cx = _second_moments(strikes.take(which), rest, v2, e2)
-    site_pv = pv[sites.strike]
+    return lx, ly, 1.0 / prec_post
+
+
+def broad_components(
+    strikes: Strikes, sites: Sites, which: IntArray, carriers: FloatArray
+) -> Components:
+    """One component per strike of ``which``: its carriers not located, weight 1.
+
+    Centred on the updated point of impact with the pattern, the aim-point spread and
+    the point's remaining error; ``carriers`` of them (at least one) set the
+    second-moment coefficients.
+    """
+    lx, ly, e2 = _impact(strikes, sites, which)
+    v2 = strikes.volley_var[which]
+    sigma = np.sqrt(strikes.pattern_var[which] + v2 + e2)
+    within, cross, coef_w, coef_x = _second_moments(
+        strikes.take(which), np.maximum(carriers, 1.0), v2, e2
+    )
+    return Components(
+        offsets=np.arange(len(which) + 1, dtype=np.int64),
+        weight=np.ones(len(which)),
+        x=lx,
+        y=ly,
+        along=sigma,
+        across=sigma.copy(),
+        heading=np.full(len(which), np.nan),
+        within=within,
+        cross=cross,
+        coef_within=coef_w,
+        coef_cross=coef_x,
+    )
+
+
+def located_carriers(sites: Sites, n: int) -> FloatArray:
+    """Carriers located by sites, per strike (0 without a site). [carriers]"""
+    return weighted_sums(sites.strike, sites.carriers, n)
+
+
+def unlocated_carriers(
+    strikes: Strikes,
+    which: IntArray,
+    located: FloatArray,
+    exposure: FloatArray,
+    per_carrier: FloatArray,
+    dispersion: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Posterior mean and variance of the carriers of each strike not yet located.
+
+    The strike fired ``C`` carriers (recorded, or the catalogue's count prior
+    ``minimum + NB``), of which sites located ``m``; the other ``U = C − m`` would each
+    have left ``λ ~ Gamma(φ, φ/λ̄)`` duds in the area of the broad component, which
+    searches covered with exposure ``e_b`` and found none of. So
+
+        P(U | data) ∝ P(C = m + U) · (φ / (φ + λ̄ e_b))^{φ U}
+
+    (``e^{−λ̄ e_b U}`` when ``φ = ∞``): where searches around the located carriers
+    found no others, fewer are likely to exist [1]_. Where the sites hold more
+    carriers than a recorded count allows, none is left unlocated.
+
+    Parameters
+    ----------
+    strikes : Strikes
+    which : ndarray of int64
+        The strikes with sites.
+    located : ndarray, shape (len(which),)
+        ``m``: carriers located. [carriers]
+    exposure : ndarray, shape (len(which),)
+        ``e_b``: exposure of the broad component (weight 1). [-]
+    per_carrier : ndarray, shape (len(which),)
+        ``λ̄``: expected duds of one carrier. [items]
+    dispersion : float
+        ``φ``. [-]
+
+    References
+    ----------
+    .. [1] Gelman, A. et al. (2013) *Bayesian Data Analysis*, 3rd ed., CRC, §2.6.
+       https://doi.org/10.1201/b16018
+    """
+    c_min = strikes.carriers_min[which]
+    extra = strikes.carriers_extra[which]
+    size = strikes.carriers_size[which]
+    start = np.maximum(c_min, np.ceil(located - 1e-9))
+    c = start[:, None] + np.arange(_COUNT_SUPPORT)[None, :]
+    log_prior = _count_log_pmf(c - c_min[:, None], extra[:, None], size[:, None])
+    u = np.maximum(c - located[:, None], 0.0)
+    rate = (per_carrier * exposure)[:, None]
+    if math.isinf(dispersion):
+        log_like = -rate * u
+    else:
+        log_like = -dispersion * u * np.log1p(rate / dispersion)
+    log_post = log_prior + log_like
+    top = log_post.max(axis=1, keepdims=True)
+    # sites located more carriers than the count allows: none is left unlocated
+    possible = np.isfinite(top)
+    w = np.exp(log_post - np.where(possible, top, 0.0))
+    w /= np.where(possible, w.sum(axis=1, keepdims=True), 1.0)
+    mean = np.sum(w * u, axis=1)
+    return mean, np.maximum(np.sum(w * u * u, axis=1) - mean**2, 0.0)
+
+
+_COUNT_SUPPORT = 64
+"""Carrier counts considered above the located ones; count priors have means below 60. [-]"""
+
+
+def _count_log_pmf(extra: FloatArray, mean: FloatArray, size: FloatArray) -> FloatArray:
+    """Log-pmf of ``extra`` under a negative binomial of ``mean`` and ``size`` (Poisson if inf)."""
+    poisson = np.isinf(size)
+    safe_size = np.where(poisson, 1.0, size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nb = stats.nbinom.logpmf(extra, safe_size, safe_size / (safe_size + mean))
+        po = stats.poisson.logpmf(extra, mean)
+    return np.where(mean <= 0, np.where(extra == 0, 0.0, -np.inf), np.where(poisson, po, nb))
+
+
+def _mixtures(strikes: Strikes, sites: Sites, which: IntArray, unlocated: FloatArray) -> Components:
+    """Site components and one broad component for each strike of ``which``."""
+    pos = np.searchsorted(which, sites.strike)
+    m = weighted_sums(pos, sites.carriers, len(which))
+    total = m + unlocated
+    broad = unlocated / total
+    keep_broad = broad > 1e-3
+    bc = broad_components(strikes, sites, which, unlocated)
+    pv = strikes.pattern_var
     n_site = np.bincount(pos, minlength=len(which))
-    keep_broad = broad > 0
-    counts = n_site + keep_broad
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(n_site + keep_broad)]).astype(np.int64)
     # sites first, then the broad component, per strike
     site_at = offsets[pos] + (np.arange(len(sites)) - np.repeat(np.cumsum(n_site) - n_site, n_site))
     broad_at = offsets[:-1][keep_broad] + n_site[keep_broad]
-    total = int(offsets[-1])
-    out = {name: np.empty(total) for name in _FIELDS}
-    out["weight"][site_at] = sites.carriers * per_carrier[pos]
+    out = {name: np.empty(int(offsets[-1])) for name in _FIELDS}
+    site_weight = sites.carriers / np.where(keep_broad, total, m)[pos]
+    out["weight"][site_at] = site_weight
     out["x"][site_at], out["y"][site_at] = sites.x, sites.y
     out["along"][site_at] = out["across"][site_at] = np.sqrt(sites.pattern + sites.var)
     out["heading"][site_at] = np.nan
     # one carrier's pattern within the site, the carriers' spread across it
-    out["within"][site_at] = np.sqrt(sites.pattern - site_pv / 2.0 + sites.var)
+    out["within"][site_at] = np.sqrt(sites.pattern - pv[sites.strike] / 2.0 + sites.var)
     out["cross"][site_at] = np.sqrt(sites.pattern / 2.0 + sites.var)
     out["coef_within"][site_at] = strikes.coef_pattern[sites.strike] / sites.carriers
     out["coef_cross"][site_at] = (1.0 - 1.0 / sites.carriers) / (4.0 * math.pi * sites.pattern)
-    k = keep_broad
-    out["weight"][broad_at] = broad[k]
-    out["x"][broad_at], out["y"][broad_at] = lx[k], ly[k]
-    sigma_b = np.sqrt(pv[which] + v2 + e2)[k]
-    out["along"][broad_at] = out["across"][broad_at] = sigma_b
-    out["heading"][broad_at] = np.nan
-    out["within"][broad_at] = b_within[k]
-    out["cross"][broad_at] = b_cross[k]
-    out["coef_within"][broad_at] = b_cw[k]
-    out["coef_cross"][broad_at] = b_cx[k]
+    for name in _FIELDS:
+        out[name][broad_at] = getattr(bc, name)[keep_broad]
+    out["weight"][broad_at] = broad[keep_broad]
     return Components(offsets=offsets, **out)

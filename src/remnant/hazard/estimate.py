@@ -34,15 +34,23 @@ from scipy import special
 from remnant.catalogue.model import Catalogue
 from remnant.hazard import tiles as tl
 from remnant.hazard.accumulate import Moments, _strip
-from remnant.hazard.background import background_density, bandwidths, coarse_factor
+from remnant.hazard.background import (
+    background_density,
+    bandwidths,
+    coarse_factor,
+    inside_fraction,
+)
 from remnant.hazard.components import (
     Components,
+    broad_components,
     find_sites,
+    located_carriers,
     prior_components,
     sited_components,
+    unlocated_carriers,
 )
 from remnant.hazard.config import HazardConfig
-from remnant.hazard.evidence import Attribution, GammaPrior, attribute, cluster_evidence
+from remnant.hazard.evidence import Attribution, attribute, cluster_evidence
 from remnant.hazard.failure_rate import FailureRatePosterior
 from remnant.hazard.grid import TILE, Grid, choose_crs
 from remnant.hazard.inputs import (
@@ -52,7 +60,6 @@ from remnant.hazard.inputs import (
     Searches,
     Strikes,
     carrier_patterns,
-    effective_count,
     evidence_from_records,
     pseudo_strikes,
     searches_from_records,
@@ -69,7 +76,7 @@ from remnant.hazard.integrals import (
     polygon_tuple,
 )
 from remnant.hazard.mixture import pack
-from remnant.hazard.scanline import Rings, polygon_rings
+from remnant.hazard.scanline import Rings, cells_inside, polygon_rings
 from remnant.hazard.summaries import (
     TotalRemaining,
     area_table,
@@ -77,6 +84,7 @@ from remnant.hazard.summaries import (
     strike_table,
     total_remaining,
 )
+from remnant.hazard.unrecorded import Unrecorded, attack_size, civilian_share, unrecorded
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -132,6 +140,8 @@ class Estimate:
         Per hazard area: expected remaining, probability of any, interval.
     total : TotalRemaining
         The total remaining over the study area, with its interval.
+    unrecorded : Unrecorded
+        The unrecorded attacks: how many, how many revealed, where the rest lie.
     config : HazardConfig
         The assumptions used.
     """
@@ -145,6 +155,7 @@ class Estimate:
     strike_table: pd.DataFrame
     area_table: pd.DataFrame
     total: TotalRemaining
+    unrecorded: Unrecorded
     config: HazardConfig
     _kernel: _Kernel = field(repr=False)
 
@@ -181,7 +192,7 @@ def _run_strip(k: _Kernel, tiles: IntArray, out: np.ndarray) -> None:
         s.table, s.comps, s.clip, s.kmax, s.tile_offsets, s.tile_index,
         polygon_tuple(k.searches), k.search_day, k.search_log_keep,
         (m.mean, m.rel_var, m.type_rel_var),
-        (m.background_mean, m.background_rel_var, m.background_cluster),
+        (m.background_rel_var, m.background_cluster),
         (lo, 1.0 - lo), k.background, k.factor, out,
     )  # fmt: skip
 
@@ -237,18 +248,19 @@ def estimate(
     setup = _setup(strikes, searches, evidence, frames["hazard_areas"], catalogue, config, crs)
     comps = prior_components(strikes)
     integrals = setup.integrate(strikes, comps)
-    result = setup.attribute(strikes, integrals, _background_prior(strikes, config))
+    result = setup.attribute(strikes, integrals)
     pseudo = _pseudo(evidence, result, catalogue, types, config)
     if len(pseudo):
         p_comps = prior_components(pseudo)
         integrals = _merge(integrals, setup.integrate(pseudo, p_comps), len(strikes))
         strikes, comps = strikes.concat(pseudo), comps.concat(p_comps)
-        result = setup.attribute(strikes, integrals, _background_prior(strikes, config))
+        result = setup.attribute(strikes, integrals)
     tell("evidence update", 1, 3)
-    strikes_comps, integrals, result = _site_rounds(strikes, comps, integrals, result, setup)
-    comps = strikes_comps
+    strikes, comps, integrals, result = _site_rounds(strikes, comps, integrals, result, setup)
     tell("evidence update", 2, 3)
-    moments = _moments(strikes, result, catalogue, setup.grid, config)
+    hidden = _unrecorded(strikes, integrals, result, setup)
+    moments = _moments(strikes, result, hidden, catalogue, setup.grid, config)
+    area_bg = _area_background(frames["hazard_areas"], setup, hidden)
     tell("evidence update", 3, 3)
     return Estimate(
         as_of=str(np.datetime64(day, "D")),
@@ -259,11 +271,14 @@ def estimate(
         failure_rates=failure_rate_table(strikes, result, config.level),
         strike_table=strike_table(strikes, result, moments, crs, config.level),
         area_table=area_table(
-            frames["hazard_areas"], integrals, strikes, moments, setup.grid.cell**2
+            frames["hazard_areas"], integrals, strikes, moments, area_bg, setup.grid.cell**2
         ),
-        total=total_remaining(strikes, result, moments, config.draws),
+        total=total_remaining(
+            strikes, result, moments, float(np.sum(hidden.remaining * setup.inside)), config.draws
+        ),
+        unrecorded=hidden,
         config=config,
-        _kernel=setup.kernel(strikes, comps, moments),
+        _kernel=setup.kernel(strikes, comps, moments, hidden.remaining),
     )
 
 
@@ -308,7 +323,9 @@ class _Setup:
     evidence_args: EvidenceArgs
     tile_evidence: tl.Csr
     areas: PolygonArgs
+    area_rings: Rings
     background: FloatArray
+    inside: FloatArray
     factor: int
 
     def pack(self, strikes: Strikes, comps: Components) -> StrikeSet:
@@ -327,19 +344,27 @@ class _Setup:
             self.background, self.factor,
         )  # fmt: skip
 
-    def attribute(self, strikes: Strikes, integrals: Integrals, prior: GammaPrior) -> Attribution:
-        """The evidence update (:func:`.evidence.attribute`) with this setup's evidence."""
+    def attribute(self, strikes: Strikes, integrals: Integrals) -> Attribution:
+        """The evidence update (:func:`.evidence.attribute`) with this setup's evidence.
+
+        The background weighs as much as the prior items of the unrecorded attacks:
+        ``ratio × (recorded strikes) × (their mean prior duds)``.
+        """
         c = self.config
+        recorded = strikes.prior_mean[~strikes.pseudo]
+        items = c.unrecorded_ratio * float(recorded.sum()) if len(recorded) else 1.0
         return attribute(
-            strikes, integrals, self.evidence.kind, self.evidence.quantity, prior,
+            strikes, integrals, self.evidence.kind, self.evidence.quantity, items,
             tolerance=c.em_tolerance, iterations=c.em_iterations, draws=c.draws,
         )  # fmt: skip
 
-    def kernel(self, strikes: Strikes, comps: Components, moments: Moments) -> _Kernel:
-        """What pass 2 needs."""
+    def kernel(
+        self, strikes: Strikes, comps: Components, moments: Moments, remaining: FloatArray
+    ) -> _Kernel:
+        """What pass 2 needs; ``remaining`` the unrecorded attacks' items per coarse cell."""
         return _Kernel(
             self.grid, self.pack(strikes, comps), self.searches, self.search_day,
-            self.search_log_keep, self.background, self.factor, moments,
+            self.search_log_keep, remaining, self.factor, moments,
         )  # fmt: skip
 
 
@@ -365,6 +390,7 @@ def _setup(
                             config.n_sigma)  # fmt: skip
     ev_row, ev_col = grid.cell_of(evidence.x, evidence.y)
     polys = areas.geometry.to_crs(grid.crs).to_numpy() if len(areas) else np.empty(0, object)
+    area_rings = polygon_rings(polys)
     return _Setup(
         grid=grid,
         config=config,
@@ -374,8 +400,10 @@ def _setup(
         evidence=evidence,
         evidence_args=EvidenceArgs(ev_row, ev_col, evidence.day, evidence.item, evidence.compat),
         tile_evidence=tl.tiles_of_points(ev_row, ev_col, grid),
-        areas=_polygons(polygon_rings(polys), grid),
+        areas=_polygons(area_rings, grid),
+        area_rings=area_rings,
         background=bg,
+        inside=inside_fraction(grid, factor),
         factor=factor,
     )
 
@@ -413,17 +441,16 @@ def _polygons(rings: Rings, grid: Grid) -> PolygonArgs:
 # -- pseudo-strikes and located carriers -----------------------------------------------
 
 
-def _background_prior(strikes: Strikes, config: HazardConfig) -> GammaPrior:
-    """Prior of the unrecorded attacks' duds: a share of the recorded ones', less pseudo-strikes."""
-    base = config.unrecorded_ratio * float(strikes.prior_mean[~strikes.pseudo].sum())
-    explained = float(strikes.prior_mean[strikes.pseudo].sum())
-    return GammaPrior.from_mean_cv(max(base - explained, 0.1 * base, 1e-6), config.unrecorded_cv)
-
-
 def _unknown_pattern(catalogue: Catalogue) -> float:
     """Variance of one item's point around an attack of carrier ``unknown``, per axis. [m²]"""
     pl2, pw2, v2, _ = carrier_patterns([catalogue.carriers[UNKNOWN_CARRIER]])
     return float((pl2[0] + pw2[0]) / 2.0 + v2[0])
+
+
+PSEUDO_LINK = 3.0
+"""Unexplained evidence closer than this many spreads (1σ) of one attack's items is
+taken as one unrecorded attack. [-] ASSUMPTION: an attack's items lie within about
+``±2σ`` of its point, so two of them are seldom more than ``3σ`` apart."""
 
 
 def _pseudo(
@@ -435,15 +462,15 @@ def _pseudo(
 ) -> Strikes:
     """Pseudo-strikes at clusters of evidence the recorded strikes do not explain.
 
-    Points closer than twice the spread of one unknown attack's items join one
-    cluster; its centre estimates the attack point with the error of a mean of
-    ``n`` items, ``√(pattern / n)``, plus the points' own error.
+    Points closer than :data:`PSEUDO_LINK` spreads of one unknown attack's items
+    join one cluster; its centre estimates the attack point with the error of a
+    mean of ``n`` items, ``√(pattern / n)``, plus the points' own error.
     """
     pattern = _unknown_pattern(catalogue)
     unexplained = first.responsibility_background > config.unexplained_threshold
     weight = np.where(evidence.kind == EVIDENCE, 1.0, evidence.quantity)
     groups = cluster_evidence(evidence.x, evidence.y, evidence.day, weight, evidence.spread_m,
-                              unexplained, 2.0 * math.sqrt(pattern))  # fmt: skip
+                              unexplained, PSEUDO_LINK * math.sqrt(pattern))  # fmt: skip
     sigma_e = np.sqrt(pattern / np.maximum(groups.size, 1) + groups.spread_m**2)
     return pseudo_strikes(groups.x, groups.y, groups.day, sigma_e, catalogue, types, config)
 
@@ -454,29 +481,48 @@ def _site_rounds(
     integrals: Integrals,
     result: Attribution,
     setup: _Setup,
-) -> tuple[Components, Integrals, Attribution]:
+) -> tuple[Strikes, Components, Integrals, Attribution]:
     """Locate carriers from the evidence attributed to each strike, to a fixed point.
 
     Each round assigns every evidence point to the strike holding most of it (when
     that is more than half), groups each strike's points into sites
-    (:func:`.components.find_sites`), rebuilds the components, reruns pass 1 for the
+    (:func:`.components.find_sites`), weighs how many carriers are still unlocated
+    given that the searches around them found none (:func:`.components.unlocated_carriers`),
+    rebuilds the components and the strikes' carrier counts, reruns pass 1 for the
     strikes whose components changed, and redoes the evidence update.
     """
     ev = setup.evidence
     weight = np.where(ev.kind == EVIDENCE, 1.0, ev.quantity)
-    prior = _background_prior(strikes, setup.config)
+    reported = strikes
     for _ in range(SITE_ROUNDS):
         owner = _owners(integrals, result, len(ev))
-        sites = find_sites(strikes, owner, ev.x, ev.y, weight, ev.spread_m)
-        new = sited_components(strikes, sites)
+        sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m)
+        unlocated = np.zeros(len(reported))
+        which = np.unique(sites.strike)
+        located = located_carriers(sites, len(reported))
+        if which.size:
+            prior_rest = np.maximum(reported.count_mean[which] - located[which], 1.0)
+            broad = broad_components(reported, sites, which, prior_rest)
+            e_b = setup.integrate(reported.take(which), broad).exposure
+            rate = result.posterior.mean[reported.type_index[which]]
+            unlocated[which], var = unlocated_carriers(
+                reported, which, located[which], e_b,
+                reported.per_carrier[which] * rate, setup.config.strike_dispersion,
+            )  # fmt: skip
+            strikes = reported.with_counts(
+                which, located[which] + unlocated[which], var, setup.config.strike_dispersion
+            )
+        new = sited_components(reported, sites, unlocated)
         changed = _changed(comps, new, 0.1 * setup.grid.cell)
+        if changed.any():
+            comps = new
+            integrals = _splice(
+                integrals, setup.integrate(strikes.take(changed), new.take(changed)), changed
+            )
+        result = setup.attribute(strikes, integrals)
         if not changed.any():
             break
-        comps = new
-        integrals = _splice(integrals, setup.integrate(strikes.take(changed), new.take(changed)),
-                            changed)  # fmt: skip
-        result = setup.attribute(strikes, integrals, prior)
-    return comps, integrals, result
+    return strikes, comps, integrals, result
 
 
 def _owners(integrals: Integrals, result: Attribution, n_evidence: int) -> IntArray:
@@ -512,7 +558,7 @@ def _splice(old: Integrals, new: Integrals, idx: IntArray) -> Integrals:
     keep_a = ~moved[old.area_strike]
     return Integrals(
         exposure=exposure,
-        background_exposure=old.background_exposure,
+        searched=old.searched,
         pair_evidence=np.concatenate([old.pair_evidence[keep], new.pair_evidence]),
         pair_strike=np.concatenate([old.pair_strike[keep], idx[new.pair_strike]]),
         pair_weight=np.concatenate([old.pair_weight[keep], new.pair_weight]),
@@ -520,7 +566,6 @@ def _splice(old: Integrals, new: Integrals, idx: IntArray) -> Integrals:
         area_strike_area=np.concatenate([old.area_strike_area[keep_a], new.area_strike_area]),
         area_strike=np.concatenate([old.area_strike[keep_a], idx[new.area_strike]]),
         area_mass=np.concatenate([old.area_mass[keep_a], new.area_mass]),
-        area_background=old.area_background,
         area_cells=old.area_cells,
     )
 
@@ -530,7 +575,7 @@ def _merge(a: Integrals, b: Integrals, offset: int) -> Integrals:
     return _splice(
         Integrals(
             exposure=np.concatenate([a.exposure, np.zeros(len(b.exposure))]),
-            background_exposure=a.background_exposure,
+            searched=a.searched,
             pair_evidence=a.pair_evidence,
             pair_strike=a.pair_strike,
             pair_weight=a.pair_weight,
@@ -538,7 +583,6 @@ def _merge(a: Integrals, b: Integrals, offset: int) -> Integrals:
             area_strike_area=a.area_strike_area,
             area_strike=a.area_strike,
             area_mass=a.area_mass,
-            area_background=a.area_background,
             area_cells=a.area_cells,
         ),
         b,
@@ -549,9 +593,41 @@ def _merge(a: Integrals, b: Integrals, offset: int) -> Integrals:
 # -- moments for pass 2 ---------------------------------------------------------------
 
 
+def _unrecorded(
+    strikes: Strikes, integrals: Integrals, result: Attribution, setup: _Setup
+) -> Unrecorded:
+    """The unrecorded attacks given the pseudo-strikes and the searches (:mod:`.unrecorded`)."""
+    recorded = ~strikes.pseudo
+    post = result.posterior
+    spread = math.sqrt(float(np.mean((strikes.pattern_var + strikes.volley_var)[recorded])))
+    return unrecorded(
+        prior_mean=setup.config.unrecorded_ratio * int(recorded.sum()),
+        prior_cv=setup.config.unrecorded_cv,
+        revealed=int(strikes.pseudo.sum()),
+        density=setup.background,
+        inside=setup.inside,
+        searched=integrals.searched,
+        spread_px=spread / (setup.factor * setup.grid.cell),
+        size=attack_size(post.scale_mean[recorded], post.scale_var[recorded]),
+        civilian=civilian_share(result.removed[recorded]),
+    )
+
+
+def _area_background(areas: gpd.GeoDataFrame, setup: _Setup, hidden: Unrecorded) -> FloatArray:
+    """Expected items of unrevealed unrecorded attacks in each hazard area. [items]"""
+    if len(areas) == 0:
+        return np.empty(0)
+    owner, flat = cells_inside(setup.area_rings, setup.grid)
+    f = setup.factor
+    row, col = flat // setup.grid.nx, flat % setup.grid.nx
+    per_cell = hidden.remaining[row // f, col // f] / f**2
+    return np.bincount(owner, per_cell, len(areas)).astype(np.float64)
+
+
 def _moments(
     strikes: Strikes,
     result: Attribution,
+    hidden: Unrecorded,
     catalogue: Catalogue,
     grid: Grid,
     config: HazardConfig,
@@ -568,19 +644,14 @@ def _moments(
     left = mean * (1.0 - result.exposure)
     share = np.divide(result.removed, left, out=np.zeros_like(left), where=left > 0)
     keep = np.where(left > 0, np.clip(1.0 - share, 0.0, 1.0), 1.0)
-    items, coef = unrecorded_attack(strikes, post, catalogue, config.strike_dispersion)
-    bg_left = result.background_mean * (1.0 - result.background_exposure)
-    bg_keep = (
-        float(np.clip(1.0 - result.background_removed / bg_left, 0.0, 1.0)) if bg_left > 0 else 0.0
-    )
+    items = hidden.size.second
     return Moments(
         mean=mean * keep,
         rel_var=rel_var,
         type_rel_var=type_rel_var(post),
-        background_mean=result.background_mean * bg_keep,
-        background_rel_var=1.0 / result.background_shape,
+        background_rel_var=hidden.rel_var,
         background_items=items,
-        background_cluster=items * grid.cell**2 * coef,
+        background_cluster=items * grid.cell**2 * _attack_clustering(catalogue),
         level=config.level,
     )
 
@@ -593,25 +664,14 @@ def type_rel_var(post: FailureRatePosterior) -> FloatArray:
     return np.maximum(m2 / m1**2 - 1.0, 0.0)
 
 
-def unrecorded_attack(
-    strikes: Strikes, post: FailureRatePosterior, catalogue: Catalogue, dispersion: float
-) -> tuple[float, float]:
-    """The duds of one unrecorded attack: ``E[Λ_u](1 + V_u)`` [items] and ``c_u`` [1/m²].
+def _attack_clustering(catalogue: Catalogue) -> float:
+    """``c_u``: the second-moment coefficient of one attack of carrier ``unknown``. [1/m²]
 
-    ``Λ_u`` are the duds of one attack of carrier ``unknown`` (count prior, learned
-    failure rate, attack factor of dispersion ``dispersion``); ``c_u`` the coefficient
-    of its second-moment kernels with no location error (it is where it is), so that
-    ``κ_bg = E[Λ_u](1 + V_u) A c_u`` (module :mod:`.accumulate`).
+    Its pattern and aim-point spread with no location error (the attack is where it
+    is), so that ``κ_bg = E[Λ_u](1 + V_u) A c_u`` (module :mod:`.accumulate`).
     """
     c = catalogue.carriers[UNKNOWN_CARRIER]
-    t = strikes.types.index(UNKNOWN_CARRIER)
-    pi, v_pi = float(post.mean[t]), float(type_rel_var(post)[t])
-    mean, var = effective_count(
-        [np.nan], [c.carrier_count.mean], [c.carrier_count.variance], dispersion
-    )
-    v_u = (1.0 + v_pi) * (1.0 + float(var[0]) / float(mean[0]) ** 2) - 1.0
-    items = c.submunitions_per_carrier * float(mean[0]) * pi * (1.0 + v_u)
     pl2, pw2, v2, coef_pattern = carrier_patterns([c])
     c_bar = max(c.carrier_count.mean, 1.0)
     cross = (1.0 - 1.0 / c_bar) / (4.0 * math.pi * math.sqrt((pl2[0] + v2[0]) * (pw2[0] + v2[0])))
-    return items, float(coef_pattern[0] / c_bar + cross)
+    return float(coef_pattern[0] / c_bar + cross)

@@ -53,20 +53,6 @@ EM_GRID_POINTS = 200
 
 
 @dataclass(frozen=True)
-class GammaPrior:
-    """A Gamma prior ``(shape, rate)`` of the expected duds of the background. [-], [1/items]"""
-
-    shape: float
-    rate: float
-
-    @classmethod
-    def from_mean_cv(cls, mean: float, cv: float) -> GammaPrior:
-        """The Gamma of a given mean [items] and coefficient of variation [-]."""
-        shape = 1.0 / cv**2
-        return cls(shape, shape / max(mean, 1e-12))
-
-
-@dataclass(frozen=True)
 class Attribution:
     """The result of the evidence update.
 
@@ -80,12 +66,6 @@ class Attribution:
         ``k'_s``: items removed otherwise (spot tasks, reports, accidents). [items]
     exposure : ndarray, shape (strikes,)
         ``e_s`` used. [-]
-    background_shape, background_rate : float
-        Gamma posterior of the background's expected duds before any search. [-]
-    background_found, background_removed : float
-        Items attributed to the background. [items]
-    background_exposure : float
-        ``e_bg``. [-]
     responsibility_background : ndarray, shape (evidence,)
         Share of each evidence point given to the background. [-]
     pair_share : ndarray, shape (pairs,)
@@ -98,11 +78,6 @@ class Attribution:
     found: FloatArray
     removed: FloatArray
     exposure: FloatArray
-    background_shape: float
-    background_rate: float
-    background_found: float
-    background_removed: float
-    background_exposure: float
     responsibility_background: FloatArray
     pair_share: FloatArray
     iterations: int
@@ -112,18 +87,13 @@ class Attribution:
         """Posterior mean of ``Λ_s`` per strike. [items]"""
         return self.posterior.scale_mean
 
-    @property
-    def background_mean(self) -> float:
-        """Posterior mean of the background's expected duds. [items]"""
-        return self.background_shape / self.background_rate
-
 
 def attribute(
     strikes: Strikes,
     integrals: Integrals,
     kind: npt.NDArray[np.int8],
     quantity: FloatArray,
-    background: GammaPrior,
+    background: float,
     *,
     tolerance: float = 1e-5,
     iterations: int = 50,
@@ -143,8 +113,10 @@ def attribute(
         ``ACCIDENT``.
     quantity : ndarray, shape (evidence,)
         Items each evidence point stands for. [items]
-    background : GammaPrior
-        Prior of the background's expected duds.
+    background : float
+        Expected items of unrecorded attacks (over the whole grid), the weight of the
+        background as a source of evidence; it is not learned here
+        (:mod:`remnant.hazard.unrecorded` counts unrecorded attacks). [items]
     tolerance : float
         Stop when no expectation moves by more than this, relative. [-]
     iterations : int
@@ -155,22 +127,19 @@ def attribute(
         Seed of those draws.
     """
     mean = strikes.prior_mean.copy()
-    bg_mean = background.shape / background.rate
     searched = (kind == SEARCHED).astype(np.float64) * quantity
     removed = np.isin(kind, (REPORTED, ACCIDENT)).astype(np.float64) * quantity
     n_done = 0
     for n_done in range(1, iterations + 1):  # noqa: B007 (the count is reported)
-        shares = _shares(integrals, mean, bg_mean)
-        k, e, k_bg = _counts(strikes, integrals, shares, searched)
+        shares = _shares(integrals, mean, background)
+        k, e = _counts(strikes, integrals, shares, searched)
         post = _learn(strikes, k, e, EM_GRID_POINTS, draws, seed)
-        new_bg = (background.shape + k_bg) / (background.rate + integrals.background_exposure)
         moved = _moved(mean, post.scale_mean, tolerance)
-        moved = moved or abs(new_bg - bg_mean) > tolerance * bg_mean
-        mean, bg_mean = post.scale_mean, new_bg
+        mean = post.scale_mean
         if not moved:
             break
-    shares = _shares(integrals, mean, bg_mean)
-    k, e, k_bg = _counts(strikes, integrals, shares, searched)
+    shares = _shares(integrals, mean, background)
+    k, e = _counts(strikes, integrals, shares, searched)
     post = _learn(strikes, k, e, None, draws, seed)
     k_rem = weighted_sums(
         integrals.pair_strike, shares.strike * removed[integrals.pair_evidence], len(strikes)
@@ -181,11 +150,6 @@ def attribute(
         found=k,
         removed=k_rem,
         exposure=e,
-        background_shape=background.shape + k_bg,
-        background_rate=background.rate + integrals.background_exposure,
-        background_found=k_bg,
-        background_removed=float(np.sum(shares.background * removed)),
-        background_exposure=integrals.background_exposure,
         responsibility_background=shares.background,
         pair_share=shares.strike,
         iterations=n_done,
@@ -219,8 +183,8 @@ def _raw_found(
 
 def _counts(
     strikes: Strikes, integrals: Integrals, shares: _Shares, searched: FloatArray
-) -> tuple[FloatArray, FloatArray, float]:
-    """``k_s``, ``e_s`` and ``k_bg``.
+) -> tuple[FloatArray, FloatArray]:
+    """``k_s`` and ``e_s``.
 
     A strike credited with items while its exposure is 0 (a find whose cell centre
     lies outside its search's polygon, say) keeps those items as removals, not as
@@ -228,11 +192,7 @@ def _counts(
     """
     k = _raw_found(strikes, integrals, shares, searched)
     e = integrals.exposure
-    k = np.where(e > 0, k, 0.0)
-    k_bg = float(np.sum(shares.background * searched))
-    if integrals.background_exposure <= 0.0:
-        k_bg = 0.0
-    return k, e, k_bg
+    return np.where(e > 0, k, 0.0), e
 
 
 def _learn(

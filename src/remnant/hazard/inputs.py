@@ -97,6 +97,10 @@ class Strikes:
     count_mean, count_var : ndarray of float64
         Mean and variance of the effective carrier count ``C·ε`` (count times the
         attack's dud-rate factor, docs/model.md §3). [carriers], [carriers²]
+    carriers_min, carriers_extra, carriers_size : ndarray of float64
+        The count ``C``: the recorded count (``extra`` 0), or the catalogue's prior
+        ``minimum + NB(mean extra, size)`` (``size`` inf for a Poisson).
+        [carriers], [carriers], [-]
     heading : ndarray of float64
         Direction of fire, clockwise from grid north; NaN when unknown. [°]
     pseudo : ndarray of bool
@@ -125,6 +129,9 @@ class Strikes:
     per_carrier: FloatArray
     count_mean: FloatArray
     count_var: FloatArray
+    carriers_min: FloatArray
+    carriers_extra: FloatArray
+    carriers_size: FloatArray
     heading: FloatArray
     pseudo: npt.NDArray[np.bool_]
     location_error: FloatArray
@@ -162,6 +169,24 @@ class Strikes:
             **fields, types=self.types, prior_alpha=self.prior_alpha, prior_beta=self.prior_beta
         )
 
+    def with_counts(
+        self, index: npt.ArrayLike, mean: FloatArray, var: FloatArray, dispersion: float
+    ) -> Strikes:
+        """These strikes with the carrier counts of ``index`` replaced (mean, variance of ``C``).
+
+        ``count_mean`` and ``count_var`` are recomputed as those of ``C·ε``
+        (:func:`effective_count`); the count prior itself is kept.
+        """
+        i = np.asarray(index, dtype=np.int64)
+        eff_mean, eff_var = effective_count(np.full(len(i), np.nan), mean, var, dispersion)
+        count_mean, count_var = self.count_mean.copy(), self.count_var.copy()
+        count_mean[i], count_var[i] = eff_mean, eff_var
+        fields = {name: getattr(self, name) for name in _PER_STRIKE}
+        fields.update(count_mean=count_mean, count_var=count_var)
+        return Strikes(
+            **fields, types=self.types, prior_alpha=self.prior_alpha, prior_beta=self.prior_beta
+        )
+
     def take(self, index: npt.ArrayLike) -> Strikes:
         """Return the strikes at ``index`` (same types)."""
         i = np.asarray(index)
@@ -173,8 +198,8 @@ class Strikes:
 
 _PER_STRIKE = (
     "ids", "x", "y", "day", "type_index", "per_carrier", "count_mean", "count_var",
-    "heading", "pseudo", "location_error", "pattern_along2", "pattern_across2",
-    "volley_var", "coef_pattern",
+    "carriers_min", "carriers_extra", "carriers_size", "heading", "pseudo",
+    "location_error", "pattern_along2", "pattern_across2", "volley_var", "coef_pattern",
 )  # fmt: skip
 
 
@@ -242,8 +267,9 @@ def strikes_from_records(
     source = kept["source_type"].fillna(DEFAULT_SOURCE_TYPE)
     error = kept["location_error_m"].astype("float64").fillna(source.map(LOCATION_ERROR_M))
     heading = kept["heading_deg"].astype("float64").to_numpy()
+    recorded = kept["carrier_count"].astype("float64").to_numpy()
     mean, var = effective_count(
-        kept["carrier_count"].astype("float64").to_numpy(),
+        recorded,
         [c.carrier_count.mean for c in carriers],
         [c.carrier_count.variance for c in carriers],
         config.strike_dispersion,
@@ -259,6 +285,7 @@ def strikes_from_records(
         location_error_m=error.to_numpy(dtype=np.float64),
         heading=heading,
         count=(mean, var),
+        recorded_count=recorded,
         pseudo=np.zeros(len(kept), dtype=bool),
         types=types,
         catalogue=catalogue,
@@ -275,6 +302,9 @@ def pseudo_strikes(
     config: HazardConfig,
 ) -> Strikes:
     """Return strikes of carrier ``unknown`` inferred from clusters of evidence.
+
+    Their size is the ``unknown`` carrier's prior (count prior, failure rate, the
+    attack factor of ``config``), learned from the evidence like any strike's.
 
     Parameters
     ----------
@@ -305,6 +335,7 @@ def pseudo_strikes(
         location_error_m=np.asarray(location_error_m, dtype=np.float64),
         heading=np.full(n, np.nan),
         count=(mean, var),
+        recorded_count=np.full(n, np.nan),
         pseudo=np.ones(n, dtype=bool),
         types=types,
         catalogue=catalogue,
@@ -322,12 +353,15 @@ def _strike_arrays(
     location_error_m: FloatArray,
     heading: FloatArray,
     count: tuple[FloatArray, FloatArray],
+    recorded_count: FloatArray,
     pseudo: npt.NDArray[np.bool_],
     types: tuple[str, ...],
     catalogue: Catalogue,
 ) -> Strikes:
     priors = [catalogue.carriers[t].failure_rate for t in types]
     pattern = carrier_patterns(carriers)
+    counts = np.asarray(recorded_count, dtype=np.float64)
+    known = ~np.isnan(counts)
     return Strikes(
         ids=ids,
         x=x,
@@ -337,6 +371,11 @@ def _strike_arrays(
         per_carrier=np.array([c.submunitions_per_carrier for c in carriers], dtype=np.float64),
         count_mean=count[0],
         count_var=count[1],
+        carriers_min=np.where(known, counts, [c.carrier_count.minimum for c in carriers]),
+        carriers_extra=np.where(
+            known, 0.0, [c.carrier_count.mean - c.carrier_count.minimum for c in carriers]
+        ),
+        carriers_size=np.array([c.carrier_count.dispersion for c in carriers], dtype=np.float64),
         heading=heading,
         pseudo=pseudo,
         location_error=location_error_m,

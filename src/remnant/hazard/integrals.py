@@ -12,8 +12,9 @@ For every strike *s* (docs/model.md §2):
   sources (:mod:`remnant.hazard.evidence`);
 - for every hazard area *A* its remaining mass ``m_sA = Σ_{c ∈ A} w_sc S_sc``.
 
-The same for the background of unrecorded attacks, whose density ``ḡ`` is held on
-coarse cells and thinned by every search (docs/model.md §4). None of these depends
+For the background of unrecorded attacks (docs/model.md §4): the density ``ḡ`` at
+each evidence point (with the survival of the searches before it), and, per coarse
+cell, the mean chance ``1 − S_c`` that an item was found there. None of these depends
 on the expected counts, so the evidence update iterates on plain arrays without
 touching the grid again. Tiles run in parallel (numba ``prange``); each writes only
 its own slices of the outputs.
@@ -85,8 +86,9 @@ class Integrals:
     ----------
     exposure : ndarray, shape (strikes,)
         ``e_s``. [-]
-    background_exposure : float
-        ``Σ_c ḡ_c (1 − S_c)`` over every search. [-]
+    searched : ndarray, shape (coarse rows, coarse cols)
+        Mean over the fine cells of each coarse cell of ``1 − S_c``, the chance that
+        an item there was found by some search (docs/model.md §4). [-]
     pair_evidence, pair_strike : ndarray of int64
         The (evidence, strike) pairs with a positive weight.
     pair_weight : ndarray of float64
@@ -97,14 +99,12 @@ class Integrals:
         The (hazard area, strike) pairs with a positive remaining mass.
     area_mass : ndarray of float64
         ``m_sA`` of each pair. [-]
-    area_background : ndarray, shape (areas,)
-        ``Σ_{c ∈ A} ḡ_c S_c``. [-]
     area_cells : ndarray, shape (areas,)
         Cells of each area. [cells]
     """
 
     exposure: FloatArray
-    background_exposure: float
+    searched: FloatArray
     pair_evidence: IntArray
     pair_strike: IntArray
     pair_weight: FloatArray
@@ -112,7 +112,6 @@ class Integrals:
     area_strike_area: IntArray
     area_strike: IntArray
     area_mass: FloatArray
-    area_background: FloatArray
     area_cells: IntArray
 
 
@@ -197,11 +196,10 @@ def _pass(
     bg: FloatArray,
     factor: int,
     exposure_part: FloatArray,
-    bg_part: FloatArray,
+    coarse_searched: FloatArray,
     pair_weight: FloatArray,
     ev_bg: FloatArray,
     area_mass: FloatArray,
-    area_bg: FloatArray,
     area_cells: IntArray,
 ) -> None:
     x0, top, cell, nx, ny, tile_cols = g
@@ -217,11 +215,9 @@ def _pass(
             x0, top, cell, row0, col0, nrows, ncols,
         )  # fmt: skip
         searched = np.flatnonzero(start[1:] > start[:-1])
-        acc = 0.0
         for c in searched:
-            gb = bg[(row0 + c // ncols) // factor, (col0 + c % ncols) // factor]
-            acc += gb * (1.0 - math.exp(log_survival(start, ev_day_c, ev_cum, c, -NEVER, NEVER)))
-        bg_part[t] = acc / (factor * factor)
+            found = 1.0 - math.exp(log_survival(start, ev_day_c, ev_cum, c, -NEVER, NEVER))
+            coarse_searched[(row0 + c // ncols) // factor, (col0 + c % ncols) // factor] += found
         rows = np.empty((kmax, TILE))
         cols = np.empty((kmax, TILE))
         for m in range(ts_off[t], ts_off[t + 1]):
@@ -259,12 +255,6 @@ def _pass(
             n = fill_cells(hx, hy, h_ring, h_geom[h], h_geom[h + 1], x0, top, cell,
                            row0, col0, nrows, ncols, buf)  # fmt: skip
             area_cells[k] = n
-            acc = 0.0
-            for i in range(n):
-                c = buf[i]
-                gb = bg[(row0 + c // ncols) // factor, (col0 + c % ncols) // factor]
-                acc += gb * math.exp(log_survival(start, ev_day_c, ev_cum, c, -NEVER, NEVER))
-            area_bg[k] = acc / (factor * factor)
             for m in range(n_st):
                 s = ts_idx[ts_off[t] + m]
                 tot = 0.0
@@ -353,11 +343,10 @@ def integrate(
     area_slot = np.concatenate([[0], np.cumsum(per_entry)]).astype(np.int64)
     out = _Parts(
         exposure=np.zeros(len(ts_idx)),
-        background=np.zeros(n_tiles),
+        searched=np.zeros_like(background),
         pair_weight=np.zeros(len(pair_strike)),
         evidence_background=np.zeros(len(evidence.row)),
         area_mass=np.zeros(int(area_slot[-1])),
-        area_background=np.zeros(len(areas.tile_index)),
         area_cells=np.zeros(len(areas.tile_index), dtype=np.int64),
     )
     _pass(
@@ -368,11 +357,12 @@ def integrate(
         (*tile_evidence, evidence.row, evidence.col, evidence.day, evidence.item),
         pair_off, pair_strike, evidence.compat,
         polygon_tuple(areas), area_slot, background, factor,
-        out.exposure, out.background, out.pair_weight, out.evidence_background,
-        out.area_mass, out.area_background, out.area_cells,
+        out.exposure, out.searched, out.pair_weight, out.evidence_background,
+        out.area_mass, out.area_cells,
     )  # fmt: skip
-    return _reduce(out, len(strikes.table), ts_off, ts_idx, pair_off, pair_strike, areas,
-                   area_slot)  # fmt: skip
+    return _reduce(
+        out, len(strikes.table), ts_off, ts_idx, pair_off, pair_strike, areas, area_slot, factor
+    )
 
 
 def polygon_tuple(
@@ -387,11 +377,10 @@ class _Parts:
     """The per-tile outputs of pass 1, before they are summed."""
 
     exposure: FloatArray  # per (tile, strike) entry
-    background: FloatArray  # per tile
+    searched: FloatArray  # per coarse cell
     pair_weight: FloatArray  # per candidate pair
     evidence_background: FloatArray  # per evidence point
     area_mass: FloatArray  # per (tile, area, strike) slot
-    area_background: FloatArray  # per (tile, area) entry
     area_cells: IntArray  # per (tile, area) entry
 
 
@@ -404,6 +393,7 @@ def _reduce(
     pair_strike: IntArray,
     areas: PolygonArgs,
     area_slot: IntArray,
+    factor: int,
 ) -> Integrals:
     """Sum the per-tile parts; keep the pairs with a positive weight."""
     n_areas = len(areas.geom_offsets) - 1
@@ -420,7 +410,7 @@ def _reduce(
     a_keep = mass > 0.0
     return Integrals(
         exposure=np.minimum(weighted_sums(ts_idx, out.exposure, n_strikes), 1.0),
-        background_exposure=float(min(out.background.sum(), 1.0)),
+        searched=out.searched / factor**2,
         pair_evidence=pair_ev[keep],
         pair_strike=pair_strike[keep],
         pair_weight=out.pair_weight[keep],
@@ -428,6 +418,5 @@ def _reduce(
         area_strike_area=slot_area[a_keep],
         area_strike=slot_strike[a_keep],
         area_mass=mass[a_keep],
-        area_background=weighted_sums(th_idx, out.area_background, n_areas),
         area_cells=np.bincount(th_idx, out.area_cells, n_areas).astype(np.int64),
     )

@@ -136,15 +136,17 @@ def area_table(
     integrals: Integrals,
     strikes: Strikes,
     moments: Moments,
+    background: FloatArray,
     cell_area_m2: float,
 ) -> pd.DataFrame:
     """Per hazard area: expected remaining items, probability of any, interval.
 
     The area's count is a sum over strikes of their items in it, with ``m_sA`` each
-    strike's remaining mass in the area: mean ``Σ_s E_s m_sA + E_bg m_bg,A``, variance
+    strike's remaining mass in the area: mean ``Σ_s E_s m_sA + B_A`` with ``B_A`` the
+    items of unrevealed unrecorded attacks in it (``background``), variance
     as a cell's (:mod:`.accumulate`) without the location term of recorded strikes
     (an area is large against a strike's point error), and with the clustering of an
-    unrecorded attack's items, ``E_bg m_bg,A · min(E[Λ_u](1 + V_u), κ_bg · cells)``:
+    unrecorded attack's items, ``B_A · min(E[Λ_u](1 + V_u), κ_bg · cells)``:
     a large area holds all of one attack's items, a small one the share of pairs
     that fall in as many cells.
 
@@ -155,7 +157,7 @@ def area_table(
     n = len(areas)
     a, s, m = integrals.area_strike_area, integrals.area_strike, integrals.area_mass
     contrib = moments.mean[s] * m
-    bg = moments.background_mean * integrals.area_background
+    bg = background
     mu = weighted_sums(a, contrib, n) + bg
     n_types = len(moments.type_rel_var)
     key = a * n_types + strikes.type_index[s]
@@ -183,25 +185,29 @@ def area_table(
 
 
 def total_remaining(
-    strikes: Strikes, result: Attribution, moments: Moments, draws: int, seed: int = 0
+    strikes: Strikes,
+    result: Attribution,
+    moments: Moments,
+    background: float,
+    draws: int,
+    seed: int = 0,
 ) -> TotalRemaining:
     """The total remaining over the study area, with its central interval.
 
     Recorded and pseudo-strikes: draws of ``Σ_s Λ_s (1 − e_s) ρ_s`` with the failure
     rates drawn from their posterior and each strike's scale from its conditional, so
     strikes of a type move together (:meth:`FailureRatePosterior.total_remaining_draws`),
-    then Poisson. Background: a negative binomial with mean ``E_bg (1 − e_bg) ρ_bg``
-    and variance ``μ + μ E[Λ_u](1 + V_u) + V_bg μ²`` (its items come in clusters of
-    one attack), drawn independently.
+    then Poisson. Unrevealed unrecorded attacks: a negative binomial with mean
+    ``background`` and variance ``μ + μ E[Λ_u](1 + V_u) + V_bg μ²`` (their items come
+    in clusters of one attack), drawn independently.
     """
     post = result.posterior
     share = (1.0 - result.exposure) * _keep(moments.mean, post.scale_mean)
     from_strikes = post.total_remaining_draws(share, seed=seed)
-    bg = moments.background_mean * (1.0 - result.background_exposure)
+    bg = background
     bg_var = bg + bg * moments.background_items + moments.background_rel_var * bg**2
     rng = np.random.default_rng(seed + 1)
-    from_bg = _nb_draws(rng, bg, bg_var, len(from_strikes))
-    total = from_strikes + from_bg
+    total = from_strikes + _nb_draws(rng, bg, bg_var, len(from_strikes))
     tail = (1.0 - moments.level) / 2.0
     lo, hi = np.quantile(total, [tail, 1.0 - tail])
     mean = float(np.sum(post.scale_mean * share) + bg)
