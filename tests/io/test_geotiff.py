@@ -119,20 +119,20 @@ def test_feet_crs_rejected(tmp_path: Path) -> None:
 
 
 def test_killed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = geotiff._write_band
+    real = geotiff._write_strip
     calls = []
 
-    def dies_on_third_band(dst, index, values):  # type: ignore[no-untyped-def]
-        calls.append(index)
-        if index == 3:
+    def dies_on_third_strip(dst, row0, strip):  # type: ignore[no-untyped-def]
+        calls.append(row0)
+        if len(calls) == 3:
             raise KeyboardInterrupt
-        real(dst, index, values)
+        real(dst, row0, strip)
 
-    monkeypatch.setattr(geotiff, "_write_band", dies_on_third_band)
+    monkeypatch.setattr(geotiff, "_write_strip", dies_on_third_strip)
     target = tmp_path / "estimate.tif"
     with pytest.raises(KeyboardInterrupt):
         write_estimate(target, GRID, _bands())
-    assert calls == [1, 2, 3]
+    assert calls == [0, 256, 512]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -145,11 +145,60 @@ def test_killed_write_keeps_the_old_file(
     def dies(*args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(geotiff, "_build_overviews", dies)
+    monkeypatch.setattr(geotiff, "block_means", dies)
     with pytest.raises(RuntimeError):
         write_estimate(path, GRID, _bands())
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_strips_in_any_order_give_the_same_file(tmp_path: Path) -> None:
+    bands = _bands()
+    stacked = np.stack([bands[n].astype(np.float32) for n in ESTIMATE_BANDS])
+    strips = [(row0, stacked[:, row0 : row0 + 256]) for row0 in range(0, GRID.ny, 256)]
+    a = geotiff.write_estimate_strips(tmp_path / "a.tif", GRID, strips, metadata=META)
+    b = geotiff.write_estimate_strips(tmp_path / "b.tif", GRID, strips[::-1], metadata=META)
+    for level in (None, 0, 1):
+        with (
+            rasterio.open(a, overview_level=level) as x,
+            rasterio.open(b, overview_level=level) as y,
+        ):
+            np.testing.assert_array_equal(x.read(), y.read())
+
+
+def test_overviews_are_block_means_of_valid_cells(
+    written: tuple[Path, dict[str, np.ndarray]],
+) -> None:
+    path, bands = written
+    stacked = np.stack([bands[n].astype(np.float32) for n in ESTIMATE_BANDS]).astype(np.float64)
+    for level, factor in enumerate((2, 4)):
+        with rasterio.open(path, overview_level=level) as ov:
+            got = ov.read()
+        r, c = 37, 101  # an interior block with some NaN rows nearby
+        block = stacked[:, r * factor : (r + 1) * factor, c * factor : (c + 1) * factor]
+        np.testing.assert_allclose(got[:, r, c], np.nanmean(block, axis=(1, 2)), rtol=1e-6)
+        assert got.shape == (4, -(-GRID.ny // factor), -(-GRID.nx // factor))
+    assert np.isnan(geotiff.block_means(np.full((4, 3, 3), np.nan), 2)).all()
+
+
+def test_updating_tiles_equals_writing_them(tmp_path: Path) -> None:
+    bands = _bands()
+    path = write_estimate(tmp_path / "estimate.tif", GRID, bands, metadata=META)
+    changed = {name: values.copy() for name, values in bands.items()}
+    for values in changed.values():
+        values[256:512, 512:700] = 7.0  # tile (1, 2), clipped at the right edge
+    row0, col0, rows, cols = GRID.tile_window(1, 2)
+    tile = np.stack([changed[n][row0 : row0 + rows, col0 : col0 + cols] for n in ESTIMATE_BANDS])
+    geotiff.update_estimate_tiles(path, GRID, [(1, 2, tile)], metadata={"as_of": "2025-07-01"})
+    fresh = write_estimate(tmp_path / "fresh.tif", GRID, changed, metadata=META)
+    for level in (None, 0, 1):
+        with (
+            rasterio.open(path, overview_level=level) as x,
+            rasterio.open(fresh, overview_level=level) as y,
+        ):
+            np.testing.assert_array_equal(x.read(), y.read())
+    assert read_estimate(path)[2]["as_of"] == "2025-07-01"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["estimate.tif", "fresh.tif"]
 
 
 def test_missing_band_is_a_format_error(tmp_path: Path) -> None:

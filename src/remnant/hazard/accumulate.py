@@ -24,7 +24,6 @@ whole tile rows, which the caller writes to the GeoTIFF.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numba
@@ -33,8 +32,8 @@ import numpy.typing as npt
 
 from remnant.hazard.cells import cell_bands
 from remnant.hazard.grid import TILE
-from remnant.hazard.integrals import NEVER
-from remnant.hazard.kernels import log_survival, tile_events
+from remnant.hazard.integrals import FAST
+from remnant.hazard.kernels import advance, tile_events, tile_survival
 from remnant.hazard.mixture import (
     C0,
     COEF_W,
@@ -48,9 +47,9 @@ from remnant.hazard.mixture import (
     R0,
     TYPE,
     WEIGHT,
-    component_mass,
     mean_axes,
     moment_axes,
+    oriented_row,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -64,8 +63,12 @@ class Moments:
     Parameters
     ----------
     mean : ndarray, shape (strikes,)
-        ``E_s``: posterior mean of the strike's duds before any search, less its
-        removals, so that ``E_s w_sc S_sc`` is its expected remaining in cell *c*. [items]
+        ``E_s ρ_s / Z_s``: posterior mean of the strike's duds before any search,
+        less its removals (``ρ_s``), over the share ``Z_s`` of its density that
+        surveys without evidence leave, so that ``mean · w_sc S_sc L_sc`` is its
+        expected remaining in cell *c*. [items]
+    keep : ndarray, shape (strikes,)
+        ``ρ_s``: share of the strike's remaining items not removed otherwise. [-]
     rel_var : ndarray, shape (strikes,)
         ``V_s``: squared coefficient of variation of its duds. [-]
     type_rel_var : ndarray, shape (types,)
@@ -84,6 +87,7 @@ class Moments:
     """
 
     mean: FloatArray
+    keep: FloatArray
     rel_var: FloatArray
     type_rel_var: FloatArray
     background_rel_var: float
@@ -125,19 +129,21 @@ def _strip(
             ta_idx[ta_off[t] : ta_off[t + 1]], ax, ay, a_ring, a_geom, a_day, a_lk,
             x0, top, cell, row0, col0, nrows, ncols,
         )  # fmt: skip
-        m_acc = np.zeros(nrows * ncols)
-        d_acc = np.zeros(nrows * ncols)
-        by_type = np.zeros((n_types, nrows * ncols))
+        clock = tile_survival(start, ev_day, ev_cum)
+        acc = np.zeros((2 + n_types, nrows * ncols))  # mean, variance terms, per type
         axes = np.empty((6, kmax, TILE))
-        for m in range(ts_off[t], ts_off[t + 1]):
+        wbuf = np.empty(nrows * ncols)
+        pos = 0
+        for m in range(ts_off[t], ts_off[t + 1]):  # strikes in day order
             s = ts_idx[m]
+            pos = advance(clock, pos, strikes[s, DAY])
             if mean[s] > 0.0:
+                tile = (row0, col0, nrows, ncols)
                 _add_strike(
-                    strikes, comps, s, row0, col0, nrows, ncols, clip, x0, top, cell,
-                    start, ev_day, ev_cum, mean[s], rel_var[s],
-                    type_rel_var[strikes[s, TYPE]], axes, m_acc, d_acc, by_type,
+                    strikes, comps, s, tile, clip, g, clock[4], mean[s], rel_var[s],
+                    type_rel_var[strikes[s, TYPE]], axes, wbuf, acc,
                 )  # fmt: skip
-        studied = _add_background(bg, factor, bgm, row0, col0, nrows, ncols, m_acc, d_acc)
+        studied = _add_background(bg, factor, bgm, row0, col0, nrows, ncols, acc)
         studied = studied or ts_off[t + 1] > ts_off[t]
         for c in range(nrows * ncols):
             lr, lcol = c // ncols, lc0 + c % ncols
@@ -145,10 +151,10 @@ def _strip(
                 for b in range(4):
                     out[b, lr, lcol] = np.nan
                 continue
-            mu = m_acc[c]
-            var = mu + d_acc[c]
+            mu = acc[0, c]
+            var = mu + acc[1, c]
             for ty in range(n_types):
-                var += type_rel_var[ty] * by_type[ty, c] ** 2
+                var += type_rel_var[ty] * acc[2 + ty, c] ** 2
             p_any, lo, hi = cell_bands(mu, max(var, mu), q[0], q[1])
             out[0, lr, lcol] = mu
             out[1, lr, lcol] = p_any
@@ -158,16 +164,19 @@ def _strip(
 
 @numba.njit(cache=True)
 def _add_strike(
-    strikes: IntArray, comps: FloatArray, s: int, row0: int, col0: int, nrows: int,
-    ncols: int, clip: float, x0: float, top: float, cell: float, start: IntArray,
-    ev_day: IntArray, ev_cum: FloatArray, e: float, v: float, v_t: float,
-    axes: FloatArray, m_acc: FloatArray, d_acc: FloatArray, by_type: FloatArray,
+    strikes: IntArray, comps: FloatArray, s: int, tile: tuple[int, int, int, int],
+    clip: float, g: tuple[float, float, float, int, int, int], s_now: FloatArray, e: float,
+    v: float, v_t: float, axes: FloatArray, wbuf: FloatArray, acc: FloatArray,
 ) -> None:  # fmt: skip
     """Add strike ``s``'s mean and variance terms to a tile's accumulators (module doc).
 
     Per cell, ``W = Σ_k π_k w_k`` and ``Q = Σ_k π_k² (u_k − w_k²)``; the strike adds
-    ``E W S`` to the mean and ``E² S² [(1 + V) Q + (V − V_t) W²]`` to the variance.
+    ``E W S`` to the mean (``acc[0]`` and its type's row) and
+    ``E² S² [(1 + V) Q + (V − V_t) W²]`` to the variance (``acc[1]``). ``s_now`` is
+    the survival of the searches after the strike's day.
     """
+    row0, col0, nrows, ncols = tile
+    x0, top, cell = g[0], g[1], g[2]
     ra, rb = max(strikes[s, R0], row0), min(strikes[s, R0] + strikes[s, NR], row0 + nrows)
     ca, cb = max(strikes[s, C0], col0), min(strikes[s, C0] + strikes[s, NC], col0 + ncols)
     if ra >= rb or ca >= cb:
@@ -176,42 +185,118 @@ def _add_strike(
     mean_axes(strikes, comps, s, ra, rb, ca, cb, clip, x0, top, cell, rows, cols)
     moment_axes(strikes, comps, s, ra, rb, ca, cb, x0, top, cell, wr, wc, xr, xc)
     k0, k1 = strikes[s, K0], strikes[s, K1]
-    area = cell * cell
-    ty = strikes[s, TYPE]
-    day = strikes[s, DAY]
+    coefs = (e, 1.0 + v, v - v_t, cell * cell)
+    by_type = acc[2 + strikes[s, TYPE]]
+    if k1 - k0 == 1 and comps[k0, NORM] == 0.0:
+        cw, cx = comps[k0, COEF_W], comps[k0, COEF_X]
+        for r in range(ra, rb):
+            i = r - ra
+            base = (r - row0) * ncols - col0
+            _single_row(
+                rows[0, i], cols[0], wr[0, i] * cw, wc[0], xr[0, i] * cx, xc[0], ca, cb, base,
+                s_now, coefs, acc[0], acc[1], by_type,
+            )  # fmt: skip
+        return
+    # several components: mean and Q add up component by component; W² needs W first
+    for r in range(ra, rb):
+        base = (r - row0) * ncols - col0
+        wbuf[base + ca : base + cb] = 0.0
+    for k in range(k0, k1):
+        kk = k - k0
+        pk = comps[k, WEIGHT]
+        if comps[k, NORM] > 0.0:
+            _oriented_component(
+                comps, k, (ra, rb, ca, cb), tile, clip, g, wr[kk], wc[kk], xr[kk], xc[kk],
+                s_now, coefs, acc, by_type, wbuf,
+            )  # fmt: skip
+            continue
+        cw, cx = pk * pk * comps[k, COEF_W], pk * pk * comps[k, COEF_X]
+        for r in range(ra, rb):
+            i = r - ra
+            base = (r - row0) * ncols - col0
+            _component_row(
+                pk * rows[kk, i], cols[kk], pk, wr[kk, i] * cw, wc[kk], xr[kk, i] * cx, xc[kk],
+                ca, cb, base, s_now, coefs, acc[0], acc[1], by_type, wbuf,
+            )  # fmt: skip
+    e, _, v_extra, _ = coefs
+    for r in range(ra, rb):
+        base = (r - row0) * ncols - col0
+        for col in range(ca, cb):
+            sv = s_now[base + col]
+            acc[1, base + col] += e * e * sv * sv * v_extra * wbuf[base + col] ** 2
+
+
+@numba.njit(cache=True, fastmath=FAST)
+def _component_row(
+    r_mean: float, cols: FloatArray, weight: float, r_within: float, c_within: FloatArray,
+    r_cross: float, c_cross: FloatArray, ca: int, cb: int, base: int, s_now: FloatArray,
+    coefs: tuple[float, float, float, float], mean: FloatArray, var: FloatArray,
+    by_type: FloatArray, wbuf: FloatArray,
+) -> None:  # fmt: skip
+    """One row of one weighted component of a mixture: its mean, its Q term and ``W``."""
+    e, one_v, _, area = coefs
+    for col in range(ca, cb):
+        j = col - ca
+        w = r_mean * cols[j]  # π_k w_k
+        u = area * (r_within * c_within[j] + r_cross * c_cross[j])  # π_k² u_k
+        sv = s_now[base + col]
+        m = e * w * sv
+        mean[base + col] += m
+        by_type[base + col] += m
+        var[base + col] += e * e * sv * sv * one_v * (min(u, weight * w) - w * w)
+        wbuf[base + col] += w
+
+
+@numba.njit(cache=True)
+def _oriented_component(
+    comps: FloatArray, k: int, box: tuple[int, int, int, int], tile: tuple[int, int, int, int],
+    clip: float, g: tuple[float, float, float, int, int, int], wr: FloatArray, wc: FloatArray,
+    xr: FloatArray, xc: FloatArray, s_now: FloatArray, coefs: tuple[float, float, float, float],
+    acc: FloatArray, by_type: FloatArray, wbuf: FloatArray,
+) -> None:  # fmt: skip
+    """An oriented component of a mixture, row by row (midpoint rule)."""
+    ra, rb, ca, cb = box
+    row0, col0, _, ncols = tile
+    x0, top, cell = g[0], g[1], g[2]
+    pk = comps[k, WEIGHT]
+    cw, cx = pk * pk * comps[k, COEF_W], pk * pk * comps[k, COEF_X]
+    masses = np.empty(cb - ca)
     for r in range(ra, rb):
         i = r - ra
-        for col in range(ca, cb):
-            j = col - ca
-            big_w = 0.0
-            big_q = 0.0
-            for k in range(k0, k1):
-                kk = k - k0
-                if comps[k, NORM] > 0.0:
-                    w = component_mass(comps, k, r, col, clip, x0, top, cell)
-                else:
-                    w = rows[kk, i] * cols[kk, j]
-                u = area * (
-                    comps[k, COEF_W] * wr[kk, i] * wc[kk, j]
-                    + comps[k, COEF_X] * xr[kk, i] * xc[kk, j]
-                )
-                pk = comps[k, WEIGHT]
-                big_w += pk * w
-                big_q += pk * pk * (min(u, w) - w * w)
-            c = (r - row0) * ncols + (col - col0)
-            sv = 1.0
-            if start[c + 1] > start[c]:
-                sv = math.exp(log_survival(start, ev_day, ev_cum, c, day, NEVER))
-            mc = e * big_w * sv
-            m_acc[c] += mc
-            by_type[ty, c] += mc
-            d_acc[c] += e * e * sv * sv * ((1.0 + v) * big_q + (v - v_t) * big_w * big_w)
+        oriented_row(comps, k, r, ca, cb, clip, x0, top, cell, masses)
+        for j in range(cb - ca):
+            masses[j] *= pk
+        base = (r - row0) * ncols - col0
+        _component_row(
+            1.0, masses, pk, wr[i] * cw, wc, xr[i] * cx, xc, ca, cb, base, s_now, coefs,
+            acc[0], acc[1], by_type, wbuf,
+        )  # fmt: skip
+
+
+@numba.njit(cache=True, fastmath=FAST)
+def _single_row(
+    r_mean: float, cols: FloatArray, r_within: float, c_within: FloatArray, r_cross: float,
+    c_cross: FloatArray, ca: int, cb: int, base: int, s_now: FloatArray,
+    coefs: tuple[float, float, float, float], mean: FloatArray, var: FloatArray,
+    by_type: FloatArray,
+) -> None:  # fmt: skip
+    """One row of a one-component isotropic strike: the common case, vectorised."""
+    e, one_v, v_extra, area = coefs
+    for col in range(ca, cb):
+        j = col - ca
+        w = r_mean * cols[j]
+        u = area * (r_within * c_within[j] + r_cross * c_cross[j])
+        sv = s_now[base + col]
+        m = e * w * sv
+        mean[base + col] += m
+        by_type[base + col] += m
+        var[base + col] += e * e * sv * sv * (one_v * (min(u, w) - w * w) + v_extra * w * w)
 
 
 @numba.njit(cache=True)
 def _add_background(
     bg: FloatArray, factor: int, bgm: tuple[float, float], row0: int, col0: int,
-    nrows: int, ncols: int, m_acc: FloatArray, d_acc: FloatArray,
+    nrows: int, ncols: int, acc: FloatArray,
 ) -> bool:  # fmt: skip
     """Add the unrecorded attacks' terms; return whether any cell of the tile has some."""
     bg_rel_var, bg_cluster = bgm
@@ -222,6 +307,6 @@ def _add_background(
         if mb <= 0.0:
             continue
         any_bg = True
-        m_acc[c] += mb
-        d_acc[c] += mb * bg_cluster + bg_rel_var * mb * mb
+        acc[0, c] += mb
+        acc[1, c] += mb * bg_cluster + bg_rel_var * mb * mb
     return any_bg

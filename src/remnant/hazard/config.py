@@ -33,11 +33,13 @@ class HazardConfig:
         by less. ``inf`` removes the factor. [-]
     nts_no_evidence_weight : float
         Probability q that a non-technical survey would have found evidence (strike
-        marks, fragments, a local report) of an item that lay inside its polygon.
-        An NTS with outcome ``no_evidence`` thins what may remain inside it by
-        ``1 − q`` on top of its recorded detection probability (docs/model.md §2).
-        ASSUMPTION: 0.5, modest on purpose: an absence of evidence is weaker than a
-        search, and IMAS 08.10 cancels land on it only with other evidence. [-]
+        marks, fragments, a local report) of an attack that fell inside its polygon.
+        An NTS with outcome ``no_evidence`` makes it ``1 − q`` times as likely that an
+        attack dated before it fell there: it moves where the attack's items are
+        expected (their density inside falls, outside rises), not how many there are
+        (docs/model.md §2). ASSUMPTION: 0.5, modest on purpose: an absence of
+        evidence is weaker than a search, and IMAS 08.10 cancels land on it only
+        with other evidence. [-]
     wrong_carrier_weight : float
         Relative weight of a strike as the source of a find whose item its carrier
         does not hold. ASSUMPTION: records name a wrong carrier in a few per cent of
@@ -65,7 +67,7 @@ class HazardConfig:
         §4). [-]
     em_tolerance : float
         The attribution of finds stops when no strike's expected duds moves by more
-        than this, relative. [-]
+        than this share of themselves or of one item, whichever is larger. [-]
     em_iterations : int
         Most attribution rounds. [-]
     draws : int
@@ -85,7 +87,7 @@ class HazardConfig:
     background_bandwidth_m: tuple[float, float] = (1000.0, 8000.0)
     background_cell_m: float = 400.0
     unexplained_threshold: float = 0.5
-    em_tolerance: float = 1e-5
+    em_tolerance: float = 1e-3
     em_iterations: int = 50
     draws: int = 4000
     level: float = 0.9

@@ -20,6 +20,7 @@ takes canonical GeoDataFrames and knows nothing of the store.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -42,7 +43,6 @@ from remnant.hazard.background import (
 )
 from remnant.hazard.components import (
     Components,
-    broad_components,
     find_sites,
     located_carriers,
     prior_components,
@@ -92,7 +92,7 @@ IntArray = npt.NDArray[np.int64]
 Progress = Callable[[str, float, float], None]
 """``progress(stage, done, total)``."""
 
-SITE_ROUNDS = 5
+SITE_ROUNDS = 3
 """Most rounds of locating carriers from evidence (step 4 of the module docstring). [-]"""
 
 BAND_NAMES = ("expected_remaining", "p_any", "lower_90", "upper_90")
@@ -247,19 +247,30 @@ def estimate(
     tell("evidence update", 0, 3)
     setup = _setup(strikes, searches, evidence, frames["hazard_areas"], catalogue, config, crs)
     comps = prior_components(strikes)
-    integrals = setup.integrate(strikes, comps)
+    integrals = setup.integrate(strikes, comps, "base")
     result = setup.attribute(strikes, integrals)
     pseudo = _pseudo(evidence, result, catalogue, types, config)
     if len(pseudo):
         p_comps = prior_components(pseudo)
-        integrals = _merge(integrals, setup.integrate(pseudo, p_comps), len(strikes))
+        added = setup.integrate(pseudo, p_comps, "strikes")
+        integrals = _merge(integrals, added, len(strikes))
         strikes, comps = strikes.concat(pseudo), comps.concat(p_comps)
-        result = setup.attribute(strikes, integrals)
+        result = setup.attribute(strikes, integrals, result)
     tell("evidence update", 1, 3)
     strikes, comps, integrals, result = _site_rounds(strikes, comps, integrals, result, setup)
     tell("evidence update", 2, 3)
+    areas = setup.integrate(strikes, comps, "areas")
+    integrals = dataclasses.replace(
+        integrals,
+        area_strike_area=areas.area_strike_area,
+        area_strike=areas.area_strike,
+        area_mass=areas.area_mass,
+        area_cells=areas.area_cells,
+    )
     hidden = _unrecorded(strikes, integrals, result, setup)
-    moments = _moments(strikes, result, hidden, catalogue, setup.grid, config)
+    moments = _moments(
+        strikes, result, hidden, integrals.notice_norm, catalogue, setup.grid, config
+    )
     area_bg = _area_background(frames["hazard_areas"], setup, hidden)
     tell("evidence update", 3, 3)
     return Estimate(
@@ -332,30 +343,38 @@ class _Setup:
         """The strikes as kernel tables with their tile CSR."""
         table, packed = pack(strikes.day, strikes.type_index, comps, self.grid,
                              self.config.n_sigma)  # fmt: skip
-        csr = tl.tiles_of_windows(table[:, 2:6], self.grid)
+        csr = tl.tiles_of_windows(table[:, 2:6], self.grid, key=table[:, 0])  # by day
         return StrikeSet(table, packed, self.config.n_sigma, csr.offsets, csr.index)
 
-    def integrate(self, strikes: Strikes, comps: Components) -> Integrals:
+    def integrate(self, strikes: Strikes, comps: Components, parts: str) -> Integrals:
         """Pass 1 for these strikes (:func:`.integrals.integrate`)."""
         return integrate(
             _grid_args(self.grid), self.pack(strikes, comps), self.searches, self.search_day,
             self.search_log_keep, self.evidence_args,
             (self.tile_evidence.offsets, self.tile_evidence.index), self.areas,
-            self.background, self.factor,
+            self.background, self.factor, parts=parts,
         )  # fmt: skip
 
-    def attribute(self, strikes: Strikes, integrals: Integrals) -> Attribution:
+    def attribute(
+        self, strikes: Strikes, integrals: Integrals, previous: Attribution | None = None
+    ) -> Attribution:
         """The evidence update (:func:`.evidence.attribute`) with this setup's evidence.
 
         The background weighs as much as the prior items of the unrecorded attacks:
-        ``ratio × (recorded strikes) × (their mean prior duds)``.
+        ``ratio × (recorded strikes) × (their mean prior duds)``. It starts from
+        ``previous``'s expectations (strikes added since start from their priors).
         """
         c = self.config
         recorded = strikes.prior_mean[~strikes.pseudo]
         items = c.unrecorded_ratio * float(recorded.sum()) if len(recorded) else 1.0
+        initial = None
+        if previous is not None:
+            initial = strikes.prior_mean.copy()
+            initial[: len(previous.mean)] = previous.mean
         return attribute(
             strikes, integrals, self.evidence.kind, self.evidence.quantity, items,
             tolerance=c.em_tolerance, iterations=c.em_iterations, draws=c.draws,
+            initial=initial,
         )  # fmt: skip
 
     def kernel(
@@ -487,39 +506,36 @@ def _site_rounds(
     Each round assigns every evidence point to the strike holding most of it (when
     that is more than half), groups each strike's points into sites
     (:func:`.components.find_sites`), weighs how many carriers are still unlocated
-    given that the searches around them found none (:func:`.components.unlocated_carriers`),
-    rebuilds the components and the strikes' carrier counts, reruns pass 1 for the
-    strikes whose components changed, and redoes the evidence update.
+    given that the searches of their area found none — the exposure of the strike's
+    last component, its prior one or its carriers not located
+    (:func:`.components.unlocated_carriers`) — rebuilds the components and carrier
+    counts, reruns pass 1 for the strikes whose components changed, and redoes the
+    evidence update; at most :data:`SITE_ROUNDS` rounds.
     """
     ev = setup.evidence
     weight = np.where(ev.kind == EVIDENCE, 1.0, ev.quantity)
     reported = strikes
+    dispersion = setup.config.strike_dispersion
     for _ in range(SITE_ROUNDS):
         owner = _owners(integrals, result, len(ev))
         sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m)
         unlocated = np.zeros(len(reported))
         which = np.unique(sites.strike)
-        located = located_carriers(sites, len(reported))
         if which.size:
-            prior_rest = np.maximum(reported.count_mean[which] - located[which], 1.0)
-            broad = broad_components(reported, sites, which, prior_rest)
-            e_b = setup.integrate(reported.take(which), broad).exposure
+            located = located_carriers(sites, len(reported))[which]
             rate = result.posterior.mean[reported.type_index[which]]
             unlocated[which], var = unlocated_carriers(
-                reported, which, located[which], e_b,
-                reported.per_carrier[which] * rate, setup.config.strike_dispersion,
+                reported, which, located, integrals.last_exposure[which],
+                reported.per_carrier[which] * rate, dispersion,
             )  # fmt: skip
-            strikes = reported.with_counts(
-                which, located[which] + unlocated[which], var, setup.config.strike_dispersion
-            )
+            strikes = reported.with_counts(which, located + unlocated[which], var, dispersion)
         new = sited_components(reported, sites, unlocated)
         changed = _changed(comps, new, 0.1 * setup.grid.cell)
         if changed.any():
             comps = new
-            integrals = _splice(
-                integrals, setup.integrate(strikes.take(changed), new.take(changed)), changed
-            )
-        result = setup.attribute(strikes, integrals)
+            redone = setup.integrate(strikes.take(changed), new.take(changed), "strikes")
+            integrals = _splice(integrals, redone, changed)
+        result = setup.attribute(strikes, integrals, result)
         if not changed.any():
             break
     return strikes, comps, integrals, result
@@ -554,11 +570,18 @@ def _splice(old: Integrals, new: Integrals, idx: IntArray) -> Integrals:
     moved[idx] = True
     exposure = old.exposure.copy()
     exposure[idx] = new.exposure
+    last = old.last_exposure.copy()
+    last[idx] = new.last_exposure
+    norm = old.notice_norm.copy()
+    norm[idx] = new.notice_norm
     keep = ~moved[old.pair_strike]
     keep_a = ~moved[old.area_strike]
     return Integrals(
         exposure=exposure,
+        last_exposure=last,
+        notice_norm=norm,
         searched=old.searched,
+        notice=old.notice,
         pair_evidence=np.concatenate([old.pair_evidence[keep], new.pair_evidence]),
         pair_strike=np.concatenate([old.pair_strike[keep], idx[new.pair_strike]]),
         pair_weight=np.concatenate([old.pair_weight[keep], new.pair_weight]),
@@ -575,7 +598,10 @@ def _merge(a: Integrals, b: Integrals, offset: int) -> Integrals:
     return _splice(
         Integrals(
             exposure=np.concatenate([a.exposure, np.zeros(len(b.exposure))]),
+            last_exposure=np.concatenate([a.last_exposure, np.zeros(len(b.exposure))]),
+            notice_norm=np.concatenate([a.notice_norm, np.ones(len(b.exposure))]),
             searched=a.searched,
+            notice=a.notice,
             pair_evidence=a.pair_evidence,
             pair_strike=a.pair_strike,
             pair_weight=a.pair_weight,
@@ -607,6 +633,7 @@ def _unrecorded(
         density=setup.background,
         inside=setup.inside,
         searched=integrals.searched,
+        notice=integrals.notice,
         spread_px=spread / (setup.factor * setup.grid.cell),
         size=attack_size(post.scale_mean[recorded], post.scale_var[recorded]),
         civilian=civilian_share(result.removed[recorded]),
@@ -628,6 +655,7 @@ def _moments(
     strikes: Strikes,
     result: Attribution,
     hidden: Unrecorded,
+    notice_norm: FloatArray,
     catalogue: Catalogue,
     grid: Grid,
     config: HazardConfig,
@@ -636,7 +664,8 @@ def _moments(
 
     Removed items (spot tasks, reports, accidents) leave a strike with a share
     ``ρ_s = 1 − k'_s / (E[Λ_s](1 − e_s))`` (at least 0) of its remaining items,
-    spread as before: a removal is too small to move the pattern.
+    spread as before: a removal is too small to move the pattern. Pass 2 multiplies
+    the prior density by ``S·L`` cell by cell, so the mean carries ``1 / Z_s``.
     """
     post = result.posterior
     mean, var = post.scale_mean, post.scale_var
@@ -646,7 +675,8 @@ def _moments(
     keep = np.where(left > 0, np.clip(1.0 - share, 0.0, 1.0), 1.0)
     items = hidden.size.second
     return Moments(
-        mean=mean * keep,
+        mean=mean * keep / notice_norm,
+        keep=keep,
         rel_var=rel_var,
         type_rel_var=type_rel_var(post),
         background_rel_var=hidden.rel_var,

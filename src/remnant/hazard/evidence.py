@@ -31,8 +31,10 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import numpy.typing as npt
 from scipy.sparse import coo_matrix
@@ -47,7 +49,7 @@ from remnant.hazard.kernels import weighted_sums
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-EM_GRID_POINTS = 200
+EM_GRID_POINTS = 100
 """Cells of the failure-rate grid during the iterations; the final posterior uses
 :data:`~remnant.hazard.failure_rate.GRID_POINTS`. [-]"""
 
@@ -99,6 +101,7 @@ def attribute(
     iterations: int = 50,
     draws: int = 1000,
     seed: int = 0,
+    initial: FloatArray | None = None,
 ) -> Attribution:
     """Alternate soft attribution of evidence and the Bayesian update to a fixed point.
 
@@ -120,31 +123,32 @@ def attribute(
     tolerance : float
         Stop when no expectation moves by more than this, relative. [-]
     iterations : int
-        Most rounds. [-]
+        Most evaluations of the update. [-]
     draws : int
         Draws of the failure rates kept for the total's interval. [-]
     seed : int
         Seed of those draws.
+    initial : ndarray, shape (strikes,), optional
+        Expected duds to start from (a previous result's); default the priors'. [items]
     """
-    mean = strikes.prior_mean.copy()
     searched = (kind == SEARCHED).astype(np.float64) * quantity
     removed = np.isin(kind, (REPORTED, ACCIDENT)).astype(np.float64) * quantity
-    n_done = 0
-    for n_done in range(1, iterations + 1):  # noqa: B007 (the count is reported)
-        shares = _shares(integrals, mean, background)
-        k, e = _counts(strikes, integrals, shares, searched)
-        post = _learn(strikes, k, e, EM_GRID_POINTS, draws, seed)
-        moved = _moved(mean, post.scale_mean, tolerance)
-        mean = post.scale_mean
-        if not moved:
-            break
-    shares = _shares(integrals, mean, background)
-    k, e = _counts(strikes, integrals, shares, searched)
+
+    def step(log_mean: FloatArray) -> FloatArray:
+        shares = _shares(integrals, np.exp(log_mean), background, searched)
+        k, e = _counts(integrals, shares)
+        return np.log(np.maximum(_learn(strikes, k, e, EM_GRID_POINTS, 1, seed).scale_mean, TINY))
+
+    start = strikes.prior_mean if initial is None else initial
+    log_mean, n_done = squarem(step, np.log(np.maximum(start, TINY)), tolerance, iterations)
+    mean = np.exp(log_mean)
+    shares = _shares(integrals, mean, background, searched)
+    k, e = _counts(integrals, shares)
     post = _learn(strikes, k, e, None, draws, seed)
     k_rem = weighted_sums(
         integrals.pair_strike, shares.strike * removed[integrals.pair_evidence], len(strikes)
     )
-    k_rem += np.where(integrals.exposure > 0, 0.0, _raw_found(strikes, integrals, shares, searched))
+    k_rem += np.where(integrals.exposure > 0, 0.0, shares.found)
     return Attribution(
         posterior=post,
         found=k,
@@ -160,39 +164,58 @@ def attribute(
 class _Shares:
     strike: FloatArray  # per pair
     background: FloatArray  # per evidence point
+    found: FloatArray  # searched items per strike, before the exposure check
 
 
-def _shares(integrals: Integrals, mean: FloatArray, bg_mean: float) -> _Shares:
-    """Responsibilities of each (evidence, strike) pair and of the background."""
-    num = mean[integrals.pair_strike] * integrals.pair_weight
-    bg = bg_mean * integrals.evidence_background
-    total = weighted_sums(integrals.pair_evidence, num, len(bg)) + bg
-    none = total <= 0.0
-    safe = np.where(none, 1.0, total)
-    return _Shares(num / safe[integrals.pair_evidence], np.where(none, 1.0, bg / safe))
+def _shares(
+    integrals: Integrals, mean: FloatArray, bg_mean: float, searched: FloatArray
+) -> _Shares:
+    """Responsibilities of each (evidence, strike) pair and of the background.
+
+    Also the searched items attributed to each strike, in the same two passes over
+    the pairs (:func:`_share_pairs`).
+    """
+    share, bg, found = _share_pairs(
+        integrals.pair_evidence, integrals.pair_strike, integrals.pair_weight, mean,
+        bg_mean * integrals.evidence_background, searched,
+    )  # fmt: skip
+    return _Shares(share, bg, found)
 
 
-def _raw_found(
-    strikes: Strikes, integrals: Integrals, shares: _Shares, searched: FloatArray
-) -> FloatArray:
-    """Searched items attributed to each strike, before the exposure check. [items]"""
-    return weighted_sums(
-        integrals.pair_strike, shares.strike * searched[integrals.pair_evidence], len(strikes)
-    )
+@numba.njit(cache=True)
+def _share_pairs(
+    pair_ev: IntArray, pair_st: IntArray, pair_w: FloatArray, mean: FloatArray,
+    bg: FloatArray, searched: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:  # fmt: skip
+    """Two passes over the pairs: each point's total weight, then the shares (numba).
+
+    A point no source can explain (total 0) goes to the background whole.
+    """
+    total = bg.copy()
+    for p in range(len(pair_ev)):
+        total[pair_ev[p]] += mean[pair_st[p]] * pair_w[p]
+    share = np.empty(len(pair_ev))
+    found = np.zeros(len(mean))
+    for p in range(len(pair_ev)):
+        j = pair_ev[p]
+        share[p] = mean[pair_st[p]] * pair_w[p] / total[j] if total[j] > 0.0 else 0.0
+        found[pair_st[p]] += share[p] * searched[j]
+    bg_share = np.ones(len(bg))
+    for j in range(len(bg)):
+        if total[j] > 0.0:
+            bg_share[j] = bg[j] / total[j]
+    return share, bg_share, found
 
 
-def _counts(
-    strikes: Strikes, integrals: Integrals, shares: _Shares, searched: FloatArray
-) -> tuple[FloatArray, FloatArray]:
+def _counts(integrals: Integrals, shares: _Shares) -> tuple[FloatArray, FloatArray]:
     """``k_s`` and ``e_s``.
 
     A strike credited with items while its exposure is 0 (a find whose cell centre
     lies outside its search's polygon, say) keeps those items as removals, not as
     search results: a search of that strike never happened on the grid.
     """
-    k = _raw_found(strikes, integrals, shares, searched)
     e = integrals.exposure
-    return np.where(e > 0, k, 0.0), e
+    return np.where(e > 0, shares.found, 0.0), e
 
 
 def _learn(
@@ -220,9 +243,61 @@ def _learn(
     )
 
 
-def _moved(old: FloatArray, new: FloatArray, tolerance: float) -> bool:
-    scale = np.maximum(np.abs(old), 1e-9)
-    return bool(np.any(np.abs(new - old) > tolerance * scale))
+def _settled(old: FloatArray, new: FloatArray, tolerance: float) -> bool:
+    """Whether no expectation moved by more than ``tolerance × max(E, 1 item)`` (log inputs)."""
+    a, b = np.exp(old), np.exp(new)
+    return bool(np.all(np.abs(b - a) <= tolerance * np.maximum(np.maximum(a, b), 1.0)))
+
+
+TINY = 1e-300
+"""Floor of an expectation before its logarithm. [items]"""
+
+
+def squarem(
+    step: Callable[[FloatArray], FloatArray], x: FloatArray, tolerance: float, evaluations: int
+) -> tuple[FloatArray, int]:
+    """Find a fixed point of ``step`` by SQUAREM-accelerated iteration.
+
+    Each cycle takes two steps ``x₁ = F(x₀)``, ``x₂ = F(x₁)``, extrapolates along
+    ``r = x₁ − x₀`` and ``v = x₂ − x₁ − r`` with the step length
+    ``α = −‖r‖/‖v‖`` (scheme S3), and stabilises with one more step from the
+    extrapolated point [1]_. Stops when one step moves no element by more than
+    ``tolerance`` (the update works on log expectations, so that is relative) or
+    after ``evaluations`` calls of ``step``; ``x`` are log expectations, and a step
+    has settled when no expectation moves by more than ``tolerance`` of itself or of
+    one item, whichever is larger (:func:`_settled`).
+
+    Returns
+    -------
+    x : ndarray
+        The fixed point.
+    evaluations : int
+        Calls of ``step`` made.
+
+    References
+    ----------
+    .. [1] Varadhan, R. and Roland, C. (2008) Simple and globally convergent methods
+       for accelerating the convergence of any EM algorithm, *Scand. J. Stat.* 35,
+       335–353. https://doi.org/10.1111/j.1467-9469.2007.00585.x
+    """
+    done = 0
+    while done < evaluations:
+        x1 = step(x)
+        done += 1
+        r = x1 - x
+        if _settled(x, x1, tolerance) or done >= evaluations:
+            return x1, done
+        x2 = step(x1)
+        done += 1
+        v = x2 - x1 - r
+        if _settled(x1, x2, tolerance):
+            return x2, done
+        norm_v = float(np.linalg.norm(v))
+        alpha = -float(np.linalg.norm(r)) / norm_v if norm_v > 0 else -1.0
+        alpha = min(alpha, -1.0)
+        x = step(x - 2.0 * alpha * r + alpha * alpha * v)
+        done += 1
+    return x, done
 
 
 # -- unexplained evidence -------------------------------------------------------------

@@ -47,8 +47,10 @@ References
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 import numpy.typing as npt
 from scipy import special
@@ -445,12 +447,19 @@ def _log_density(y: FloatArray, term: _TypeTerms) -> FloatArray:
     log_p = special.log_expit(y)
     p = np.exp(log_p)
     out = (term.a + term.b) * log_p - term.b * y - term.tilt * p
-    step = max(1, _CHUNK_CELLS // max(y.size, 1))
-    for i in range(0, term.shape.size, step):
-        sl = slice(i, i + step)
-        inner = np.log(term.rate0[sl, None] + term.ne[sl, None] * p[None, :])
-        out -= term.shape[sl] @ inner
-    return np.asarray(out)
+    return np.asarray(out - _count_terms(term.shape, term.rate0, term.ne, p))
+
+
+@numba.njit(parallel=True, cache=True)
+def _count_terms(shape: FloatArray, rate0: FloatArray, ne: FloatArray, p: FloatArray) -> FloatArray:
+    """``Σ_s shape_s log(rate0_s + ne_s p)`` at each ``p`` (the strikes of unknown count)."""
+    out = np.zeros(len(p))
+    for g in numba.prange(len(p)):
+        acc = 0.0
+        for i in range(len(shape)):
+            acc += shape[i] * math.log(rate0[i] + ne[i] * p[g])
+        out[g] = acc
+    return out
 
 
 def _zoom(term: _TypeTerms, grid_points: int) -> tuple[FloatArray, float]:
@@ -525,17 +534,34 @@ def _scale_moments(s: _Strikes, pi: FloatArray, ws: FloatArray) -> tuple[FloatAr
     m1 = s.per_carrier * c * np.sum(ws * pi, axis=1)[t]
     m2 = (s.per_carrier * c) ** 2 * np.sum(ws * pi**2, axis=1)[t]
     for ty in range(s.n_types):
-        idx = np.flatnonzero(s.unknown & (t == ty))
-        for sl in _chunks(idx.size, pi.shape[1]):
-            j = idx[sl]
-            x = pi[ty] / (s.rate0[j, None] + (s.per_carrier[j] * s.exposure[j])[:, None] * pi[ty])
-            a = s.shape[j]
-            m1[j] = s.per_carrier[j] * a * (x @ ws[ty])
-            m2[j] = s.per_carrier[j] ** 2 * a * (a + 1.0) * (np.square(x, out=x) @ ws[ty])
+        j = np.flatnonzero(s.unknown & (t == ty))
+        x1, x2 = _ratio_moments(s.rate0[j], s.per_carrier[j] * s.exposure[j], pi[ty], ws[ty])
+        a = s.shape[j]
+        m1[j] = s.per_carrier[j] * a * x1
+        m2[j] = s.per_carrier[j] ** 2 * a * (a + 1.0) * x2
     var = np.maximum(m2 - m1**2, 1e-12 * m1**2)
     zero = m1 <= 0.0
     var = np.where(zero, 1.0, var)
     return np.where(zero, 0.0, m1**2 / var), np.where(zero, 1.0, m1 / var)
+
+
+@numba.njit(parallel=True, cache=True)
+def _ratio_moments(
+    rate0: FloatArray, ne: FloatArray, pi: FloatArray, w: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """``Σ_g w_g x_g`` and ``Σ_g w_g x_g²`` with ``x_g = π_g / (rate0 + ne π_g)``, per strike."""
+    m1 = np.empty(len(rate0))
+    m2 = np.empty(len(rate0))
+    for i in numba.prange(len(rate0)):
+        a1 = 0.0
+        a2 = 0.0
+        for g in range(len(pi)):
+            x = pi[g] / (rate0[i] + ne[i] * pi[g])
+            a1 += w[g] * x
+            a2 += w[g] * x * x
+        m1[i] = a1
+        m2[i] = a2
+    return m1, m2
 
 
 def _remaining_means(

@@ -430,10 +430,12 @@ class Searches:
         ``activity_id``.
     day : ndarray of int64
         Day the activity ended: it thins the items of strikes dated before. [day]
-    log_keep : ndarray of float64
-        ``log(1 − p)`` of its effective detection probability (recorded, else by
-        method, else by type; an NTS with outcome ``no_evidence`` also thins by
-        ``1 − q``, docs/model.md §2). [-]
+    log_keep : ndarray of float64, shape (n, 2)
+        ``log(1 − p)`` of its detection probability (recorded, else by method, else
+        by type), and ``log(1 − q)`` for an NTS with outcome ``no_evidence`` (0 for
+        every other activity): the chance it would have noticed an attack that fell
+        inside, which moves where the attack may have fallen, not how many items it
+        left (docs/model.md §2). [-]
     detection : ndarray of float64
         The detection probability of finds ``p`` (without the NTS evidence term). [-]
     polygons : ndarray of shapely.Geometry
@@ -480,7 +482,7 @@ def searches_from_records(
     return Searches(
         ids=kept["activity_id"].to_numpy(dtype=object),
         day=day_numbers(kept["end_date"], "end_date"),
-        log_keep=log_keep(1.0 - (1.0 - p) * (1.0 - q)),
+        log_keep=np.column_stack([log_keep(p), log_keep(q)]),
         detection=p,
         polygons=np.asarray(polygons, dtype=object),
     )

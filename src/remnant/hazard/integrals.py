@@ -30,28 +30,36 @@ import numpy as np
 import numpy.typing as npt
 
 from remnant.hazard.grid import TILE
-from remnant.hazard.kernels import log_survival, tile_events, weighted_sums
+from remnant.hazard.kernels import (
+    NEVER,
+    NOTICE,
+    SEARCH,
+    advance,
+    log_survival,
+    tile_events,
+    tile_survival,
+    weighted_sums,
+)
 from remnant.hazard.mixture import (
     C0,
     DAY,
     K0,
     K1,
     NC,
+    NORM,
     NR,
     R0,
     TYPE,
-    cell_mass,
+    WEIGHT,
     holds,
     mean_axes,
+    oriented_row,
     point_mass,
 )
 from remnant.hazard.scanline import fill_cells
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-NEVER = np.iinfo(np.int64).max // 4
-"""A day after every search. [day]"""
 
 
 @dataclass(frozen=True)
@@ -85,10 +93,20 @@ class Integrals:
     Parameters
     ----------
     exposure : ndarray, shape (strikes,)
-        ``e_s``. [-]
+        ``e_s = Σ_c w'_sc (1 − S_sc)``, with ``w' = w L / Z`` the strike's density once
+        non-technical surveys without evidence have moved it (docs/model.md §2). [-]
+    notice_norm : ndarray, shape (strikes,)
+        ``Z_s = Σ_c w_sc L_sc``: the share of the strike's prior density where those
+        surveys leave it. [-]
+    last_exposure : ndarray, shape (strikes,)
+        The exposure of each strike's last component alone (not weighted): of its
+        prior component, or of its carriers not located (:mod:`.components`). [-]
     searched : ndarray, shape (coarse rows, coarse cols)
         Mean over the fine cells of each coarse cell of ``1 − S_c``, the chance that
         an item there was found by some search (docs/model.md §4). [-]
+    notice : ndarray, shape (coarse rows, coarse cols)
+        Mean of ``1 − L_c``: the chance that a survey without evidence would have
+        noticed an attack there. [-]
     pair_evidence, pair_strike : ndarray of int64
         The (evidence, strike) pairs with a positive weight.
     pair_weight : ndarray of float64
@@ -98,13 +116,17 @@ class Integrals:
     area_strike_area, area_strike : ndarray of int64
         The (hazard area, strike) pairs with a positive remaining mass.
     area_mass : ndarray of float64
-        ``m_sA`` of each pair. [-]
+        ``m_sA = Σ_{c ∈ A} w_sc S_sc L_sc`` of each pair, on the strike's prior
+        density (divide by ``Z_s`` for its share). [-]
     area_cells : ndarray, shape (areas,)
         Cells of each area. [cells]
     """
 
     exposure: FloatArray
+    last_exposure: FloatArray
+    notice_norm: FloatArray
     searched: FloatArray
+    notice: FloatArray
     pair_evidence: IntArray
     pair_strike: IntArray
     pair_weight: FloatArray
@@ -171,6 +193,20 @@ def candidate_pairs(
     return offsets, out
 
 
+INTEGRAL_PARTS = {
+    "all": (True, True, True),
+    "base": (True, True, False),
+    "strikes": (True, True, False),
+    "areas": (True, False, True),
+}
+"""What each ``parts`` of :func:`integrate` computes: exposures, evidence weights,
+hazard areas."""
+
+FAST = {"reassoc", "contract"}
+"""Floating-point freedoms for sums over cells: reordering (vector lanes) and fused
+multiply-add; no assumption about NaN, infinities or signed zeros."""
+
+
 # -- pass 1 ---------------------------------------------------------------------------
 
 
@@ -195,8 +231,11 @@ def _pass(
     area_slot: IntArray,
     bg: FloatArray,
     factor: int,
+    want: tuple[bool, bool, bool],
+    exposure_slot: IntArray,
     exposure_part: FloatArray,
     coarse_searched: FloatArray,
+    coarse_notice: FloatArray,
     pair_weight: FloatArray,
     ev_bg: FloatArray,
     area_mass: FloatArray,
@@ -214,59 +253,184 @@ def _pass(
             ta_idx[ta_off[t] : ta_off[t + 1]], ax, ay, a_ring, a_geom, a_day, a_lk,
             x0, top, cell, row0, col0, nrows, ncols,
         )  # fmt: skip
-        searched = np.flatnonzero(start[1:] > start[:-1])
-        for c in searched:
-            found = 1.0 - math.exp(log_survival(start, ev_day_c, ev_cum, c, -NEVER, NEVER))
-            coarse_searched[(row0 + c // ncols) // factor, (col0 + c % ncols) // factor] += found
+        clock = tile_survival(start, ev_day_c, ev_cum)
+        found, notice = clock[5], clock[6]
+        searched_row = np.zeros(nrows, dtype=np.bool_)
+        for c in range(nrows * ncols):
+            if found[c] > 0.0:
+                searched_row[c // ncols] = True
+                cr, cc = (row0 + c // ncols) // factor, (col0 + c % ncols) // factor
+                coarse_searched[cr, cc] += 1.0 - math.exp(clock[3][c, SEARCH])
+                coarse_notice[cr, cc] += notice[c]
+        # the hazard areas' cells in this tile, as a CSR over the tile's areas
+        a_ids = th_idx[th_off[t] : th_off[t + 1] if want[2] else th_off[t]]
+        a_off, a_cell = _tile_areas(
+            a_ids, hx, hy, h_ring, h_geom, x0, top, cell, row0, col0, nrows, ncols
+        )
+        for q in range(len(a_ids)):
+            area_cells[th_off[t] + q] = a_off[q + 1] - a_off[q]
         rows = np.empty((kmax, TILE))
         cols = np.empty((kmax, TILE))
-        for m in range(ts_off[t], ts_off[t + 1]):
+        pos = 0
+        for m in range(ts_off[t], ts_off[t + 1]):  # strikes in day order
             s = ts_idx[m]
+            pos = advance(clock, pos, strikes[s, DAY])
             ra, rb = max(strikes[s, R0], row0), min(strikes[s, R0] + strikes[s, NR], row0 + nrows)
             ca, cb = max(strikes[s, C0], col0), min(strikes[s, C0] + strikes[s, NC], col0 + ncols)
             if ra >= rb or ca >= cb:
                 continue
             mean_axes(strikes, comps, s, ra, rb, ca, cb, clip, x0, top, cell, rows, cols)
-            e = 0.0
-            for c in searched:
-                r, q = row0 + c // ncols, col0 + c % ncols
-                if r < ra or r >= rb or q < ca or q >= cb:
-                    continue
-                w = cell_mass(strikes, comps, s, r, q, r - ra, q - ca, rows, cols, clip,
-                              x0, top, cell)  # fmt: skip
-                ls = log_survival(start, ev_day_c, ev_cum, c, strikes[s, DAY], NEVER)
-                e += w * (1.0 - math.exp(ls))
-            exposure_part[m] = e
-        for k in range(te_off[t], te_off[t + 1]):
-            j = te_idx[k]
-            r, q = ev_row[j], ev_col[j]
-            c = (r - row0) * ncols + (q - col0)
-            gb = bg[r // factor, q // factor] / (factor * factor)
-            ev_bg[j] = gb * math.exp(log_survival(start, ev_day_c, ev_cum, c, -NEVER, ev_day[j]))
-            for p in range(pair_off[j], pair_off[j + 1]):
-                s = pair_strike[p]
-                w = point_mass(strikes, comps, s, r, q, clip, x0, top, cell)
-                ls = log_survival(start, ev_day_c, ev_cum, c, strikes[s, DAY], ev_day[j])
-                pair_weight[p] = w * math.exp(ls) * compat[ev_item[j], strikes[s, TYPE]]
-        buf = np.empty(nrows * ncols, dtype=np.int64)
-        n_st = ts_off[t + 1] - ts_off[t]
-        for k in range(th_off[t], th_off[t + 1]):
-            h = th_idx[k]
-            n = fill_cells(hx, hy, h_ring, h_geom[h], h_geom[h + 1], x0, top, cell,
-                           row0, col0, nrows, ncols, buf)  # fmt: skip
-            area_cells[k] = n
-            for m in range(n_st):
-                s = ts_idx[ts_off[t] + m]
-                tot = 0.0
-                for i in range(n):
-                    c = buf[i]
-                    r, q = row0 + c // ncols, col0 + c % ncols
-                    if not holds(strikes, s, r, q):
-                        continue
-                    w = point_mass(strikes, comps, s, r, q, clip, x0, top, cell)
-                    ls = log_survival(start, ev_day_c, ev_cum, c, strikes[s, DAY], NEVER)
-                    tot += w * math.exp(ls)
-                area_mass[area_slot[k] + m] = tot
+            box = (ra, rb, ca, cb, row0, col0, ncols)
+            if want[0]:
+                _exposure(
+                    strikes, comps, s, box, rows, cols, clip, g, found, notice, searched_row,
+                    exposure_part[2 * exposure_slot[m] :],
+                )  # fmt: skip
+            for q in range(len(a_ids)):
+                slot = area_slot[th_off[t] + q] + (m - ts_off[t])
+                area_mass[slot] = _area_mass(
+                    strikes, comps, s, box, rows, cols, clip, g, clock[4],
+                    a_cell[a_off[q] : a_off[q + 1]],
+                )  # fmt: skip
+        if want[1]:
+            _evidence_weights(
+                t, te_off, te_idx, ev_row, ev_col, ev_day, ev_item, pair_off, pair_strike,
+                compat, strikes, comps, clip, g, row0, col0, ncols, (start, ev_day_c, ev_cum),
+                bg, factor, pair_weight, ev_bg,
+            )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _tile_areas(
+    ids: IntArray, hx: FloatArray, hy: FloatArray, h_ring: IntArray, h_geom: IntArray,
+    x0: float, top: float, cell: float, row0: int, col0: int, nrows: int, ncols: int,
+) -> tuple[IntArray, IntArray]:  # fmt: skip
+    """Local cells of each area of ``ids`` in the tile, CSR ``(offsets, cells)``."""
+    buf = np.empty(nrows * ncols, dtype=np.int64)
+    counts = np.zeros(len(ids) + 1, dtype=np.int64)
+    for q in range(len(ids)):
+        h = ids[q]
+        counts[q + 1] = fill_cells(hx, hy, h_ring, h_geom[h], h_geom[h + 1], x0, top, cell,
+                                   row0, col0, nrows, ncols, buf[:0])  # fmt: skip
+    offsets = np.cumsum(counts)
+    cells = np.empty(offsets[-1], dtype=np.int64)
+    for q in range(len(ids)):
+        h = ids[q]
+        fill_cells(hx, hy, h_ring, h_geom[h], h_geom[h + 1], x0, top, cell, row0, col0,
+                   nrows, ncols, cells[offsets[q] : offsets[q + 1]])  # fmt: skip
+    return offsets, cells
+
+
+@numba.njit(cache=True)
+def _exposure(
+    strikes: IntArray, comps: FloatArray, s: int,
+    box: tuple[int, int, int, int, int, int, int], rows: FloatArray, cols: FloatArray,
+    clip: float, g: tuple[float, float, float, int, int, int], found: FloatArray,
+    notice: FloatArray, searched_row: npt.NDArray[np.bool_], out: FloatArray,
+) -> None:  # fmt: skip
+    """``Σ_c w_kc (1 − L_c)`` and ``Σ_c w_kc (1 − S_c L_c)`` of each component *k* in this tile.
+
+    Written to ``out[2k]`` and ``out[2k + 1]``; ``notice = 1 − L`` and
+    ``found = 1 − S·L`` for this strike's day (:func:`~remnant.hazard.kernels.advance`).
+    An isotropic component's mass is separable, so each row with a search is a dot
+    product. The masses are not weighted by ``π_k``.
+    """
+    ra, rb, ca, cb, row0, col0, ncols = box
+    x0, top, cell = g[0], g[1], g[2]
+    k0, k1 = strikes[s, K0], strikes[s, K1]
+    masses = np.empty(cb - ca)
+    for k in range(k0, k1):
+        kk = k - k0
+        acc_l, acc_sl = 0.0, 0.0
+        for r in range(ra, rb):
+            if not searched_row[r - row0]:
+                continue
+            base = (r - row0) * ncols - col0
+            if comps[k, NORM] > 0.0:
+                oriented_row(comps, k, r, ca, cb, clip, x0, top, cell, masses)
+                acc_l += _dot(masses, notice, base + ca, cb - ca)
+                acc_sl += _dot(masses, found, base + ca, cb - ca)
+            else:
+                acc_l += rows[kk, r - ra] * _dot(cols[kk], notice, base + ca, cb - ca)
+                acc_sl += rows[kk, r - ra] * _dot(cols[kk], found, base + ca, cb - ca)
+        out[2 * kk] = acc_l
+        out[2 * kk + 1] = acc_sl
+
+
+@numba.njit(cache=True, fastmath=FAST)
+def _dot(a: FloatArray, b: FloatArray, offset: int, n: int) -> float:
+    """``Σ_i a[i] b[offset + i]`` for ``i < n``, vectorised (the order of the sum is free)."""
+    total = 0.0
+    for i in range(n):
+        total += a[i] * b[offset + i]
+    return total
+
+
+@numba.njit(cache=True)
+def _area_mass(
+    strikes: IntArray, comps: FloatArray, s: int,
+    box: tuple[int, int, int, int, int, int, int], rows: FloatArray, cols: FloatArray,
+    clip: float, g: tuple[float, float, float, int, int, int], s_now: FloatArray,
+    cells: IntArray,
+) -> float:  # fmt: skip
+    """``Σ_{c ∈ A} w_sc S_sc`` over an area's cells of this tile inside the window.
+
+    The area's cells come row by row in runs (:func:`~remnant.hazard.scanline.fill_cells`
+    writes them ascending): each run of an isotropic component is one dot product.
+    """
+    ra, rb, ca, cb, row0, col0, ncols = box
+    x0, top, cell = g[0], g[1], g[2]
+    k0, k1 = strikes[s, K0], strikes[s, K1]
+    masses = np.empty(TILE)
+    total = 0.0
+    i, n = 0, len(cells)
+    while i < n:
+        j = i
+        while j + 1 < n and cells[j + 1] == cells[j] + 1 and cells[j + 1] % ncols != 0:
+            j += 1
+        r = row0 + cells[i] // ncols
+        lo = max(col0 + cells[i] % ncols, ca)
+        hi = min(col0 + cells[j] % ncols + 1, cb)
+        i = j + 1
+        if r < ra or r >= rb or lo >= hi:
+            continue
+        base = (r - row0) * ncols - col0
+        for k in range(k0, k1):
+            if comps[k, NORM] > 0.0:
+                oriented_row(comps, k, r, lo, hi, clip, x0, top, cell, masses)
+                total += comps[k, WEIGHT] * _dot(masses, s_now, base + lo, hi - lo)
+            else:
+                kk = k - k0
+                dot = _dot(cols[kk, lo - ca :], s_now, base + lo, hi - lo)
+                total += comps[k, WEIGHT] * rows[kk, r - ra] * dot
+    return total
+
+
+@numba.njit(cache=True)
+def _evidence_weights(
+    t: int, te_off: IntArray, te_idx: IntArray, ev_row: IntArray, ev_col: IntArray,
+    ev_day: IntArray, ev_item: IntArray, pair_off: IntArray, pair_strike: IntArray,
+    compat: FloatArray, strikes: IntArray, comps: FloatArray, clip: float,
+    g: tuple[float, float, float, int, int, int], row0: int, col0: int, ncols: int,
+    sv: tuple[IntArray, IntArray, FloatArray], bg: FloatArray,
+    factor: int, pair_weight: FloatArray, ev_bg: FloatArray,
+) -> None:  # fmt: skip
+    """``ω_js`` of every pair of the tile's evidence, and ``ω_j,bg``."""
+    x0, top, cell = g[0], g[1], g[2]
+    start, ev_day_c, ev_cum = sv[0], sv[1], sv[2]
+    for k in range(te_off[t], te_off[t + 1]):
+        j = te_idx[k]
+        r, q = ev_row[j], ev_col[j]
+        c = (r - row0) * ncols + (q - col0)
+        gb = bg[r // factor, q // factor] / (factor * factor)
+        ev_bg[j] = gb * math.exp(log_survival(start, ev_day_c, ev_cum, c, -NEVER, ev_day[j]))
+        for p in range(pair_off[j], pair_off[j + 1]):
+            s = pair_strike[p]
+            w = point_mass(strikes, comps, s, r, q, clip, x0, top, cell)
+            day = strikes[s, DAY]
+            ls = log_survival(start, ev_day_c, ev_cum, c, day, ev_day[j], SEARCH)
+            ls += log_survival(start, ev_day_c, ev_cum, c, day, NEVER, NOTICE)
+            pair_weight[p] = w * math.exp(ls) * compat[ev_item[j], strikes[s, TYPE]]
 
 
 # -- the driver -----------------------------------------------------------------------
@@ -311,6 +475,8 @@ def integrate(
     areas: PolygonArgs,
     background: FloatArray,
     factor: int,
+    *,
+    parts: str = "all",
 ) -> Integrals:
     """Run pass 1 over every tile and reduce its partial sums (module docstring).
 
@@ -331,9 +497,21 @@ def integrate(
         ``ḡ`` per coarse cell (sums to 1 over the grid). [-]
     factor : int
         Fine cells per coarse cell side. [-]
+    parts : {"all", "base", "strikes", "areas"}
+        What to compute: ``all``; ``base``, all but the hazard areas' masses (the
+        costliest part, needed only once the strikes' components are final);
+        ``strikes``, the exposures and evidence weights of these strikes only, on the
+        tiles their windows meet (``searched`` and ``evidence_background`` then are
+        incomplete, for a caller that keeps its earlier values); ``areas``, the
+        hazard areas' masses and cells (with the exposures they are normalised by).
     """
+    if parts not in INTEGRAL_PARTS:
+        raise ValueError(f"unknown parts {parts!r}; valid: {sorted(INTEGRAL_PARTS)}")
     ts_off, ts_idx = strikes.tile_offsets, strikes.tile_index
     n_tiles = len(ts_off) - 1
+    want = INTEGRAL_PARTS[parts]
+    local = parts in ("strikes", "areas")
+    tiles = np.flatnonzero(np.diff(ts_off) > 0) if local else np.arange(n_tiles)
     pair_off, pair_strike = candidate_pairs(
         tile_evidence, (ts_off, ts_idx), evidence.row, evidence.col, evidence.day, strikes.table
     )
@@ -341,28 +519,29 @@ def integrate(
     th_off = areas.tile_offsets
     per_entry = np.repeat(n_st, np.diff(th_off))
     area_slot = np.concatenate([[0], np.cumsum(per_entry)]).astype(np.int64)
+    per_strike = strikes.table[:, K1] - strikes.table[:, K0]
+    exposure_slot = np.concatenate([[0], np.cumsum(per_strike[ts_idx])]).astype(np.int64)
     out = _Parts(
-        exposure=np.zeros(len(ts_idx)),
+        exposure=np.zeros(2 * int(exposure_slot[-1])),
         searched=np.zeros_like(background),
+        notice=np.zeros_like(background),
         pair_weight=np.zeros(len(pair_strike)),
         evidence_background=np.zeros(len(evidence.row)),
         area_mass=np.zeros(int(area_slot[-1])),
         area_cells=np.zeros(len(areas.tile_index), dtype=np.int64),
     )
     _pass(
-        np.arange(n_tiles, dtype=np.int64),
+        tiles.astype(np.int64),
         (grid.x0, grid.top, grid.cell, grid.nx, grid.ny, grid.tile_cols),
         strikes.table, strikes.comps, strikes.clip, strikes.kmax, ts_off, ts_idx,
         polygon_tuple(searches), search_day, search_log_keep,
         (*tile_evidence, evidence.row, evidence.col, evidence.day, evidence.item),
         pair_off, pair_strike, evidence.compat,
-        polygon_tuple(areas), area_slot, background, factor,
-        out.exposure, out.searched, out.pair_weight, out.evidence_background,
+        polygon_tuple(areas), area_slot, background, factor, want, exposure_slot,
+        out.exposure, out.searched, out.notice, out.pair_weight, out.evidence_background,
         out.area_mass, out.area_cells,
     )  # fmt: skip
-    return _reduce(
-        out, len(strikes.table), ts_off, ts_idx, pair_off, pair_strike, areas, area_slot, factor
-    )
+    return _reduce(out, strikes, exposure_slot, pair_off, pair_strike, areas, area_slot, factor)
 
 
 def polygon_tuple(
@@ -376,29 +555,61 @@ def polygon_tuple(
 class _Parts:
     """The per-tile outputs of pass 1, before they are summed."""
 
-    exposure: FloatArray  # per (tile, strike) entry
+    exposure: FloatArray  # per (tile, strike) entry and component: Σ w(1−L), Σ w(1−SL)
     searched: FloatArray  # per coarse cell
+    notice: FloatArray  # per coarse cell
     pair_weight: FloatArray  # per candidate pair
     evidence_background: FloatArray  # per evidence point
     area_mass: FloatArray  # per (tile, area, strike) slot
     area_cells: IntArray  # per (tile, area) entry
 
 
+PAIR_FLOOR = 1e-4
+"""Pairs whose weight is below this share of the largest of their evidence point are
+dropped: such a strike would need ten thousand times the expected duds of the best
+candidate to take even half of the point, while strikes' expectations differ by
+about a thousand at most (a few duds to a few thousand). [-]"""
+
+
+def _segment_max(values: FloatArray, offsets: IntArray) -> FloatArray:
+    """Largest value of each CSR segment (0 for an empty one)."""
+    out = np.zeros(len(offsets) - 1)
+    full = np.flatnonzero(np.diff(offsets) > 0)
+    if full.size:
+        out[full] = np.maximum.reduceat(values, offsets[full])
+    return out
+
+
 def _reduce(
     out: _Parts,
-    n_strikes: int,
-    ts_off: IntArray,
-    ts_idx: IntArray,
+    strikes: StrikeSet,
+    exposure_slot: IntArray,
     pair_off: IntArray,
     pair_strike: IntArray,
     areas: PolygonArgs,
     area_slot: IntArray,
     factor: int,
 ) -> Integrals:
-    """Sum the per-tile parts; keep the pairs with a positive weight."""
+    """Sum the per-tile parts; keep the pairs with a positive weight; normalise by ``Z_s``."""
+    ts_off, ts_idx = strikes.tile_offsets, strikes.tile_index
+    n_strikes = len(strikes.table)
+    k0, k1 = strikes.table[:, K0], strikes.table[:, K1]
+    k_count = np.diff(exposure_slot)
+    k_local = np.arange(int(exposure_slot[-1])) - np.repeat(exposure_slot[:-1], k_count)
+    comp = np.repeat(k0[ts_idx], k_count) + k_local
+    n_comps = len(strikes.comps)
+    comp_l = weighted_sums(comp, out.exposure[0::2], n_comps)  # Σ w (1 − L)
+    comp_sl = weighted_sums(comp, out.exposure[1::2], n_comps)  # Σ w (1 − S L)
+    weight = strikes.comps[:, WEIGHT]
+    owner = np.repeat(np.arange(n_strikes), k1 - k0)
+    notice = np.minimum(weighted_sums(owner, weight * comp_l, n_strikes), 1.0 - 1e-12)
+    norm = 1.0 - notice  # Z_s: the mass where the strike may still have fallen
+    found = weighted_sums(owner, weight * comp_sl, n_strikes)
+    last = np.maximum(k1 - 1, 0)
+    last_norm = np.maximum(1.0 - comp_l[last], 1e-12)
     n_areas = len(areas.geom_offsets) - 1
     pair_ev = np.repeat(np.arange(len(pair_off) - 1, dtype=np.int64), np.diff(pair_off))
-    keep = out.pair_weight > 0.0
+    keep = out.pair_weight > PAIR_FLOOR * _segment_max(out.pair_weight, pair_off)[pair_ev]
     th_off, th_idx = areas.tile_offsets, areas.tile_index
     n_st = np.diff(ts_off)
     entry_tile = np.repeat(np.arange(len(th_off) - 1), np.diff(th_off))
@@ -409,11 +620,14 @@ def _reduce(
     mass = out.area_mass
     a_keep = mass > 0.0
     return Integrals(
-        exposure=np.minimum(weighted_sums(ts_idx, out.exposure, n_strikes), 1.0),
+        exposure=np.clip((found - notice) / norm, 0.0, 1.0),
+        last_exposure=np.where(k1 > k0, np.clip((comp_sl - comp_l)[last] / last_norm, 0, 1), 0.0),
+        notice_norm=norm,
+        notice=out.notice / factor**2,
         searched=out.searched / factor**2,
         pair_evidence=pair_ev[keep],
         pair_strike=pair_strike[keep],
-        pair_weight=out.pair_weight[keep],
+        pair_weight=out.pair_weight[keep] / norm[pair_strike[keep]],
         evidence_background=out.evidence_background,
         area_strike_area=slot_area[a_keep],
         area_strike=slot_strike[a_keep],

@@ -35,6 +35,11 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Index = int | np.integer[Any]
 """A cell, day or row number as the kernels receive it (a NumPy integer from an array)."""
+SearchClock = tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+"""A tile's searches in day order and the survival they leave, :func:`tile_survival`."""
+
+SEARCH, NOTICE = 0, 1
+"""Columns of a search's ``log_keep``: items found, and attacks noticed."""
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -85,6 +90,54 @@ def axis_masses(
         lower = upper
 
 
+RESTART = 16
+"""Cells between exact evaluations in the Gaussian recurrences below: each step
+multiplies by a running ratio, so rounding grows by about one part in 1e16 per
+step, and a fresh ``exp`` every 16 steps also keeps far tails from staying at an
+underflowed zero. [cells]"""
+
+
+@numba.njit(cache=True)
+def axis_densities(
+    first: float, step: float, n: int, centre: float, sigma: float, out: FloatArray
+) -> None:
+    """Density of a 1-D normal at ``n`` cell centres ``first + k·step``, times ``|step|``.
+
+    The midpoint rule for a cell's mass, by a recurrence: ``φ`` at the next centre is
+    ``φ`` times a ratio that itself changes by the constant ``exp(−step²/σ²)``, so a
+    cell costs two multiplications, with an exact ``exp`` every :data:`RESTART` cells.
+    Used for the second-moment kernels, which are approximations anyway; the mean
+    kernel keeps the exact :func:`axis_masses`.
+
+    Parameters
+    ----------
+    first : float
+        Coordinate of the first cell centre. [m]
+    step : float
+        Signed distance between centres. [m]
+    n : int
+        Cells. [cells]
+    centre, sigma : float
+        Mean and standard deviation. [m]
+    out : ndarray, length ≥ n
+        Receives ``φ(x_k) |step|``. [-]
+    """
+    scale = abs(step) / (sigma * math.sqrt(2.0 * math.pi))
+    inv2 = 0.5 / (sigma * sigma)
+    decay = math.exp(-step * step * 2.0 * inv2)
+    value = 0.0
+    ratio = 0.0
+    for k in range(n):
+        if k % RESTART == 0:
+            d = first + k * step - centre
+            value = scale * math.exp(-d * d * inv2)
+            ratio = math.exp(-(2.0 * d * step + step * step) * inv2)
+        else:
+            value *= ratio
+            ratio *= decay
+        out[k] = value
+
+
 @numba.njit(cache=True)
 def rotated_density(
     dx: float, dy: float, sigma_along: float, sigma_across: float, sin_h: float, cos_h: float
@@ -98,39 +151,6 @@ def rotated_density(
     across = dx * cos_h - dy * sin_h
     q = (along / sigma_along) ** 2 + (across / sigma_across) ** 2
     return math.exp(-0.5 * q) / (2.0 * math.pi * sigma_along * sigma_across)
-
-
-@numba.njit(cache=True)
-def rotated_norm(
-    x: float,
-    y: float,
-    sigma_along: float,
-    sigma_across: float,
-    heading_deg: float,
-    half: float,
-    x0: float,
-    top: float,
-    cell: float,
-    win: IntArray,
-) -> float:
-    """Midpoint-rule mass of an oriented normal over its window's cells.
-
-    The cells whose centres lie in the square ``±half`` around ``(x, y)``; the mass
-    of each is the density at its centre times the cell area. Dividing by this sum
-    makes the strike's window mass exactly 1 (docs/model.md §1). [-]
-    """
-    theta = math.radians(heading_deg)
-    sin_h, cos_h = math.sin(theta), math.cos(theta)
-    total = 0.0
-    for r in range(win[0], win[0] + win[2]):
-        dy = top - (r + 0.5) * cell - y
-        if abs(dy) > half:
-            continue
-        for c in range(win[1], win[1] + win[3]):
-            dx = x0 + (c + 0.5) * cell - x
-            if abs(dx) <= half:
-                total += rotated_density(dx, dy, sigma_along, sigma_across, sin_h, cos_h)
-    return total * cell * cell
 
 
 # -- searches in a tile ----------------------------------------------------------------
@@ -157,8 +177,11 @@ def tile_events(
 
     Returns ``start`` (shape ``nrows·ncols + 1``), ``ev_day`` and ``ev_cum``: the
     events of local cell ``c = (row − row0)·ncols + (col − col0)`` are
-    ``start[c]:start[c+1]``, sorted by day descending, with ``ev_cum[k]`` the sum of
-    ``log_keep`` over the cell's events up to and including ``k``.
+    ``start[c]:start[c+1]``, sorted by day descending, with ``ev_cum[k, j]`` the sum
+    of ``log_keep[:, j]`` over the cell's events up to and including ``k``.
+    ``log_keep`` has two columns: :data:`SEARCH` (``log(1 − p)``, the items found)
+    and :data:`NOTICE` (``log(1 − q)``, what an NTS without evidence says of where
+    an attack fell, docs/model.md §2).
     """
     n_cells = nrows * ncols
     buf = np.empty(n_cells, dtype=np.int64)
@@ -198,25 +221,27 @@ def _group_by_cell(
         start[c + 1] += start[c]
     at = start[:-1].copy()
     ev_day = np.empty(len(cells), dtype=np.int64)
-    ev_lk = np.empty(len(cells), dtype=np.float64)
+    ev_owner = np.empty(len(cells), dtype=np.int64)
     for k in range(len(cells)):
         c = cells[k]
         ev_day[at[c]] = day[owner[k]]
-        ev_lk[at[c]] = log_keep[owner[k]]
+        ev_owner[at[c]] = owner[k]
         at[c] += 1
     for c in range(n_cells):
-        _sort_desc(ev_day, ev_lk, start[c], start[c + 1])
-    ev_cum = np.empty(len(cells), dtype=np.float64)
+        _sort_desc(ev_day, ev_owner, start[c], start[c + 1])
+    ev_cum = np.empty((len(cells), 2), dtype=np.float64)
     for c in range(n_cells):
-        acc = 0.0
+        acc0, acc1 = 0.0, 0.0
         for k in range(start[c], start[c + 1]):
-            acc += ev_lk[k]
-            ev_cum[k] = acc
+            acc0 += log_keep[ev_owner[k], SEARCH]
+            acc1 += log_keep[ev_owner[k], NOTICE]
+            ev_cum[k, SEARCH] = acc0
+            ev_cum[k, NOTICE] = acc1
     return start, ev_day, ev_cum
 
 
 @numba.njit(cache=True)
-def _sort_desc(days: IntArray, values: FloatArray, lo: int, hi: int) -> None:
+def _sort_desc(days: IntArray, values: IntArray, lo: int, hi: int) -> None:
     """Insertion sort of ``days[lo:hi]`` descending, carrying ``values`` (few per cell)."""
     for k in range(lo + 1, hi):
         d, v = days[k], values[k]
@@ -230,23 +255,88 @@ def _sort_desc(days: IntArray, values: FloatArray, lo: int, hi: int) -> None:
 
 
 @numba.njit(cache=True)
+def tile_survival(start: IntArray, ev_day: IntArray, ev_cum: FloatArray) -> SearchClock:
+    """The searches of a tile in day order, to sweep strikes through in day order.
+
+    ``S_sc`` of a strike dated ``t_s`` is the product of ``1 − p`` over the searches
+    of cell *c* that ended after ``t_s``, and ``L_sc`` that of ``1 − q`` over the
+    non-technical surveys without evidence there (docs/model.md §2). Visiting a
+    tile's strikes in day order, the passes start from every search in the future
+    (the sums of all of a cell's logs) and :func:`advance` past each search as the
+    strikes' days pass it, so every strike reads ``S·L`` and ``L`` from dense arrays:
+    no per-cell search of events, no branch.
+
+    Returns
+    -------
+    SearchClock
+        ``(days, cells, log_keep)`` of the tile's searches sorted by day, ``logs``
+        (``log S`` and ``log L`` per local cell), ``s_now = S·L``,
+        ``found = 1 − S·L`` and ``notice = 1 − L``.
+    """
+    n = len(start) - 1
+    n_ev = start[-1]
+    cells = np.empty(n_ev, dtype=np.int64)
+    lks = np.empty((n_ev, 2))
+    logs = np.zeros((n, 2))
+    for c in range(n):
+        previous = np.zeros(2)
+        for k in range(start[c], start[c + 1]):
+            cells[k] = c
+            lks[k] = ev_cum[k] - previous
+            previous = ev_cum[k]
+        logs[c] = previous
+    order = np.argsort(ev_day, kind="mergesort")
+    s_now = np.exp(logs[:, SEARCH] + logs[:, NOTICE])
+    notice = 1.0 - np.exp(logs[:, NOTICE])
+    return ev_day[order], cells[order], lks[order], logs, s_now, 1.0 - s_now, notice
+
+
+@numba.njit(cache=True)
+def advance(clock: SearchClock, pos: int, day: Index) -> int:
+    """Move ``clock`` past every search that ended on or before ``day``; return the new position.
+
+    A search on or before a strike's day clears nothing of it (docs/model.md §2).
+    """
+    days, cells, lks, logs, s_now, found, notice = clock
+    while pos < len(days) and days[pos] <= day:
+        c = cells[pos]
+        logs[c, SEARCH] = min(logs[c, SEARCH] - lks[pos, SEARCH], 0.0)
+        logs[c, NOTICE] = min(logs[c, NOTICE] - lks[pos, NOTICE], 0.0)
+        s_now[c] = math.exp(logs[c, SEARCH] + logs[c, NOTICE])
+        found[c] = 1.0 - s_now[c]
+        notice[c] = 1.0 - math.exp(logs[c, NOTICE])
+        pos += 1
+    return pos
+
+
+NEVER = np.iinfo(np.int64).max // 4
+"""A day after every search and every strike. [day]"""
+
+
+@numba.njit(cache=True)
 def log_survival(
-    start: IntArray, ev_day: IntArray, ev_cum: FloatArray, c: Index, after: Index, before: Index
+    start: IntArray,
+    ev_day: IntArray,
+    ev_cum: FloatArray,
+    c: Index,
+    after: Index,
+    before: Index,
+    column: int = 0,
 ) -> float:
     """``Σ log(1 − p_a)`` over the searches of local cell ``c`` with ``after < t_a < before``.
 
     ``after`` is a strike's day (a search on or before it clears nothing of it);
     ``before`` the day of a find, or a day beyond every search for the survival up to
-    the estimate. [-]
+    the estimate; ``column`` :data:`SEARCH` or :data:`NOTICE`. [-]
     """
     lo, hi = start[c], start[c + 1]
     k = lo
     late = 0.0  # events on or after `before`
     while k < hi and ev_day[k] >= before:
-        late = ev_cum[k]
+        late = ev_cum[k, column]
         k += 1
     total = late
     while k < hi and ev_day[k] > after:
-        total = ev_cum[k]
+        total = ev_cum[k, column]
         k += 1
     return total - late

@@ -98,7 +98,7 @@ def strike_table(
     mass ``level``) and ``p_any`` (probability that any of its items remains).
     """
     post = result.posterior
-    share = (1.0 - result.exposure) * _keep(moments.mean, post.scale_mean)
+    share = (1.0 - result.exposure) * moments.keep
     mu = post.scale_mean * share
     var = mu + post.scale_var * share**2
     p_any, lower, upper = bands(mu, var, level=level)
@@ -124,11 +124,6 @@ def strike_table(
             "p_any": p_any,
         }
     )
-
-
-def _keep(effective: FloatArray, mean: FloatArray) -> FloatArray:
-    """``ρ_s``: the share of a strike's remaining items not removed otherwise. [-]"""
-    return np.divide(effective, mean, out=np.ones_like(mean), where=mean > 0)
 
 
 def area_table(
@@ -202,7 +197,7 @@ def total_remaining(
     in clusters of one attack), drawn independently.
     """
     post = result.posterior
-    share = (1.0 - result.exposure) * _keep(moments.mean, post.scale_mean)
+    share = (1.0 - result.exposure) * moments.keep
     from_strikes = post.total_remaining_draws(share, seed=seed)
     bg = background
     bg_var = bg + bg * moments.background_items + moments.background_rel_var * bg**2

@@ -79,7 +79,7 @@ def study_grid(boxes: FloatArray, cell: float, crs: str) -> Grid:
     return Grid.covering(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]), cell, crs)
 
 
-def tiles_of_windows(win: IntArray, grid: Grid) -> Csr:
+def tiles_of_windows(win: IntArray, grid: Grid, key: IntArray | None = None) -> Csr:
     """Return, per tile, the windows (rows of ``win``) that meet it.
 
     Parameters
@@ -87,6 +87,9 @@ def tiles_of_windows(win: IntArray, grid: Grid) -> Csr:
     win : ndarray of int64, shape (n, 4)
         ``(row0, col0, nrows, ncols)`` of each window; may reach outside the grid.
     grid : Grid
+    key : ndarray of int64, shape (n,), optional
+        Order of the windows within a tile (ties by index), e.g. the strikes' days;
+        default their index.
     """
     n_rows, n_cols = grid.n_tiles
     r0 = np.clip(win[:, 0], 0, grid.ny - 1) // TILE
@@ -95,7 +98,7 @@ def tiles_of_windows(win: IntArray, grid: Grid) -> Csr:
     c1 = np.clip(win[:, 1] + win[:, 3] - 1, 0, grid.nx - 1) // TILE
     inside = (win[:, 0] + win[:, 2] > 0) & (win[:, 0] < grid.ny)
     inside &= (win[:, 1] + win[:, 3] > 0) & (win[:, 1] < grid.nx)
-    return _tile_ranges(r0, r1, c0, c1, inside, n_rows, n_cols)
+    return _tile_ranges(r0, r1, c0, c1, inside, n_rows, n_cols, key)
 
 
 def tiles_of_boxes(bounds: FloatArray, grid: Grid) -> Csr:
@@ -135,6 +138,7 @@ def _tile_ranges(
     inside: npt.NDArray[np.bool_],
     n_rows: int,
     n_cols: int,
+    key: IntArray | None = None,
 ) -> Csr:
     """CSR of items covering the tile rectangles ``[r0, r1] × [c0, c1]`` (inclusive)."""
     items = np.flatnonzero(inside)
@@ -145,7 +149,7 @@ def _tile_ranges(
     tile = (np.repeat(r0[items], per) + local // np.repeat(nc, per)) * n_cols + (
         np.repeat(c0[items], per) + local % np.repeat(nc, per)
     )
-    order = np.lexsort((owner, tile))
+    order = np.lexsort((owner, tile) if key is None else (owner, key[owner], tile))
     counts = np.bincount(tile[order], minlength=n_rows * n_cols)
     return Csr(_offsets(counts), owner[order].astype(np.int64))
 

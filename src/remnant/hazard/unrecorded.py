@@ -14,14 +14,16 @@ revealed by search with probability ``q_s(x) = 1 − E[e^{−Λ_u ẽ(x)}] =
 1 − (β / (β + ẽ(x)))^α`` — ``ẽ(x)``, the share of its items that searches would have
 found, is the searched map ``1 − S`` smoothed by the pattern of one attack — and by
 civilians (a report, an accident) with probability ``r``, estimated as the share of
-recorded strikes that have such evidence attributed to them (Beta(1, 1) prior). So
+recorded strikes that have such evidence attributed to them (Beta(1, 1) prior), and
+it would have been noticed by a non-technical survey without evidence with the
+probability ``n(x)`` of docs/model.md §2 (it was not: such a survey says so). So
 
-    R = Σ_c ḡ_c [1 − (1 − q_s(c))(1 − r)],     ν | n revealed ~ Gamma(a + n, b + R)
+    R = Σ_c ḡ_c [1 − (1 − q_s(c))(1 − r)(1 − n(c))],   ν | n revealed ~ Gamma(a + n, b + R)
 
 (the revealed count is Poisson with mean ``νR``), and the expected items of the
 attacks not revealed, per cell, are
 
-    E[ν | n] ḡ_c (1 − q_s(c))(1 − r) · α / (β + ẽ(c)),
+    E[ν | n] ḡ_c (1 − q_s(c))(1 − r)(1 − n(c)) · α / (β + ẽ(c)),
 
 the last factor being ``E[Λ_u | not revealed by search]``. Their items were not
 found (the attack was not revealed), so no search thins them further.
@@ -155,6 +157,7 @@ def unrecorded(
     density: FloatArray,
     inside: FloatArray,
     searched: FloatArray,
+    notice: FloatArray,
     spread_px: float,
     size: AttackSize,
     civilian: float,
@@ -173,6 +176,9 @@ def unrecorded(
         Share of each coarse cell inside the grid. [-]
     searched : ndarray
         Mean ``1 − S`` per coarse cell (:class:`~remnant.hazard.integrals.Integrals`). [-]
+    notice : ndarray
+        Mean ``1 − L`` per coarse cell: the chance that a survey without evidence
+        would have noticed an attack there. [-]
     spread_px : float
         1-sigma spread of one attack's items, in coarse cells. [cells]
     size : AttackSize
@@ -181,7 +187,7 @@ def unrecorded(
         ``r``. [-]
     """
     share = ndimage.gaussian_filter(searched * inside, spread_px, mode="constant")
-    hidden = (size.rate / (size.rate + share)) ** size.shape * (1.0 - civilian)
+    hidden = (size.rate / (size.rate + share)) ** size.shape * (1.0 - civilian) * (1.0 - notice)
     g = density * inside
     reveal_rate = float(np.sum(g * (1.0 - hidden)))
     a = 1.0 / prior_cv**2

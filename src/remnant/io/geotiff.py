@@ -2,7 +2,15 @@
 
 Four float32 bands in spec order, each named by its description, in a projected metre
 CRS, NaN as no data outside the studied area; tiled 256 × 256 with DEFLATE and the
-floating-point predictor, and internal overviews (average) for fast display in GIS.
+floating-point predictor, and internal overviews for fast display in GIS.
+
+The raster is written a strip of whole tile rows at a time (:func:`write_estimate_strips`),
+so a country-sized estimate never sits in memory, and can be updated tile by tile in
+place (:func:`update_estimate_tiles`). Overviews are computed here, not by GDAL: each
+overview pixel is the mean of the valid (non-NaN) cells it covers, straight from full
+resolution (:func:`block_means`), and every overview factor divides a tile, so a tile's
+overview pixels depend on that tile alone — a full write and a tile update give the
+same overviews.
 
 References
 ----------
@@ -13,7 +21,9 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +56,14 @@ CREATION_OPTIONS = {
     "blockxsize": TILE,
     "blockysize": TILE,
     "compress": "deflate",
+    "zlevel": 1,
     "predictor": 3,
+    "num_threads": "all_cpus",
     "BIGTIFF": "IF_SAFER",
 }
-"""GTiff creation options [1]_; ``predictor=3`` is the floating-point predictor."""
+"""GTiff creation options [1]_; ``predictor=3`` is the floating-point predictor;
+DEFLATE level 1 compresses a country-sized estimate five times faster than the
+default level 6, for files a few per cent larger."""
 
 _GDAL_TAGS = frozenset({"AREA_OR_POINT"})
 """Dataset tags GDAL adds by itself, left out of the metadata read back."""
@@ -62,15 +76,10 @@ def write_estimate(
     *,
     metadata: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write the hazard estimate as a GeoTIFF, atomically.
+    """Write the hazard estimate from whole arrays as a GeoTIFF, atomically.
 
-    Bands are written one window of whole tile rows at a time, converted to float32
-    per window, so memory beyond the inputs stays at one strip of 256 rows. Overviews
-    at factors 2, 4, 8, ... (until the smallest is under 256 cells on its long side)
-    are built with ``average`` resampling, NaN cells left out: for
-    ``expected_remaining`` (a count per cell) the average is the mean count per cell of
-    the coarser pixel, the right picture of a density; sum it over cells, not over
-    overview pixels, for totals.
+    See :func:`write_estimate_strips`, which this calls one strip of 256 rows at a
+    time (converted to float32 per strip).
 
     Parameters
     ----------
@@ -95,17 +104,159 @@ def write_estimate(
         A band is missing, unknown or of the wrong shape; or the CRS is geographic or
         not in metres.
     """
-    crs = _metre_crs(grid.crs)
+    _metre_crs(grid.crs)
     arrays = _checked_bands(grid, bands)
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **_profile(grid, crs)) as dst:
-        for index, name in enumerate(ESTIMATE_BANDS, start=1):
-            dst.set_band_description(index, name)
-            dst.set_band_unit(index, BAND_UNITS[name])
-            dst.update_tags(index, unit=BAND_UNITS[name])
-            _write_band(dst, index, arrays[name])
-        dst.update_tags(**dict(metadata or {}))
-        _build_overviews(dst, grid)
-    return Path(path)
+    return write_estimate_strips(path, grid, _strips_of(grid, arrays), metadata=metadata)
+
+
+def _strips_of(grid: Grid, arrays: Mapping[str, np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+    """The arrays as float32 strips of 256 rows, bands stacked in spec order."""
+    for row0 in range(0, grid.ny, TILE):
+        rows = [np.asarray(arrays[n][row0 : row0 + TILE], np.float32) for n in ESTIMATE_BANDS]
+        yield row0, np.stack(rows)
+
+
+def write_estimate_strips(
+    path: str | Path,
+    grid: Grid,
+    strips: Iterable[tuple[int, np.ndarray]],
+    *,
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Write the hazard estimate a strip at a time as a GeoTIFF, atomically.
+
+    Memory beyond one strip is the overview levels, held in scratch files beside
+    ``path`` (a third of the raster, at most) and written into the overview levels
+    once the full resolution is done. Overviews at factors 2, 4, 8, ... (until the
+    smallest is under 256 cells on its long side, and at most 256) hold the mean of
+    the valid cells they cover: for ``expected_remaining`` (a count per cell) the mean
+    count per cell of the coarser pixel, the right picture of a density; sum it over
+    cells, not over overview pixels, for totals.
+
+    Parameters
+    ----------
+    path : path
+        The GeoTIFF to write; replaced if it exists.
+    grid : Grid
+        The grid of the strips; its CRS must be projected, in metres.
+    strips : iterable of (int, ndarray)
+        ``(row0, bands)`` for every strip of whole tile rows, in any order, with
+        ``row0`` a multiple of 256 and ``bands`` of shape ``(4, rows, grid.nx)`` in
+        :data:`ESTIMATE_BANDS` order, NaN outside the studied area.
+    metadata : mapping of str to str, optional
+        Dataset-level tags, e.g. ``as_of``, ``cell_size_m``, ``software_version``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        The CRS is geographic or not in metres, or a strip has the wrong shape or
+        place.
+    """
+    crs = _metre_crs(grid.crs)
+    factors = overview_factors(grid.nx, grid.ny)
+    target = Path(path)
+    with (
+        atomic_path(target) as tmp,
+        tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as scratch,
+    ):
+        levels = [_level_file(Path(scratch), grid, f) for f in factors]
+        with rasterio.open(tmp, "w", **_profile(grid, crs)) as dst:
+            _describe(dst, metadata)
+            if factors:
+                dst.build_overviews(factors, Resampling.nearest)  # the levels, filled below
+            for row0, strip in strips:
+                _check_strip(grid, row0, strip)
+                _write_strip(dst, row0, strip)
+                for f, level in zip(factors, levels, strict=True):
+                    level[:, row0 // f : row0 // f + -(-strip.shape[1] // f)] = block_means(
+                        strip, f
+                    )
+        for index, level in enumerate(levels):
+            with rasterio.open(tmp, "r+", overview_level=index) as ov:
+                for row0 in range(0, level.shape[1], TILE):
+                    _write_strip(ov, row0, np.asarray(level[:, row0 : row0 + TILE]))
+    return target
+
+
+def update_estimate_tiles(
+    path: str | Path,
+    grid: Grid,
+    tiles: Iterable[tuple[int, int, np.ndarray]],
+    *,
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Replace some tiles of an ``estimate.tif`` and their overview pixels, atomically.
+
+    The file is copied, the copy updated in place (GDAL appends the new compressed
+    blocks) and renamed over the original, so a reader never sees a half-updated
+    estimate.
+
+    Parameters
+    ----------
+    path : path
+        An ``estimate.tif`` written by :func:`write_estimate_strips` on ``grid``.
+    grid : Grid
+        Its grid.
+    tiles : iterable of (int, int, ndarray)
+        ``(tile_row, tile_col, bands)`` with ``bands`` of shape ``(4, rows, cols)``,
+        the tile's window (:meth:`Grid.tile_window`).
+    metadata : mapping of str to str, optional
+        Dataset-level tags to set (others are kept).
+    """
+    factors = overview_factors(grid.nx, grid.ny)
+    target = Path(path)
+    blocks = list(tiles)
+    with atomic_path(target) as tmp:
+        shutil.copyfile(target, tmp)
+        with rasterio.open(tmp, "r+") as dst:
+            if _grid_of(target, dst) != grid:
+                raise ValueError(f"{target}: written on another grid than {grid}")
+            for tile_row, tile_col, bands in blocks:
+                row0, col0, rows, cols = grid.tile_window(tile_row, tile_col)
+                _check_block(bands, rows, cols)
+                dst.write(bands.astype(np.float32), window=Window(col0, row0, cols, rows))
+            dst.update_tags(**dict(metadata or {}))
+        for index, f in enumerate(factors):
+            with rasterio.open(tmp, "r+", overview_level=index) as ov:
+                for tile_row, tile_col, bands in blocks:
+                    row0, col0, _, _ = grid.tile_window(tile_row, tile_col)
+                    means = block_means(bands, f)
+                    window = Window(col0 // f, row0 // f, means.shape[2], means.shape[1])
+                    ov.write(means, window=window)
+    return target
+
+
+def block_means(bands: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of the valid cells of each ``factor × factor`` block, NaN where none is valid.
+
+    Parameters
+    ----------
+    bands : ndarray, shape (4, rows, cols)
+        Values, NaN where no data; ``rows`` and ``cols`` need not be multiples of
+        ``factor`` (the last blocks are partial).
+    factor : int
+        Block side. [cells]
+
+    Returns
+    -------
+    ndarray of float32, shape (4, ceil(rows / factor), ceil(cols / factor))
+    """
+    b, rows, cols = bands.shape
+    pr, pc = -rows % factor, -cols % factor
+    padded = np.pad(bands.astype(np.float64), ((0, 0), (0, pr), (0, pc)), constant_values=np.nan)
+    shape = (b, padded.shape[1] // factor, factor, padded.shape[2] // factor, factor)
+    blocks = padded.reshape(shape)
+    valid = ~np.isnan(blocks)
+    total = np.where(valid, blocks, 0.0).sum(axis=(2, 4))
+    count = valid.sum(axis=(2, 4))
+    out = np.full(total.shape, np.nan)
+    np.divide(total, count, out=out, where=count > 0)
+    return out.astype(np.float32)
 
 
 def read_estimate(path: str | Path) -> tuple[Grid, dict[str, np.ndarray], dict[str, str]]:
@@ -190,17 +341,50 @@ def _profile(grid: Grid, crs: RioCRS) -> dict[str, object]:
     }
 
 
-def _write_band(dst: DatasetWriter, index: int, values: np.ndarray) -> None:
-    """Write one band a strip of whole tile rows at a time, as float32."""
-    ny, nx = values.shape
-    for row0 in range(0, ny, TILE):
-        rows = min(TILE, ny - row0)
-        strip = values[row0 : row0 + rows].astype(np.float32, copy=False)
-        dst.write(strip, indexes=index, window=Window(0, row0, nx, rows))
+def _describe(dst: DatasetWriter, metadata: Mapping[str, str] | None) -> None:
+    """Name each band, set its unit, and the dataset's tags."""
+    for index, name in enumerate(ESTIMATE_BANDS, start=1):
+        dst.set_band_description(index, name)
+        dst.set_band_unit(index, BAND_UNITS[name])
+        dst.update_tags(index, unit=BAND_UNITS[name])
+    dst.update_tags(**dict(metadata or {}))
+    dst.update_tags(ns="rio_overview", resampling="average")
+
+
+def _level_file(scratch: Path, grid: Grid, factor: int) -> np.ndarray:
+    """A float32 scratch array on disk for the overview of ``factor``, NaN-filled."""
+    shape = (len(ESTIMATE_BANDS), -(-grid.ny // factor), -(-grid.nx // factor))
+    level = np.lib.format.open_memmap(scratch / f"overview-{factor}.npy", "w+", np.float32, shape)
+    level[:] = np.nan
+    return level
+
+
+def _check_strip(grid: Grid, row0: int, strip: np.ndarray) -> None:
+    rows = min(TILE, grid.ny - row0)
+    if (
+        row0 % TILE
+        or not 0 <= row0 < grid.ny
+        or strip.shape != (len(ESTIMATE_BANDS), rows, grid.nx)
+    ):
+        raise ValueError(
+            f"strip at row {row0} has shape {strip.shape}; the grid needs row0 a multiple of "
+            f"{TILE} below {grid.ny} and shape {(len(ESTIMATE_BANDS), rows, grid.nx)}"
+        )
+
+
+def _check_block(bands: np.ndarray, rows: int, cols: int) -> None:
+    if bands.shape != (len(ESTIMATE_BANDS), rows, cols):
+        raise ValueError(f"tile has shape {bands.shape}, its window needs {(4, rows, cols)}")
+
+
+def _write_strip(dst: DatasetWriter, row0: int, strip: np.ndarray) -> None:
+    """Write ``(bands, rows, cols)`` at row ``row0``, all bands, as float32."""
+    rows, cols = strip.shape[1], strip.shape[2]
+    dst.write(strip.astype(np.float32, copy=False), window=Window(0, row0, cols, rows))
 
 
 def overview_factors(nx: int, ny: int) -> list[int]:
-    """Return the overview factors 2, 4, 8, ... down to the first under one tile.
+    """Return the overview factors 2, 4, 8, ... down to the first under one tile (≤ 256).
 
     Parameters
     ----------
@@ -209,17 +393,10 @@ def overview_factors(nx: int, ny: int) -> list[int]:
     """
     factors: list[int] = []
     factor = 2
-    while max(nx, ny) / (factor // 2) > TILE:
+    while max(nx, ny) / (factor // 2) > TILE and factor <= TILE:
         factors.append(factor)
         factor *= 2
     return factors
-
-
-def _build_overviews(dst: DatasetWriter, grid: Grid) -> None:
-    factors = overview_factors(grid.nx, grid.ny)
-    if factors:
-        dst.build_overviews(factors, Resampling.average)
-        dst.update_tags(ns="rio_overview", resampling="average")
 
 
 def _grid_of(path: str | Path, src: DatasetReader) -> Grid:
