@@ -28,6 +28,7 @@ from remnant.errors import RemnantError, ValidationError
 
 if TYPE_CHECKING:
     from remnant.catalogue import Carrier
+    from remnant.hazard.estimate import Estimate
     from remnant.project import ImportReport
     from remnant.store import Store
 
@@ -309,6 +310,72 @@ def map_(
     console.print(f"wrote {out}", highlight=False)
 
 
+# --------------------------------------------------------------------------- estimate
+
+
+@app.command()
+def estimate(
+    project: Annotated[Path, typer.Argument(help="The project store (.gpkg).")],
+    out: Annotated[Path, typer.Option(help="Folder for estimate.tif and its tables.")],
+    cell: Annotated[float, typer.Option(help="Side of a grid cell [m].", min=1.0)] = 25.0,
+    as_of: Annotated[
+        str | None, typer.Option(help="Day of the estimate (ISO); default today.")
+    ] = None,
+    no_map: Annotated[bool, typer.Option("--no-map", help="Do not draw estimate.png.")] = False,
+) -> None:
+    """Estimate where unexploded items remain, how many, how sure, and write the results."""
+    from remnant.project import estimate_project
+    from remnant.store import open_store
+
+    start = time.perf_counter()
+    with open_store(project) as store, _progress() as bar:
+        run = estimate_project(
+            store,
+            out,
+            cell_m=cell,
+            as_of=_day(as_of),
+            draw_map=not no_map,
+            progress=_tracker(bar),
+        )
+    _print_estimate(run.estimate)
+    for role, path in run.paths.items():
+        console.print(f"  {role:>14}: {path}", highlight=False)
+    console.print(f"Done in {time.perf_counter() - start:.1f} s.", highlight=False)
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def _print_estimate(est: Estimate) -> None:
+    total = est.total
+    console.print(
+        f"Expected unexploded items remaining as of {est.as_of}: [bold]{total.mean:,.0f}[/] "
+        f"(90 % interval {total.lower:,.0f}–{total.upper:,.0f}), of which "
+        f"{est.unrecorded_remaining:,.0f} from unrecorded attacks not yet revealed.",
+        highlight=False,
+    )
+    table = Table(title="Failure rate per carrier type: prior, and learned from the records")
+    for name in ("carrier", "strikes", "items found", "prior (90 %)", "learned (90 %)"):
+        table.add_column(name, justify="left" if name == "carrier" else "right")
+    for row in est.failure_rates.to_dict("records"):
+        inferred = int(row["pseudo_strikes"])
+        table.add_row(
+            str(row["carrier"]),
+            f"{int(row['strikes']):,}" + (f" + {inferred:,} inferred" if inferred else ""),
+            f"{row['found']:,.0f}",
+            f"{row['prior_mean']:.1%} ({row['prior_lower']:.1%}–{row['prior_upper']:.1%})",
+            f"{row['posterior_mean']:.1%} "
+            f"({row['posterior_lower']:.1%}–{row['posterior_upper']:.1%})",
+        )
+    console.print(table)
+
+
 # --------------------------------------------------------------------------- simulate, demo
 
 
@@ -339,8 +406,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic world.")] = 1,
     strikes: Annotated[int, typer.Option(help="Attacks in the synthetic world.")] = 40,
 ) -> None:
-    """Simulate a world, build a store from it, summarise it and draw its map."""
-    from remnant.project import import_files, read_all
+    """Simulate a world, build a store from it, summarise it, map it, and estimate its hazard."""
+    from remnant.project import estimate_project, import_files, read_all
     from remnant.report.maps import plot_overview
     from remnant.simulate import simulate_world, write_world
     from remnant.store import init_store, open_store
@@ -363,11 +430,22 @@ def demo(
         _print_summary(store)
         map_path = out / "map.png"
         plot_overview(read_all(store), map_path, title=f"Remnant demo — seed {seed}")
+    console.rule("4. The hazard estimate: where items remain, how many, how sure")
+    with open_store(project) as store, _progress() as bar:
+        run = estimate_project(
+            store, out / "estimate", as_of=world.truth.parameters["as_of"],
+            progress=_tracker(bar),
+        )  # fmt: skip
+    _print_estimate(run.estimate)
+    truth = int(world.truth.submunitions["remains"].sum())
+    console.print(f"  (the simulated world holds {truth:,} — known here, never to the model)")
     console.rule("Files")
     console.print(f"  scenario (exchange format): {scenario}", highlight=False)
     console.print(f"  ground truth:               {scenario / 'truth'}", highlight=False)
     console.print(f"  project store (open in QGIS): {project}", highlight=False)
     console.print(f"  map:                        {map_path}", highlight=False)
+    console.print(f"  estimate (GeoTIFF):         {run.paths['raster']}", highlight=False)
+    console.print(f"  estimate map:               {run.paths['map']}", highlight=False)
     console.print(f"Done in {time.perf_counter() - start:.1f} s.", highlight=False)
 
 

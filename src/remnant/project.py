@@ -7,21 +7,28 @@ it in one transaction (:mod:`remnant.store`); export; summarise.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
 
 from remnant.catalogue import Catalogue, load_catalogue
 from remnant.errors import Problem, ValidationError
+from remnant.hazard.config import HazardConfig
 from remnant.io import RawTable, read_tables, write_table
 from remnant.records.schema import TABLES
 from remnant.records.validate import Validated, ValidationContext, validate
 from remnant.store import Store
+
+if TYPE_CHECKING:
+    from remnant.hazard.estimate import Estimate
 
 Progress = Callable[[str, int, int], None]
 """``progress(label, done, total)``."""
@@ -218,3 +225,149 @@ def carrier_summary(store: Store, catalogue: Catalogue | None = None) -> pd.Data
 def read_all(store: Store) -> dict[str, gpd.GeoDataFrame]:
     """Every table of the store, canonical."""
     return {name: store.read(name) for name in TABLES}
+
+
+# -- the hazard estimate ----------------------------------------------------------------
+
+ESTIMATE_FILES = {
+    "raster": "estimate.tif",
+    "failure_rates": "failure_rates.csv",
+    "strikes": "strike_summary.csv",
+    "areas": "area_summary.csv",
+    "record": "estimate.json",
+    "map": "estimate.png",
+}
+"""The files ``remnant estimate`` writes in its output folder, by role."""
+
+
+@dataclass
+class EstimateRun:
+    """What :func:`estimate_project` did: the estimate, the files, the time each step took."""
+
+    estimate: Estimate
+    paths: dict[str, Path]
+    seconds: dict[str, float]
+
+
+def estimate_project(
+    store: Store,
+    out: str | Path,
+    *,
+    cell_m: float = 25.0,
+    as_of: date | str | None = None,
+    config: HazardConfig | None = None,
+    catalogue: Catalogue | None = None,
+    draw_map: bool = True,
+    progress: Progress | None = None,
+) -> EstimateRun:
+    """Estimate the remaining hazard from a store and write every output to ``out``.
+
+    Writes ``estimate.tif`` (exchange format), ``failure_rates.csv``,
+    ``strike_summary.csv``, ``area_summary.csv``, ``estimate.json`` (the run: day,
+    totals, grid, assumptions, unrecorded attacks, timings) and ``estimate.png``.
+
+    Parameters
+    ----------
+    store : Store
+        The project store.
+    out : path
+        Output folder, created if missing.
+    cell_m : float
+        Side of a grid cell. [m]
+    as_of : datetime.date or str, optional
+        Day of the estimate; default today.
+    config : HazardConfig, optional
+        The model's assumptions (``cell_m`` overrides its cell size).
+    catalogue : Catalogue, optional
+        The munition catalogue.
+    draw_map : bool
+        Also draw ``estimate.png``.
+    progress : callable, optional
+        ``progress(label, done, total)``.
+    """
+    from remnant.hazard.estimate import estimate
+    from remnant.io.geotiff import write_estimate_strips
+    from remnant.io.summary import write_json, write_summary_csv
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = dataclasses.replace(config or HazardConfig(), cell_m=cell_m)
+    tell = progress or (lambda label, done, total: None)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+    tables = read_all(store)
+    seconds["read store"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    est = estimate(
+        tables, catalogue or load_catalogue(), as_of=as_of, config=config,
+        progress=lambda stage, done, total: tell(stage, int(done), int(total)),
+    )  # fmt: skip
+    seconds["evidence update"] = time.perf_counter() - clock
+    paths = {role: out / name for role, name in ESTIMATE_FILES.items()}
+    clock = time.perf_counter()
+    strips = est.strips(lambda stage, done, total: tell(stage, int(done), int(total)))
+    write_estimate_strips(paths["raster"], est.grid, strips, metadata=_raster_tags(est))
+    seconds["raster"] = time.perf_counter() - clock
+    write_summary_csv(est.failure_rates, paths["failure_rates"])
+    write_summary_csv(est.strike_table, paths["strikes"])
+    write_summary_csv(est.area_table, paths["areas"])
+    if draw_map:
+        clock = time.perf_counter()
+        from remnant.report.maps import plot_estimate
+
+        title = (
+            f"Remnant — expected unexploded items as of {est.as_of}: "
+            f"{est.total.mean:,.0f} (90 % interval {est.total.lower:,.0f}–{est.total.upper:,.0f})"
+        )
+        plot_estimate(paths["raster"], tables, paths["map"], title=title)
+        seconds["map"] = time.perf_counter() - clock
+    else:
+        del paths["map"]
+    write_json(_run_record(est, store, seconds), paths["record"])
+    return EstimateRun(est, paths, seconds)
+
+
+def _raster_tags(est: Estimate) -> dict[str, str]:
+    from remnant import __version__
+
+    return {
+        "as_of": est.as_of,
+        "cell_size_m": f"{est.grid.cell:g}",
+        "software_version": f"remnant {__version__}",
+        "total_expected_remaining": f"{est.total.mean:.6g}",
+    }
+
+
+def _run_record(est: Estimate, store: Store, seconds: dict[str, float]) -> dict[str, object]:
+    from remnant import __version__
+
+    u = est.unrecorded
+    return {
+        "software_version": f"remnant {__version__}",
+        "store": str(store.path),
+        "last_import_id": store.last_import_id(),
+        "as_of": est.as_of,
+        "grid": dataclasses.asdict(est.grid),
+        "total_remaining": {
+            "mean": est.total.mean,
+            "lower": est.total.lower,
+            "upper": est.total.upper,
+            "level": est.total.level,
+        },
+        "strikes": {
+            "recorded": int((~est.strikes.pseudo).sum()),
+            "pseudo": int(est.strikes.pseudo.sum()),
+        },
+        "unrecorded_attacks": {
+            "expected": u.attacks,
+            "revealed": u.revealed,
+            "hidden": u.hidden,
+            "reveal_rate": u.reveal_rate,
+            "civilian_share": u.civilian,
+            "duds_per_attack": u.size.mean,
+            "remaining": float(est.unrecorded_remaining),
+        },
+        "attribution_evaluations": est.attribution.iterations,
+        "config": est.config.as_dict(),
+        "seconds": seconds,
+    }

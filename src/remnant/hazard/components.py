@@ -261,7 +261,8 @@ def find_sites(
         wider than one carrier's pattern (at least :data:`SITE_MIN_POINTS` of them),
         the site holds as many carriers as the area of their spread ellipse holds
         patterns, ``√det(Σ) / σ_f²``, and its items spread like the points; its
-        centre's error variance is ``pattern / n + mean spread²``.
+        centre's error variance is ``pattern / n + mean spread²``. Sites share no
+        more carriers than the strike can have (:func:`_capped`).
     """
     idx = np.flatnonzero(owner >= 0)
     if idx.size == 0:
@@ -280,6 +281,7 @@ def find_sites(
     carriers = np.maximum(spread / sigma_f2, 1.0)
     pattern = np.maximum(sigma_f2, np.where(points >= SITE_MIN_POINTS, (vxx + vyy) / 2.0, 0.0))
     var = pattern / sw + weighted_sums(label, w * ev_spread_m[idx] ** 2, n) / sw
+    carriers = _capped(strikes, site_strike, carriers)
     order = np.argsort(site_strike, kind="stable")
     return Sites(
         strike=site_strike[order],
@@ -289,6 +291,27 @@ def find_sites(
         pattern=pattern[order],
         carriers=carriers[order],
     )
+
+
+COUNT_CAP = 0.99
+"""Quantile of an omitted carrier count's prior that bounds the carriers sites hold. [-]"""
+
+
+def _capped(strikes: Strikes, owner: IntArray, carriers: FloatArray) -> FloatArray:
+    """Site carriers scaled down where a strike's sites hold more than it can have.
+
+    Evidence found in separate boxes of one carrier's pattern makes separate sites;
+    a strike's sites together hold at most its recorded count, or the
+    :data:`COUNT_CAP` quantile of its count prior, shared in proportion.
+    """
+    n = len(strikes)
+    total = weighted_sums(owner, carriers, n)
+    extra = strikes.carriers_extra
+    size = np.where(np.isinf(strikes.carriers_size), 1e12, strikes.carriers_size)
+    quantile = stats.nbinom.ppf(COUNT_CAP, size, size / (size + np.maximum(extra, 1e-12)))
+    most = strikes.carriers_min + np.where(extra > 0, quantile, 0.0)
+    scale = np.where(total > most, most / np.maximum(total, 1e-12), 1.0)
+    return carriers * scale[owner]
 
 
 def _link(strikes: Strikes, owner: IntArray, x: FloatArray, y: FloatArray) -> tuple[IntArray, int]:
@@ -505,8 +528,9 @@ def _mixtures(strikes: Strikes, sites: Sites, which: IntArray, unlocated: FloatA
     # one carrier's pattern within the site, the carriers' spread across it
     out["within"][site_at] = np.sqrt(sites.pattern - pv[sites.strike] / 2.0 + sites.var)
     out["cross"][site_at] = np.sqrt(sites.pattern / 2.0 + sites.var)
-    out["coef_within"][site_at] = strikes.coef_pattern[sites.strike] / sites.carriers
-    out["coef_cross"][site_at] = (1.0 - 1.0 / sites.carriers) / (4.0 * math.pi * sites.pattern)
+    whole = np.maximum(sites.carriers, 1.0)  # a share of one carrier clusters as one
+    out["coef_within"][site_at] = strikes.coef_pattern[sites.strike] / whole
+    out["coef_cross"][site_at] = (1.0 - 1.0 / whole) / (4.0 * math.pi * sites.pattern)
     for name in _FIELDS:
         out[name][broad_at] = getattr(bc, name)[keep_broad]
     out["weight"][broad_at] = broad[keep_broad]

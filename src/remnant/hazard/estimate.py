@@ -92,7 +92,7 @@ IntArray = npt.NDArray[np.int64]
 Progress = Callable[[str, float, float], None]
 """``progress(stage, done, total)``."""
 
-SITE_ROUNDS = 3
+SITE_ROUNDS = 2
 """Most rounds of locating carriers from evidence (step 4 of the module docstring). [-]"""
 
 BAND_NAMES = ("expected_remaining", "p_any", "lower_90", "upper_90")
@@ -142,6 +142,8 @@ class Estimate:
         The total remaining over the study area, with its interval.
     unrecorded : Unrecorded
         The unrecorded attacks: how many, how many revealed, where the rest lie.
+    unrecorded_remaining : float
+        Expected items of the unrecorded attacks not revealed, over the grid. [items]
     config : HazardConfig
         The assumptions used.
     """
@@ -156,6 +158,7 @@ class Estimate:
     area_table: pd.DataFrame
     total: TotalRemaining
     unrecorded: Unrecorded
+    unrecorded_remaining: float
     config: HazardConfig
     _kernel: _Kernel = field(repr=False)
 
@@ -249,15 +252,14 @@ def estimate(
     comps = prior_components(strikes)
     integrals = setup.integrate(strikes, comps, "base")
     result = setup.attribute(strikes, integrals)
-    pseudo = _pseudo(evidence, result, catalogue, types, config)
-    if len(pseudo):
-        p_comps = prior_components(pseudo)
-        added = setup.integrate(pseudo, p_comps, "strikes")
-        integrals = _merge(integrals, added, len(strikes))
-        strikes, comps = strikes.concat(pseudo), comps.concat(p_comps)
-        result = setup.attribute(strikes, integrals, result)
     tell("evidence update", 1, 3)
-    strikes, comps, integrals, result = _site_rounds(strikes, comps, integrals, result, setup)
+    pseudo = _pseudo(evidence, result, catalogue, types, config)
+    pending = np.arange(len(strikes), len(strikes) + len(pseudo), dtype=np.int64)
+    integrals = _merge(integrals, len(pseudo))
+    strikes, comps = strikes.concat(pseudo), comps.concat(prior_components(pseudo))
+    strikes, comps, integrals, result = _site_rounds(
+        strikes, comps, integrals, result, setup, pending
+    )
     tell("evidence update", 2, 3)
     areas = setup.integrate(strikes, comps, "areas")
     integrals = dataclasses.replace(
@@ -272,6 +274,7 @@ def estimate(
         strikes, result, hidden, integrals.notice_norm, catalogue, setup.grid, config
     )
     area_bg = _area_background(frames["hazard_areas"], setup, hidden)
+    hidden_total = float(np.sum(hidden.remaining * setup.inside))
     tell("evidence update", 3, 3)
     return Estimate(
         as_of=str(np.datetime64(day, "D")),
@@ -284,10 +287,9 @@ def estimate(
         area_table=area_table(
             frames["hazard_areas"], integrals, strikes, moments, area_bg, setup.grid.cell**2
         ),
-        total=total_remaining(
-            strikes, result, moments, float(np.sum(hidden.remaining * setup.inside)), config.draws
-        ),
+        total=total_remaining(strikes, result, moments, hidden_total, config.draws),
         unrecorded=hidden,
+        unrecorded_remaining=hidden_total,
         config=config,
         _kernel=setup.kernel(strikes, comps, moments, hidden.remaining),
     )
@@ -500,6 +502,7 @@ def _site_rounds(
     integrals: Integrals,
     result: Attribution,
     setup: _Setup,
+    pending: IntArray,
 ) -> tuple[Strikes, Components, Integrals, Attribution]:
     """Locate carriers from the evidence attributed to each strike, to a fixed point.
 
@@ -509,8 +512,9 @@ def _site_rounds(
     given that the searches of their area found none — the exposure of the strike's
     last component, its prior one or its carriers not located
     (:func:`.components.unlocated_carriers`) — rebuilds the components and carrier
-    counts, reruns pass 1 for the strikes whose components changed, and redoes the
-    evidence update; at most :data:`SITE_ROUNDS` rounds.
+    counts, reruns pass 1 for the strikes whose components changed (and, in the
+    first round, for the ``pending`` strikes, whose pass 1 is still to do), and
+    redoes the evidence update; at most :data:`SITE_ROUNDS` rounds.
     """
     ev = setup.evidence
     weight = np.where(ev.kind == EVIDENCE, 1.0, ev.quantity)
@@ -530,7 +534,8 @@ def _site_rounds(
             )  # fmt: skip
             strikes = reported.with_counts(which, located + unlocated[which], var, dispersion)
         new = sited_components(reported, sites, unlocated)
-        changed = _changed(comps, new, 0.1 * setup.grid.cell)
+        changed = np.union1d(_changed(comps, new, 0.1 * setup.grid.cell), pending)
+        pending = pending[:0]
         if changed.any():
             comps = new
             redone = setup.integrate(strikes.take(changed), new.take(changed), "strikes")
@@ -593,26 +598,14 @@ def _splice(old: Integrals, new: Integrals, idx: IntArray) -> Integrals:
     )
 
 
-def _merge(a: Integrals, b: Integrals, offset: int) -> Integrals:
-    """Pass-1 results of two strike sets on the same evidence and areas (``b`` after ``a``)."""
-    return _splice(
-        Integrals(
-            exposure=np.concatenate([a.exposure, np.zeros(len(b.exposure))]),
-            last_exposure=np.concatenate([a.last_exposure, np.zeros(len(b.exposure))]),
-            notice_norm=np.concatenate([a.notice_norm, np.ones(len(b.exposure))]),
-            searched=a.searched,
-            notice=a.notice,
-            pair_evidence=a.pair_evidence,
-            pair_strike=a.pair_strike,
-            pair_weight=a.pair_weight,
-            evidence_background=a.evidence_background,
-            area_strike_area=a.area_strike_area,
-            area_strike=a.area_strike,
-            area_mass=a.area_mass,
-            area_cells=a.area_cells,
-        ),
-        b,
-        offset + np.arange(len(b.exposure), dtype=np.int64),
+def _merge(a: Integrals, n: int) -> Integrals:
+    """Pass-1 results with ``n`` strikes added whose pass 1 is still to do (no exposure)."""
+    zeros = np.zeros(n)
+    return dataclasses.replace(
+        a,
+        exposure=np.concatenate([a.exposure, zeros]),
+        last_exposure=np.concatenate([a.last_exposure, zeros]),
+        notice_norm=np.concatenate([a.notice_norm, zeros + 1.0]),
     )
 
 

@@ -256,7 +256,10 @@ def _pass(
         clock = tile_survival(start, ev_day_c, ev_cum)
         found, notice = clock[5], clock[6]
         searched_row = np.zeros(nrows, dtype=np.bool_)
+        noticed_row = np.zeros(nrows, dtype=np.bool_)
         for c in range(nrows * ncols):
+            if notice[c] > 0.0:
+                noticed_row[c // ncols] = True
             if found[c] > 0.0:
                 searched_row[c // ncols] = True
                 cr, cc = (row0 + c // ncols) // factor, (col0 + c % ncols) // factor
@@ -283,8 +286,8 @@ def _pass(
             box = (ra, rb, ca, cb, row0, col0, ncols)
             if want[0]:
                 _exposure(
-                    strikes, comps, s, box, rows, cols, clip, g, found, notice, searched_row,
-                    exposure_part[2 * exposure_slot[m] :],
+                    strikes, comps, s, box, rows, cols, clip, g, found, notice,
+                    (searched_row, noticed_row), exposure_part[2 * exposure_slot[m] :],
                 )  # fmt: skip
             for q in range(len(a_ids)):
                 slot = area_slot[th_off[t] + q] + (m - ts_off[t])
@@ -326,15 +329,18 @@ def _exposure(
     strikes: IntArray, comps: FloatArray, s: int,
     box: tuple[int, int, int, int, int, int, int], rows: FloatArray, cols: FloatArray,
     clip: float, g: tuple[float, float, float, int, int, int], found: FloatArray,
-    notice: FloatArray, searched_row: npt.NDArray[np.bool_], out: FloatArray,
+    notice: FloatArray, flags: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]],
+    out: FloatArray,
 ) -> None:  # fmt: skip
     """``Σ_c w_kc (1 − L_c)`` and ``Σ_c w_kc (1 − S_c L_c)`` of each component *k* in this tile.
 
     Written to ``out[2k]`` and ``out[2k + 1]``; ``notice = 1 − L`` and
     ``found = 1 − S·L`` for this strike's day (:func:`~remnant.hazard.kernels.advance`).
     An isotropic component's mass is separable, so each row with a search is a dot
-    product. The masses are not weighted by ``π_k``.
+    product; ``flags`` mark the rows with any search, and with any survey without
+    evidence. The masses are not weighted by ``π_k``.
     """
+    searched_row, noticed_row = flags
     ra, rb, ca, cb, row0, col0, ncols = box
     x0, top, cell = g[0], g[1], g[2]
     k0, k1 = strikes[s, K0], strikes[s, K1]
@@ -346,12 +352,15 @@ def _exposure(
             if not searched_row[r - row0]:
                 continue
             base = (r - row0) * ncols - col0
+            noticed = noticed_row[r - row0]
             if comps[k, NORM] > 0.0:
                 oriented_row(comps, k, r, ca, cb, clip, x0, top, cell, masses)
-                acc_l += _dot(masses, notice, base + ca, cb - ca)
+                if noticed:
+                    acc_l += _dot(masses, notice, base + ca, cb - ca)
                 acc_sl += _dot(masses, found, base + ca, cb - ca)
             else:
-                acc_l += rows[kk, r - ra] * _dot(cols[kk], notice, base + ca, cb - ca)
+                if noticed:
+                    acc_l += rows[kk, r - ra] * _dot(cols[kk], notice, base + ca, cb - ca)
                 acc_sl += rows[kk, r - ra] * _dot(cols[kk], found, base + ca, cb - ca)
         out[2 * kk] = acc_l
         out[2 * kk + 1] = acc_sl
@@ -510,8 +519,10 @@ def integrate(
     ts_off, ts_idx = strikes.tile_offsets, strikes.tile_index
     n_tiles = len(ts_off) - 1
     want = INTEGRAL_PARTS[parts]
-    local = parts in ("strikes", "areas")
-    tiles = np.flatnonzero(np.diff(ts_off) > 0) if local else np.arange(n_tiles)
+    busy = np.diff(ts_off) > 0
+    if parts == "areas":
+        busy &= np.diff(areas.tile_offsets) > 0
+    tiles = np.flatnonzero(busy) if parts in ("strikes", "areas") else np.arange(n_tiles)
     pair_off, pair_strike = candidate_pairs(
         tile_evidence, (ts_off, ts_idx), evidence.row, evidence.col, evidence.day, strikes.table
     )

@@ -8,10 +8,16 @@ from pathlib import Path
 import geopandas as gpd
 import matplotlib
 import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.io import DatasetReader
+from rasterio.windows import Window
+from rasterio.windows import bounds as window_bounds
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -176,3 +182,100 @@ def _scale_bar(ax: Axes) -> None:
     ax.plot([x, x + length], [y, y], color="black", linewidth=3, zorder=6)
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
     ax.text(x + length / 2, y + (y1 - y0) * 0.012, label, ha="center", fontsize=9, zorder=6)
+
+
+def plot_estimate(
+    raster: str | Path,
+    tables: Mapping[str, gpd.GeoDataFrame],
+    path: str | Path,
+    *,
+    title: str = "Remnant — hazard estimate",
+    max_pixels: int = 1600,
+) -> Path:
+    """Draw the estimate: expected items per hectare, and a detail of the probability of any.
+
+    The overview is read from the GeoTIFF's overviews (at most ``max_pixels`` on its
+    long side, means of valid cells), so a country-sized estimate draws in seconds;
+    the detail is 3 km around the cell with the most expected items, at full
+    resolution. Strikes and finds are drawn on both.
+
+    Parameters
+    ----------
+    raster : path
+        An ``estimate.tif`` (:mod:`remnant.io.geotiff`).
+    tables : mapping of str to GeoDataFrame
+        Canonical record tables (strikes and finds are drawn).
+    path : path
+        The PNG to write.
+    title : str
+        Title of the figure.
+    max_pixels : int
+        Long side of the overview image. [pixels]
+    """
+    with rasterio.open(raster) as src:
+        scale = max(1, -(-max(src.width, src.height) // max_pixels))
+        shape = (max(1, src.height // scale), max(1, src.width // scale))
+        expected = src.read(1, out_shape=shape, resampling=Resampling.average, masked=True)
+        per_ha = expected.astype(np.float64) * (1e4 / abs(src.transform.a) ** 2)
+        left, bottom, right, top = src.bounds
+        crs = src.crs
+        row, col = _hottest(src, scale)
+        half = max(1, int(1500 / abs(src.transform.a)))
+        window = Window(col - half, row - half, 2 * half, 2 * half).intersection(
+            Window(0, 0, src.width, src.height)
+        )
+        p_any = src.read(2, window=window, masked=True)
+        w_left, w_bottom, w_right, w_top = window_bounds(window, src.transform)
+    local = {k: v.to_crs(crs) for k, v in tables.items() if v is not None and len(v)}
+    fig, (ax, zoom) = plt.subplots(
+        1, 2, figsize=(16, 8), dpi=100, width_ratios=(1.15, 1), layout="constrained"
+    )
+    positive = np.ma.masked_less_equal(per_ha, 0)
+    vmax = float(positive.max()) if positive.count() else 1.0
+    image = ax.imshow(
+        positive,
+        extent=(left, right, bottom, top),
+        norm=LogNorm(vmin=max(vmax * 1e-5, 1e-6), vmax=max(vmax, 1e-5)),
+        cmap="magma_r",
+        interpolation="nearest",
+    )
+    fig.colorbar(image, ax=ax, shrink=0.7, label="expected unexploded items per hectare")
+    detail = zoom.imshow(
+        p_any, extent=(w_left, w_right, w_bottom, w_top), vmin=0, vmax=1, cmap="YlOrRd"
+    )
+    fig.colorbar(detail, ax=zoom, shrink=0.7, label="probability of any item in the cell")
+    for axis in (ax, zoom):
+        _draw_points(axis, local)
+        _scale_bar(axis)
+        axis.set_xlabel(f"Easting [m], {crs.to_string()}")
+        axis.ticklabel_format(style="plain")
+    zoom.set_xlim(w_left, w_right)
+    zoom.set_ylim(w_bottom, w_top)
+    ax.set_xlim(left, right)
+    ax.set_ylim(bottom, top)
+    ax.set_ylabel("Northing [m]")
+    zoom.set_title("Detail: 3 km around the cell with the most expected items", fontsize=10)
+    fig.suptitle(title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def _hottest(src: DatasetReader, scale: int) -> tuple[int, int]:
+    """Full-resolution cell at the centre of the overview pixel with the most expected items."""
+    shape = (max(1, src.height // scale), max(1, src.width // scale))
+    coarse = src.read(1, out_shape=shape, resampling=Resampling.average, masked=True)
+    filled = np.ma.filled(coarse.astype(np.float64), -1.0)
+    r, c = np.unravel_index(int(np.argmax(filled)), filled.shape)
+    return int((r + 0.5) * src.height / shape[0]), int((c + 0.5) * src.width / shape[1])
+
+
+def _draw_points(ax: Axes, t: Mapping[str, gpd.GeoDataFrame]) -> None:
+    for name, marker, colour, size in (("finds", ".", "#08519c", 4), ("strikes", "+", "black", 30)):
+        if name in t:
+            frame = t[name]
+            ax.scatter(
+                frame.geometry.x, frame.geometry.y, s=size, marker=marker, c=colour,
+                linewidths=0.6, zorder=5, label=name,
+            )  # fmt: skip
