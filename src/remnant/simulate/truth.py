@@ -150,15 +150,22 @@ def strikes_truth(
             "front_offset_m": front_offset(region, attacks.x, attacks.y, attacks.day),
             "reported": has,
             "strike_id": _where_recorded(has, reports.strike_id, record),
-            "reported_lon": np.where(has, reports.lon[record], np.nan),
-            "reported_lat": np.where(has, reports.lat[record], np.nan),
+            "reported_lon": _recorded_values(has, reports.lon, record),
+            "reported_lat": _recorded_values(has, reports.lat, record),
             "source_type": _where_recorded(has, reports.source_type, record),
-            "location_error_m": np.where(has, reports.sigma_m[record], np.nan),
+            "location_error_m": _recorded_values(has, reports.sigma_m, record),
             "n_submunitions": np.bincount(sub.strike, minlength=n),
             "n_duds": np.bincount(dud_strike, minlength=n),
             "n_remaining": np.bincount(dud_strike[fates.remains], minlength=n),
         }
     )
+
+
+def _recorded_values(has: np.ndarray, values: np.ndarray, record: np.ndarray) -> np.ndarray:
+    """Numeric ``values`` of each attack's record, NaN for unrecorded attacks."""
+    out = np.full(len(has), np.nan)
+    out[has] = values[record[has]]
+    return out
 
 
 def _where_recorded(has: np.ndarray, values: np.ndarray, record: np.ndarray) -> np.ndarray:
