@@ -66,6 +66,13 @@ class HazardConfig:
         Evidence whose responsibility of the background exceeds this is
         unexplained by recorded attacks and becomes a pseudo-strike (docs/model.md
         §4). [-]
+    learn : bool
+        Learn from the evidence: the failure rates and each strike's scale from the
+        items found. ``False`` keeps them at their priors (searches still thin what
+        may remain): the prior thinned, for comparison and for checking mass balance.
+    site_rounds : int
+        Most rounds of locating carriers from the evidence attributed to each strike
+        (docs/model.md §2); 0 keeps every strike's prior component. [-]
     em_tolerance : float
         The attribution of finds stops when no strike's expected duds moves by more
         than this share of themselves or of one item, whichever is larger. [-]
@@ -88,6 +95,8 @@ class HazardConfig:
     background_bandwidth_m: tuple[float, float] = (1000.0, 8000.0)
     background_cell_m: float = 400.0
     unexplained_threshold: float = 0.5
+    learn: bool = True
+    site_rounds: int = 2
     em_tolerance: float = 1e-3
     em_iterations: int = 50
     draws: int = 4000
@@ -114,6 +123,8 @@ class HazardConfig:
             problems.append(f"level must lie in (0, 1), got {self.level}")
         if self.draws < 100 or self.em_iterations < 1 or self.background_neighbours < 1:
             problems.append("draws >= 100, em_iterations >= 1, background_neighbours >= 1")
+        if self.site_rounds < 0:
+            problems.append(f"site_rounds must be >= 0, got {self.site_rounds}")
         if problems:
             raise ValueError("invalid HazardConfig: " + "; ".join(problems))
 

@@ -376,7 +376,7 @@ class _Setup:
         return attribute(
             strikes, integrals, self.evidence.kind, self.evidence.quantity, items,
             tolerance=c.em_tolerance, iterations=c.em_iterations, draws=c.draws,
-            initial=initial,
+            initial=initial, learn=c.learn,
         )  # fmt: skip
 
     def kernel(
@@ -520,7 +520,7 @@ def _site_rounds(
     weight = np.where(ev.kind == EVIDENCE, 1.0, ev.quantity)
     reported = strikes
     dispersion = setup.config.strike_dispersion
-    for _ in range(SITE_ROUNDS):
+    for _ in range(setup.config.site_rounds if setup.config.learn else 0):
         owner = _owners(integrals, result, len(ev))
         sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m)
         unlocated = np.zeros(len(reported))
@@ -543,6 +543,10 @@ def _site_rounds(
         result = setup.attribute(strikes, integrals, result)
         if not changed.any():
             break
+    if len(pending):  # no round ran: pass 1 of the pending strikes is still to do
+        redone = setup.integrate(strikes.take(pending), comps.take(pending), "strikes")
+        integrals = _splice(integrals, redone, pending)
+        result = setup.attribute(strikes, integrals, result)
     return strikes, comps, integrals, result
 
 

@@ -102,6 +102,7 @@ def attribute(
     draws: int = 1000,
     seed: int = 0,
     initial: FloatArray | None = None,
+    learn: bool = True,
 ) -> Attribution:
     """Alternate soft attribution of evidence and the Bayesian update to a fixed point.
 
@@ -130,6 +131,9 @@ def attribute(
         Seed of those draws.
     initial : ndarray, shape (strikes,), optional
         Expected duds to start from (a previous result's); default the priors'. [items]
+    learn : bool
+        Update the failure rates and the strikes' scales from the items found;
+        ``False`` keeps the priors (and attributes evidence with them).
     """
     searched = (kind == SEARCHED).astype(np.float64) * quantity
     removed = np.isin(kind, (REPORTED, ACCIDENT)).astype(np.float64) * quantity
@@ -140,11 +144,21 @@ def attribute(
         return np.log(np.maximum(_learn(strikes, k, e, EM_GRID_POINTS, 1, seed).scale_mean, TINY))
 
     start = strikes.prior_mean if initial is None else initial
-    log_mean, n_done = squarem(step, np.log(np.maximum(start, TINY)), tolerance, iterations)
-    mean = np.exp(log_mean)
+    n_done = 0
+    if learn:
+        log_start = np.log(np.maximum(start, TINY))
+        log_mean, n_done = squarem(step, log_start, tolerance, iterations)
+        mean = np.exp(log_mean)
+    else:
+        mean = strikes.prior_mean
     shares = _shares(integrals, mean, background, searched)
     k, e = _counts(integrals, shares)
-    post = _learn(strikes, k, e, None, draws, seed)
+    nothing = np.zeros(len(strikes))
+    post = (
+        _learn(strikes, k, e, None, draws, seed)
+        if learn
+        else _learn(strikes, nothing, nothing, None, draws, seed)
+    )
     k_rem = weighted_sums(
         integrals.pair_strike, shares.strike * removed[integrals.pair_evidence], len(strikes)
     )
