@@ -1,4 +1,4 @@
-"""Probability of any item and quantile bands of the count in a cell (docs/model.md §5)."""
+"""Probability of any item and quantile bands of the count in a cell (docs/model.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of the failure-rate sampler (docs/model.md §3)."""
+"""Tests of the failure-rate sampler (docs/model.md §4)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Pass 2 over the tiles: the four bands of the estimate, cell by cell.
 
-For cell *c* (docs/model.md §5), with ``E_s`` the posterior mean of strike *s*'s duds
+For cell *c* (docs/model.md §6), with ``E_s`` the posterior mean of strike *s*'s duds
 (less its removals), ``V_s`` their squared coefficient of variation, ``V_t`` that of
 the failure rate of type *t*, ``w_sc`` the strike's cell mass, ``u_sc ≈ E[f_c(L)²]``
 its second moment over the unknown point of impact and aim points, and ``S_sc`` the

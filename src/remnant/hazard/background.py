@@ -1,6 +1,6 @@
 """Where unrecorded attacks may lie: an adaptive kernel density of the recorded ones.
 
-Some attacks are never recorded (docs/model.md §4). Their submunitions are the
+Some attacks are never recorded (docs/model.md §5). Their submunitions are the
 *background* of the model: a Cox process whose density ``ḡ`` follows the recorded
 attacks (attacks cluster along the front and at the same targets, recorded or not),
 smoothed by an adaptive bandwidth — each recorded strike spread by the distance to

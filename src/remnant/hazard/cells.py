@@ -1,6 +1,6 @@
 """Probability of any item and a central interval for the count remaining in a cell.
 
-docs/model.md §5: the number R of unexploded items remaining in a cell is a mixed
+docs/model.md §6: the number R of unexploded items remaining in a cell is a mixed
 Poisson count — Poisson given the strikes' intensities, which are uncertain. The
 estimate carries only its mean ``m`` and variance ``v`` per cell, and R is summarised by
 the negative binomial (NB) with the same two moments. The choice is not arbitrary: a

@@ -47,12 +47,13 @@ class HazardConfig:
         attacks (the simulator uses 3 %), so an incompatible item is unlikely, not
         impossible, from that strike. [-]
     unrecorded_ratio : float
-        Prior mean of the duds of unrecorded attacks, as a ratio to the prior mean
-        of the duds of recorded ones. ASSUMPTION: one attack in five is never
-        recorded (ratio 0.25); reporting is incomplete in every conflict and no
-        published figure for Ukraine exists. [-]
+        Prior mean of the number of unrecorded attacks, as a ratio to the recorded
+        ones; as unrecorded attacks are taken to be like recorded ones, it is also
+        the ratio of their prior duds (the background source of the attribution).
+        ASSUMPTION: one attack in five is never recorded (ratio 0.25); reporting is
+        incomplete in every conflict and no published figure for Ukraine exists. [-]
     unrecorded_cv : float
-        Prior coefficient of variation of that total. ASSUMPTION. [-]
+        Prior coefficient of variation of the number of unrecorded attacks. ASSUMPTION. [-]
     background_neighbours : int
         The density of unrecorded attacks is a kernel estimate over the recorded
         attack points, each spread by its distance to its ``k``-th nearest recorded
@@ -65,7 +66,7 @@ class HazardConfig:
     unexplained_threshold : float
         Evidence whose responsibility of the background exceeds this is
         unexplained by recorded attacks and becomes a pseudo-strike (docs/model.md
-        §4). [-]
+        §5). [-]
     learn : bool
         Learn from the evidence: the failure rates and each strike's scale from the
         items found. ``False`` keeps them at their priors (searches still thin what
@@ -74,8 +75,9 @@ class HazardConfig:
         Most rounds of locating carriers from the evidence attributed to each strike
         (docs/model.md §2); 0 keeps every strike's prior component. [-]
     em_tolerance : float
-        The attribution of finds stops when no strike's expected duds moves by more
-        than this share of themselves or of one item, whichever is larger. [-]
+        The attribution of finds stops when a step moves no strike's expected duds by
+        more than ten times this share of themselves (or of one item, whichever is
+        larger), and at most one strike in a thousand by more than this share. [-]
     em_iterations : int
         Most attribution rounds. [-]
     draws : int

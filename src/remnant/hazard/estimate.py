@@ -92,8 +92,6 @@ IntArray = npt.NDArray[np.int64]
 Progress = Callable[[str, float, float], None]
 """``progress(stage, done, total)``."""
 
-SITE_ROUNDS = 2
-"""Most rounds of locating carriers from evidence (step 4 of the module docstring). [-]"""
 
 BAND_NAMES = ("expected_remaining", "p_any", "lower_90", "upper_90")
 """The bands of :meth:`Estimate.strips`, in the exchange format's order."""
@@ -514,7 +512,7 @@ def _site_rounds(
     (:func:`.components.unlocated_carriers`) — rebuilds the components and carrier
     counts, reruns pass 1 for the strikes whose components changed (and, in the
     first round, for the ``pending`` strikes, whose pass 1 is still to do), and
-    redoes the evidence update; at most :data:`SITE_ROUNDS` rounds.
+    redoes the evidence update; at most ``HazardConfig.site_rounds`` rounds.
     """
     ev = setup.evidence
     weight = np.where(ev.kind == EVIDENCE, 1.0, ev.quantity)
@@ -522,7 +520,8 @@ def _site_rounds(
     dispersion = setup.config.strike_dispersion
     for _ in range(setup.config.site_rounds if setup.config.learn else 0):
         owner = _owners(integrals, result, len(ev))
-        sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m)
+        duds = reported.per_carrier * result.posterior.mean[reported.type_index]
+        sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m, duds)
         unlocated = np.zeros(len(reported))
         which = np.unique(sites.strike)
         if which.size:

@@ -1,6 +1,6 @@
 """Finds inform the strikes they came from; unexplained evidence becomes pseudo-strikes.
 
-docs/model.md §2–§4. Given the pass-1 weights ``ω_js`` (:mod:`.integrals`), each
+docs/model.md §2–§5. Given the pass-1 weights ``ω_js`` (:mod:`.integrals`), each
 evidence point *j* is shared among its possible sources in proportion to their
 expected duds: ``r_js ∝ E[Λ_s] ω_js`` over the strikes, and ``E[Λ_bg] ω_j,bg`` for
 the background of unrecorded attacks. The items found by searches attributed to a
@@ -284,10 +284,9 @@ def squarem(
     Each cycle takes two steps ``x₁ = F(x₀)``, ``x₂ = F(x₁)``, extrapolates along
     ``r = x₁ − x₀`` and ``v = x₂ − x₁ − r`` with the step length
     ``α = −‖r‖/‖v‖`` (scheme S3), and stabilises with one more step from the
-    extrapolated point [1]_. Stops when one step moves no element by more than
-    ``tolerance`` (the update works on log expectations, so that is relative) or
-    after ``evaluations`` calls of ``step``; ``x`` are log expectations, and a step
-    has settled when the expectations have, to ``tolerance`` (:func:`_settled`).
+    extrapolated point [1]_. Stops when a step has settled (:func:`_settled`: ``x``
+    are log expectations, and their moves are judged relative to the expectations,
+    against ``tolerance``) or after ``evaluations`` calls of ``step``.
 
     Returns
     -------

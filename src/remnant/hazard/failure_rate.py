@@ -1,6 +1,6 @@
 """Field failure rate per carrier type, learned from clearance finds (exact posterior).
 
-docs/model.md §3. For strike *s* of carrier type *t*:
+docs/model.md §4. For strike *s* of carrier type *t*:
 
 - items found so far ``k_s ~ Poisson(Λ_s e_s)``, with ``e_s`` the expected fraction of
   the strike's items found so far (docs/model.md §2);
@@ -26,7 +26,7 @@ grid of :data:`GRID_POINTS` cells there holds the posterior (the zoom keeps the 
 much finer than the posterior even with 10⁵ strikes, where a fixed grid over (0, 1)
 would be coarser than its width). Means and intervals are quadratures on that grid,
 so the same data always give the same estimate — which lets an incremental update
-equal a full run (docs/model.md §7).
+equal a full run (docs/model.md §8).
 
 Given ``π`` and the data, ``C_s ~ Gamma(κ + k, κ/m + n π e)`` (conjugate), so the
 per-strike moments of ``Λ_s`` are quadratures over the ``π`` grid
@@ -227,7 +227,7 @@ class FailureRatePosterior:
         For each draw of ``π``, the ``C_s`` are drawn from their exact conditional
         given ``π`` and the data, and the total is
         ``Poisson(Σ_s Λ_s r_s)`` (a sum of independent Poissons), so the correlation
-        between strikes through ``π_t`` is kept (docs/model.md §5).
+        between strikes through ``π_t`` is kept (docs/model.md §6).
 
         Parameters
         ----------
@@ -264,7 +264,7 @@ def learn_failure_rates(
     seed: int = 0,
     grid_points: int = GRID_POINTS,
 ) -> FailureRatePosterior:
-    """Learn the failure rate of each carrier type from finds (docs/model.md §3).
+    """Learn the failure rate of each carrier type from finds (docs/model.md §4).
 
     Parameters
     ----------
@@ -442,7 +442,7 @@ def _log_density(y: FloatArray, term: _TypeTerms) -> FloatArray:
     """Log-density of ``y = logit π_t`` given the data, up to a constant.
 
     ``(α+K) log π + β log(1-π) − π Σ_known nCe − Σ_unknown (κ+k) log(κ/m + n e π)``,
-    with ``log(1-π) = log π − y`` (docs/model.md §3). [-]
+    with ``log(1-π) = log π − y`` (docs/model.md §4). [-]
     """
     log_p = special.log_expit(y)
     p = np.exp(log_p)

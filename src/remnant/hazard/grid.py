@@ -3,7 +3,7 @@
 A :class:`Grid` is a north-up raster of square cells in a projected metre CRS. Row 0
 is the top (northernmost) row and column 0 the left (westernmost) column, as in
 GeoTIFF and rasterio; ``(x0, y0)`` is the *lower-left* corner of the grid. The grid is
-cut into tiles of :data:`TILE` × :data:`TILE` cells (docs/model.md §7).
+cut into tiles of :data:`TILE` × :data:`TILE` cells (docs/model.md §8).
 
 References
 ----------

@@ -4,9 +4,9 @@ The only place where the hazard room reads record tables (canonical GeoDataFrame
 EPSG:4326, :mod:`remnant.records.frame`) and the munition catalogue; everything after
 it works on the plain arrays of :class:`Strikes`, :class:`Searches` and
 :class:`Evidence`, in a projected metre CRS, with dates as day numbers. Records dated
-after the estimate's ``as_of`` day are left out here (docs/model.md §6).
+after the estimate's ``as_of`` day are left out here (docs/model.md §7).
 
-Kernel widths (docs/model.md §1 and §5). For a carrier with footprint sigmas
+Kernel widths (docs/model.md §1 and §6). For a carrier with footprint sigmas
 ``σ_L, σ_W`` (``axis / 4``), log-normal scale jitter of log-sd ``ℓ``
 (``k = E[s²] = E[s⁻²] = e^{2ℓ²}``), aim-point spread ``σ_v`` and location error
 ``σ_e``:
@@ -96,7 +96,7 @@ class Strikes:
         Submunitions per carrier ``n``. [items]
     count_mean, count_var : ndarray of float64
         Mean and variance of the effective carrier count ``C·ε`` (count times the
-        attack's dud-rate factor, docs/model.md §3). [carriers], [carriers²]
+        attack's dud-rate factor, docs/model.md §4). [carriers], [carriers²]
     carriers_min, carriers_extra, carriers_size : ndarray of float64
         The count ``C``: the recorded count (``extra`` 0), or the catalogue's prior
         ``minimum + NB(mean extra, size)`` (``size`` inf for a Poisson).
@@ -216,7 +216,7 @@ def effective_count(
 
     ``ε ~ Gamma(φ, φ)`` (mean 1); ``C`` is the recorded count (fixed) or the
     catalogue's count prior. ``Var(Cε) = E[C]²((1 + V_C)(1 + 1/φ) − 1)`` with
-    ``V_C`` the squared coefficient of variation of ``C`` (docs/model.md §3).
+    ``V_C`` the squared coefficient of variation of ``C`` (docs/model.md §4).
 
     Parameters
     ----------

@@ -5,14 +5,16 @@ For every strike *s* (docs/model.md §2):
 - its exposure ``e_s = Σ_c w_sc (1 − S_sc)``, the expected fraction of its items
   found so far, accumulated tile by tile;
 - for every evidence point *j* in its window and dated on or after it, the weight
-  ``ω_js = w_s(c_j) · S_s(c_j; t_s, t_j) · compat(item_j, type_s)``: the strike's
-  density at the point's cell, times the chance that an item of it there survived
-  the searches between the strike and the find, times the item's compatibility with
-  the strike's carrier. Responsibilities are ``E[Λ_s] ω_js`` normalised over the
-  sources (:mod:`remnant.hazard.evidence`);
-- for every hazard area *A* its remaining mass ``m_sA = Σ_{c ∈ A} w_sc S_sc``.
+  ``ω_js = w_s(c_j) L_s(c_j) / Z_s · S_s(c_j; t_s, t_j) · compat(item_j, type_s)``:
+  the strike's density at the point's cell (as non-technical surveys without
+  evidence have moved it, ``L`` and ``Z`` as in :class:`Integrals`), times the
+  chance that an item of it there survived the searches between the strike and the
+  find, times the item's compatibility with the strike's carrier. Responsibilities
+  are ``E[Λ_s] ω_js`` normalised over the sources (:mod:`remnant.hazard.evidence`);
+- for every hazard area *A* its remaining mass ``m_sA = Σ_{c ∈ A} w_sc S_sc L_sc``
+  (divided by ``Z_s`` where it is used).
 
-For the background of unrecorded attacks (docs/model.md §4): the density ``ḡ`` at
+For the background of unrecorded attacks (docs/model.md §5): the density ``ḡ`` at
 each evidence point (with the survival of the searches before it), and, per coarse
 cell, the mean chance ``1 − S_c`` that an item was found there. None of these depends
 on the expected counts, so the evidence update iterates on plain arrays without
@@ -103,7 +105,7 @@ class Integrals:
         prior component, or of its carriers not located (:mod:`.components`). [-]
     searched : ndarray, shape (coarse rows, coarse cols)
         Mean over the fine cells of each coarse cell of ``1 − S_c``, the chance that
-        an item there was found by some search (docs/model.md §4). [-]
+        an item there was found by some search (docs/model.md §5). [-]
     notice : ndarray, shape (coarse rows, coarse cols)
         Mean of ``1 − L_c``: the chance that a survey without evidence would have
         noticed an attack there. [-]

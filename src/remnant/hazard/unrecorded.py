@@ -1,9 +1,9 @@
 """Unrecorded attacks: how many there were, how many evidence revealed, where the rest lie.
 
-docs/model.md §4. Attacks that nobody recorded fall where recorded ones fall: their
+docs/model.md §5. Attacks that nobody recorded fall where recorded ones fall: their
 points form a Poisson process of intensity ``ν ḡ`` with ``ḡ`` the adaptive kernel
-density of the recorded attacks (:mod:`.background`) and ``ν`` their expected number,
-``ν ~ Gamma`` with mean ``ratio × (recorded attacks)``
+density of the recorded attacks, each weighted by its prior duds (:mod:`.background`),
+and ``ν`` their expected number, ``ν ~ Gamma`` with mean ``ratio × (recorded attacks)``
 (:class:`~remnant.hazard.config.HazardConfig`).
 Each leaves ``Λ_u`` duds, ``Λ_u ~ Gamma(α, β)`` matched to the posterior of a random
 recorded attack (:func:`attack_size`): unrecorded attacks are like recorded ones.
@@ -23,10 +23,11 @@ probability ``n(x)`` of docs/model.md §2 (it was not: such a survey says so). S
 (the revealed count is Poisson with mean ``νR``), and the expected items of the
 attacks not revealed, per cell, are
 
-    E[ν | n] ḡ_c (1 − q_s(c))(1 − r)(1 − n(c)) · α / (β + ẽ(c)),
+    E[ν | n] ḡ_c (1 − q_s(c))(1 − r)(1 − n(c)) · α (1 − ẽ(c)) / (β + ẽ(c)),
 
-the last factor being ``E[Λ_u | not revealed by search]``. Their items were not
-found (the attack was not revealed), so no search thins them further.
+the last factor being ``E[Λ_u (1 − ẽ) | none found]``: given ``Λ_u`` the found and
+the missed items are independent Poisson counts of means ``Λ_u ẽ`` and
+``Λ_u (1 − ẽ)`` (thinning [2]_), and none found makes ``Λ_u ~ Gamma(α, β + ẽ)``.
 
 References
 ----------
@@ -193,5 +194,6 @@ def unrecorded(
     a = 1.0 / prior_cv**2
     b = a / max(prior_mean, 1e-9)
     shape, rate = a + revealed, b + reveal_rate
-    remaining = (shape / rate) * density * hidden * size.shape / (size.rate + share)
+    missed = size.shape * (1.0 - share) / (size.rate + share)
+    remaining = (shape / rate) * density * hidden * missed
     return Unrecorded(shape, rate, revealed, reveal_rate, civilian, size, remaining)

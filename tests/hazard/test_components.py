@@ -1,0 +1,149 @@
+"""Carriers located by evidence (:mod:`remnant.hazard.components`), against closed forms
+and simulation."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from remnant.catalogue import load_catalogue
+from remnant.hazard.components import (
+    SPLIT_SIDE,
+    carriers_by_squares,
+    find_sites,
+    located_carriers,
+    squares_per_carrier,
+    unlocated_carriers,
+)
+from remnant.hazard.config import HazardConfig
+from remnant.hazard.inputs import Strikes, day_numbers, strikes_from_records
+from remnant.records.frame import to_canonical
+from remnant.records.schema import TABLES
+
+CRS = "EPSG:32637"
+X0, Y0 = 500_000.0, 5_450_000.0
+
+
+def _strikes(carrier: str, count: int | None) -> Strikes:
+    frame = pd.DataFrame(
+        {
+            "strike_id": ["S1"],
+            "date": ["2023-03-01"],
+            "carrier": [carrier],
+            "carrier_count": [count],
+            "source_type": ["verified"],
+            "location_error_m": [25.0],
+        }
+    )
+    xy = gpd.points_from_xy([X0], [Y0], crs=CRS).to_crs("EPSG:4326")
+    table = to_canonical(gpd.GeoDataFrame(frame, geometry=xy, crs="EPSG:4326"), TABLES["strikes"])
+    as_of = int(day_numbers(pd.Series(["2025-01-01"]))[0])
+    return strikes_from_records(table, load_catalogue(), CRS, HazardConfig(), as_of)
+
+
+def test_one_item_fills_one_square() -> None:
+    assert squares_per_carrier(np.array([1.0]))[0] == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("n", [3, 20, 200])
+def test_squares_per_carrier_matches_simulation(n: int) -> None:
+    rng = np.random.default_rng(n)
+    reps = 4000
+    filled = np.empty(reps)
+    for r in range(reps):
+        xy = rng.normal(size=(n, 2)) + rng.uniform(0, SPLIT_SIDE, size=2)
+        filled[r] = len(np.unique(np.floor(xy / SPLIT_SIDE), axis=0))
+    se = filled.std() / math.sqrt(reps)
+    assert abs(squares_per_carrier(np.array([float(n)]))[0] - filled.mean()) < 4 * se + 0.02
+
+
+@pytest.mark.parametrize("m", [1.0, 3.0, 12.0])
+def test_carriers_by_squares_inverts_the_expected_squares(m: float) -> None:
+    items = m * 40.0
+    squares = m * squares_per_carrier(np.array([40.0]))[0]
+    assert carriers_by_squares(np.array([items]), np.array([squares]))[0] == pytest.approx(
+        m, rel=1e-6
+    )
+
+
+def test_recorded_count_leaves_exactly_the_rest_unlocated() -> None:
+    strikes = _strikes("M26", 6)
+    mean, var = unlocated_carriers(
+        strikes, np.array([0]), np.array([2.0]), np.array([0.3]), np.array([150.0]), 4.0
+    )
+    assert mean[0] == pytest.approx(4.0)
+    assert var[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_unlocated_carriers_are_a_thinned_count_prior() -> None:
+    """Poisson extra carriers, each leaving Poisson(λ̄) items of which a share ``e_b``
+    would have been found: the unlocated ones are Poisson of mean ``μ e^{−λ̄ e_b}``."""
+    strikes = _strikes("M26", None)
+    strikes = Strikes(**{**strikes.__dict__, "carriers_size": np.array([np.inf])})
+    mu, e_b, lam = float(strikes.carriers_extra[0]), 0.35, 2.0
+    located = strikes.carriers_min[:1]
+    mean, var = unlocated_carriers(
+        strikes, np.array([0]), located, np.array([e_b]), np.array([lam]), math.inf
+    )
+    assert mean[0] == pytest.approx(mu * math.exp(-lam * e_b), rel=1e-9)
+    assert var[0] == pytest.approx(mu * math.exp(-lam * e_b), rel=1e-9)
+
+
+def test_overdispersed_carriers_are_missed_more_often() -> None:
+    """λ ~ Gamma(φ, φ/λ̄): a carrier leaves no find with ``(φ/(φ + λ̄ e_b))^φ``."""
+    strikes = _strikes("M26", None)
+    strikes = Strikes(**{**strikes.__dict__, "carriers_size": np.array([np.inf])})
+    mu, e_b, lam, phi = float(strikes.carriers_extra[0]), 0.35, 2.0, 4.0
+    located = strikes.carriers_min[:1]
+    mean, _ = unlocated_carriers(
+        strikes, np.array([0]), located, np.array([e_b]), np.array([lam]), phi
+    )
+    assert mean[0] == pytest.approx(mu * (phi / (phi + lam * e_b)) ** phi, rel=1e-9)
+    assert mean[0] > mu * math.exp(-lam * e_b)
+
+
+def _carrier_points(
+    rng: np.random.Generator, aims: np.ndarray, sigma: float, per_carrier: int
+) -> np.ndarray:
+    return np.concatenate([a + rng.normal(0, sigma, size=(per_carrier, 2)) for a in aims])
+
+
+def test_separate_carriers_make_separate_sites() -> None:
+    strikes = _strikes("M26", 6)
+    sigma = math.sqrt(strikes.pattern_var[0])
+    rng = np.random.default_rng(1)
+    aims = np.array([[X0, Y0], [X0 + 20 * sigma, Y0], [X0, Y0 + 20 * sigma]])
+    xy = _carrier_points(rng, aims, sigma, 30)
+    n = len(xy)
+    sites = find_sites(
+        strikes, np.zeros(n, np.int64), xy[:, 0], xy[:, 1], np.ones(n), np.full(n, 5.0)
+    )
+    assert len(sites) == 3
+    np.testing.assert_allclose(sites.carriers, 1.0)
+    assert located_carriers(sites, 1)[0] == pytest.approx(3.0)
+
+
+def test_a_wide_site_is_split_and_counts_its_carriers() -> None:
+    """Ten overlapping carriers, all items found: the wide site becomes pattern-sized
+    parts whose carriers add up to about ten, not to the ellipse of the points."""
+    strikes = _strikes("M26", 40)
+    sigma = math.sqrt(strikes.pattern_var[0])
+    rng = np.random.default_rng(7)
+    per_carrier = 150
+    aims = np.array([X0, Y0]) + rng.normal(0, 4 * sigma, size=(10, 2))
+    xy = _carrier_points(rng, aims, sigma, per_carrier)
+    n = len(xy)
+    sites = find_sites(
+        strikes, np.zeros(n, np.int64), xy[:, 0], xy[:, 1], np.ones(n), np.full(n, 5.0),
+        np.array([float(per_carrier)]),
+    )  # fmt: skip
+    assert len(sites) > 10
+    np.testing.assert_allclose(sites.pattern, strikes.pattern_var[0], rtol=0.5)
+    assert located_carriers(sites, 1)[0] == pytest.approx(10.0, rel=0.25)
+    # no part lies away from the points
+    d = np.hypot(sites.x[:, None] - xy[:, 0], sites.y[:, None] - xy[:, 1]).min(axis=1)
+    assert d.max() < SPLIT_SIDE * sigma
