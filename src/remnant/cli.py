@@ -317,7 +317,7 @@ def map_(
 def estimate(
     project: Annotated[Path, typer.Argument(help="The project store (.gpkg).")],
     out: Annotated[Path, typer.Option(help="Folder for estimate.tif and its tables.")],
-    cell: Annotated[float, typer.Option(help="Side of a grid cell [m].", min=1.0)] = 25.0,
+    cell: Annotated[float, typer.Option(help="Side of a grid cell, in metres.", min=1.0)] = 25.0,
     as_of: Annotated[
         str | None, typer.Option(help="Day of the estimate (ISO); default today.")
     ] = None,
