@@ -306,7 +306,7 @@ def estimate_project(
     paths = {role: out / name for role, name in ESTIMATE_FILES.items()}
     clock = time.perf_counter()
     strips = est.strips(lambda stage, done, total: tell(stage, int(done), int(total)))
-    write_estimate_strips(paths["raster"], est.grid, strips, metadata=_raster_tags(est))
+    write_estimate_strips(paths["raster"], est.grid, strips, metadata=raster_tags(est))
     seconds["raster"] = time.perf_counter() - clock
     write_summary_csv(est.failure_rates, paths["failure_rates"])
     write_summary_csv(est.strike_table, paths["strikes"])
@@ -327,7 +327,8 @@ def estimate_project(
     return EstimateRun(est, paths, seconds)
 
 
-def _raster_tags(est: Estimate) -> dict[str, str]:
+def raster_tags(est: Estimate) -> dict[str, str]:
+    """The tags ``remnant estimate`` gives ``estimate.tif``."""
     from remnant import __version__
 
     return {

@@ -237,6 +237,57 @@ class Sites:
         return len(self.strike)
 
 
+SEARCHED_FLOOR = 0.1
+"""Least exposure credited to a part of a site when its carriers are shared out by
+``finds / exposure``: a part known from reports alone, which no search covered,
+counts as if searched this thoroughly. [-] ASSUMPTION."""
+
+
+@dataclass(frozen=True)
+class SearchedSites:
+    """How thoroughly searches covered the sites of an earlier round, for sharing out carriers.
+
+    Parameters
+    ----------
+    strike : ndarray of int64
+        Owner strike of each site.
+    x, y : ndarray
+        Its centre. [m]
+    exposure : ndarray
+        The mean exposure of its components (pass 1). [-]
+    """
+
+    strike: IntArray
+    x: FloatArray
+    y: FloatArray
+    exposure: FloatArray
+
+    @classmethod
+    def of(cls, comps: Components, exposure: FloatArray) -> SearchedSites:
+        """The sites of ``comps`` (all but each strike's last component, in node groups)."""
+        counts = np.diff(comps.offsets)
+        is_site = np.ones(len(comps), dtype=bool)
+        is_site[comps.offsets[1:][counts > 0] - 1] = False  # the broad or prior one
+        rows = np.flatnonzero(is_site)
+        first = rows[::NODES]
+        mean = exposure[rows].reshape(-1, NODES).mean(axis=1)
+        return cls(comps.strike[first], comps.x[first], comps.y[first], mean)
+
+    def at(self, strike: IntArray, x: FloatArray, y: FloatArray, reach: FloatArray) -> FloatArray:
+        """Exposure of the nearest earlier site of the same strike within ``reach``, else NaN."""
+        out = np.full(len(strike), np.nan)
+        if len(self.strike) == 0 or len(strike) == 0:
+            return out
+        far = 4.0 * float(max(np.abs(self.x).max(), np.abs(self.y).max(), 1.0))
+        tree = cKDTree(np.column_stack([self.x, self.y, self.strike * far]))
+        query = np.column_stack([x, y, strike * far])
+        dist, j = tree.query(query, distance_upper_bound=float(reach.max()))
+        hit = np.isfinite(dist)
+        hit[hit] &= (dist[hit] <= reach[hit]) & (self.strike[j[hit]] == strike[hit])
+        out[hit] = self.exposure[j[hit]]
+        return out
+
+
 def find_sites(
     strikes: Strikes,
     owner: IntArray,
@@ -245,6 +296,7 @@ def find_sites(
     ev_weight: FloatArray,
     ev_spread_m: FloatArray,
     duds_per_carrier: FloatArray | None = None,
+    searched: SearchedSites | None = None,
 ) -> Sites:
     """Group each strike's evidence into sites, one per located carrier.
 
@@ -263,6 +315,9 @@ def find_sites(
     duds_per_carrier : ndarray, shape (strikes,), optional
         ``λ̄``: expected duds of one carrier of each strike; a wide site holds at
         least ``items / λ̄`` carriers (no carrier yields more finds than it left). [items]
+    searched : SearchedSites, optional
+        The sites of an earlier round with their exposure: a wide site's carriers
+        are shared among its parts by ``finds / exposure`` (:func:`_split_wide`).
 
     Returns
     -------
@@ -297,7 +352,7 @@ def find_sites(
         sites = Sites(site_strike, mx, my, var, pattern, carriers)
         least = None if duds_per_carrier is None else sw / duds_per_carrier[site_strike]
         return _split_wide(strikes, sites, wide, label, w, ev_x[idx], ev_y[idx],
-                           ev_spread_m[idx], least)  # fmt: skip
+                           ev_spread_m[idx], least, searched)  # fmt: skip
     order = np.argsort(site_strike, kind="stable")
     return Sites(
         strike=site_strike[order],
@@ -324,6 +379,7 @@ def _split_wide(
     y: FloatArray,
     spread_m: FloatArray,
     least: FloatArray | None,
+    searched: SearchedSites | None = None,
 ) -> Sites:
     """Sites wider than one pattern, each split into its points' squares of ``SPLIT_SIDE·σ_f``.
 
@@ -333,6 +389,12 @@ def _split_wide(
     (and so over-states what is left). Each square of points becomes a part with one
     carrier's pattern around the points' mean, holding the site's carriers in
     proportion to its points' weight. Narrow sites are kept whole.
+
+    The site's carriers are shared among its parts in proportion to the items each
+    part's finds stand for, ``finds / exposure`` (the exposure of the nearest part
+    of an earlier round, at least :data:`SEARCHED_FLOOR`; by finds alone in the
+    first round): a part where a short search found a few items may hold as many
+    as one where a thorough search found many.
 
     A wide site holds no more carriers than its squares show
     (:func:`carriers_by_squares`), nor fewer than ``least`` when that is given
@@ -360,7 +422,12 @@ def _split_wide(
     if least is not None:
         located = np.maximum(located, least)
     located = np.minimum(sites.carriers, located)
-    carriers = located[parent] * pw / site_weight[parent]
+    items = pw.copy()
+    if searched is not None:
+        owner = sites.strike[parent]
+        e = searched.at(owner, px, py, SPLIT_SIDE * sigma_f[parent] / 2.0)
+        items = pw / np.maximum(np.where(np.isnan(e), 1.0, e), SEARCHED_FLOOR)
+    carriers = located[parent] * items / weighted_sums(parent, items, n)[parent]
     keep = ~is_wide
     strike = np.concatenate([sites.strike[keep], sites.strike[parent]])
     order = np.argsort(strike, kind="stable")
@@ -635,32 +702,88 @@ def _count_log_pmf(extra: FloatArray, mean: FloatArray, size: FloatArray) -> Flo
     return np.where(mean <= 0, np.where(extra == 0, 0.0, -np.inf), np.where(poisson, po, nb))
 
 
+def pattern_nodes(strikes: Strikes, idx: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Per-axis variances ``V₁ < V₂`` of the two halves of one carrier's pattern.
+
+    One carrier's items are normal around its aim point, with the footprint's
+    sigmas ``σ_L, σ_W`` scaled by a log-normal ``s`` (log-sd ``ℓ``) and turned to an
+    unknown heading. Over the heading the anisotropic normal is exactly a scale
+    mixture of isotropic normals of per-axis variance ``a = σ_L² cos²θ + σ_W² sin²θ``,
+    ``θ`` uniform (its characteristic function averaged over ``θ`` is that of the
+    mixture), so the pattern is an
+    isotropic scale mixture in ``V = s² a``. One normal of the mean variance
+    ``E[V] = σ_f²`` is too flat: the mixture's peak ``E[1/V] / 2π`` is higher, by
+    ``k² (σ_L² + σ_W²) / (2σ_Lσ_W)`` (2.7 for a 2:1 footprint with ``ℓ = 0.5``).
+    Two equal halves ``V₁,₂ = e^{μ ± τ}`` keep both moments,
+
+        E[V] = k (σ_L² + σ_W²) / 2 = σ_f²,    E[1/V] = k / (σ_Lσ_W) = 4π c_f,
+
+    (``E[s²] = E[s⁻²] = k``, and ``E[1/a] = 1/(σ_Lσ_W)`` by the elementary integral
+    ``∫₀^{2π} dθ / (σ_L² cos²θ + σ_W² sin²θ) = 2π / (σ_Lσ_W)``), so
+    ``e^μ = √(E[V] / E[1/V])`` and ``cosh τ = √(E[V] E[1/V])``. [m²]
+    """
+    mean_v = strikes.pattern_var[idx]
+    mean_inv = 4.0 * math.pi * strikes.coef_pattern[idx]
+    mu = 0.5 * np.log(mean_v / mean_inv)
+    tau = np.arccosh(np.maximum(np.sqrt(mean_v * mean_inv), 1.0))
+    return np.exp(mu - tau), np.exp(mu + tau)
+
+
+NODES = 2
+"""Components per site: the two halves of one carrier's pattern (:func:`pattern_nodes`)."""
+
+
 def _mixtures(strikes: Strikes, sites: Sites, which: IntArray, unlocated: FloatArray) -> Components:
-    """Site components and one broad component for each strike of ``which``."""
+    """Site components and one broad component for each strike of ``which``.
+
+    A site is two components, the halves of its carriers' pattern
+    (:func:`pattern_nodes`), each of half the site's weight, widened by the spread
+    of the site's points beyond one pattern, ``D = σ_site² − σ_f²``, and its centre's
+    error ``v``. Their second moments add up to the site's: within one carrier
+    ``E[f²] = Σ_j ½ / (4πV_j) · N(V_j/2 + D + v)``, across its carriers the term of
+    module :mod:`.inputs`, and, since pass 2 subtracts ``Σ_k π_k² w_k²`` but the site
+    holds ``(Σ_j π_j w_j)²``, the halves' product ``w₁w₂`` is taken off as well.
+    """
     pos = np.searchsorted(which, sites.strike)
     m = weighted_sums(pos, sites.carriers, len(which))
     total = m + unlocated
     broad = unlocated / total
     keep_broad = np.ones(len(which), dtype=bool)  # kept, if empty, for its exposure
     bc = broad_components(strikes, sites, which, unlocated)
-    pv = strikes.pattern_var
-    n_site = np.bincount(pos, minlength=len(which))
+    per_strike = np.bincount(pos, minlength=len(which))
+    n_site = NODES * per_strike
     offsets = np.concatenate([[0], np.cumsum(n_site + keep_broad)]).astype(np.int64)
-    # sites first, then the broad component, per strike
-    site_at = offsets[pos] + (np.arange(len(sites)) - np.repeat(np.cumsum(n_site) - n_site, n_site))
+    # sites first (each its NODES halves), then the broad component, per strike
+    rank = np.arange(len(sites)) - np.repeat(np.cumsum(per_strike) - per_strike, per_strike)
+    first = offsets[pos] + NODES * rank
+    site_at = (first[:, None] + np.arange(NODES)[None, :]).ravel()
     broad_at = offsets[:-1][keep_broad] + n_site[keep_broad]
     out = {name: np.empty(int(offsets[-1])) for name in _FIELDS}
-    site_weight = sites.carriers / total[pos]
-    out["weight"][site_at] = site_weight
-    out["x"][site_at], out["y"][site_at] = sites.x, sites.y
-    out["along"][site_at] = out["across"][site_at] = np.sqrt(sites.pattern + sites.var)
+
+    def each(a: FloatArray) -> FloatArray:
+        return np.repeat(a, NODES)
+
+    owner = sites.strike
+    v1, v2 = pattern_nodes(strikes, owner)
+    nodes = np.column_stack([v1, v2]).ravel()
+    extra = np.maximum(sites.pattern - strikes.pattern_var[owner], 0.0) + sites.var
+    wide1, wide2 = v1 + extra, v2 + extra
+    out["weight"][site_at] = each(sites.carriers / total[pos] / NODES)
+    out["x"][site_at], out["y"][site_at] = each(sites.x), each(sites.y)
+    out["along"][site_at] = out["across"][site_at] = np.sqrt(nodes + each(extra))
     out["heading"][site_at] = np.nan
-    # one carrier's pattern within the site, the carriers' spread across it
-    out["within"][site_at] = np.sqrt(sites.pattern - pv[sites.strike] / 2.0 + sites.var)
-    out["cross"][site_at] = np.sqrt(sites.pattern / 2.0 + sites.var)
     whole = np.maximum(sites.carriers, 1.0)  # a share of one carrier clusters as one
-    out["coef_within"][site_at] = strikes.coef_pattern[sites.strike] / whole
-    out["coef_cross"][site_at] = (1.0 - 1.0 / whole) / (4.0 * math.pi * sites.pattern)
+    out["within"][site_at] = np.sqrt(nodes / 2.0 + each(extra))
+    out["coef_within"][site_at] = NODES / (4.0 * math.pi * nodes * each(whole))
+    # across carriers (module .inputs), less the halves' product w₁w₂, whose mass
+    # 1 / 2π(W₁ + W₂) is laid on the cross kernel
+    across = NODES * (1.0 - 1.0 / whole) / (4.0 * math.pi * sites.pattern)
+    product = 1.0 / (2.0 * math.pi * (wide1 + wide2))
+    several = whole > 1.0
+    out["cross"][site_at] = each(
+        np.sqrt(np.where(several, sites.pattern / 2.0 + sites.var, wide1 * wide2 / (wide1 + wide2)))
+    )
+    out["coef_cross"][site_at] = each(across - product)
     for name in _FIELDS:
         out[name][broad_at] = getattr(bc, name)[keep_broad]
     out["weight"][broad_at] = broad[keep_broad]

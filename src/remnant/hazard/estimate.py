@@ -43,6 +43,7 @@ from remnant.hazard.background import (
 )
 from remnant.hazard.components import (
     Components,
+    SearchedSites,
     find_sites,
     located_carriers,
     prior_components,
@@ -521,7 +522,8 @@ def _site_rounds(
     for _ in range(setup.config.site_rounds if setup.config.learn else 0):
         owner = _owners(integrals, result, len(ev))
         duds = reported.per_carrier * result.posterior.mean[reported.type_index]
-        sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m, duds)
+        searched = SearchedSites.of(comps, integrals.component_exposure)
+        sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m, duds, searched)
         unlocated = np.zeros(len(reported))
         which = np.unique(sites.strike)
         if which.size:
@@ -536,15 +538,15 @@ def _site_rounds(
         changed = np.union1d(_changed(comps, new, 0.1 * setup.grid.cell), pending)
         pending = pending[:0]
         if changed.any():
-            comps = new
             redone = setup.integrate(strikes.take(changed), new.take(changed), "strikes")
-            integrals = _splice(integrals, redone, changed)
+            integrals = _splice(integrals, redone, changed, comps.offsets, new.offsets)
+            comps = new
         result = setup.attribute(strikes, integrals, result)
         if not changed.any():
             break
     if len(pending):  # no round ran: pass 1 of the pending strikes is still to do
         redone = setup.integrate(strikes.take(pending), comps.take(pending), "strikes")
-        integrals = _splice(integrals, redone, pending)
+        integrals = _splice(integrals, redone, pending, comps.offsets, comps.offsets)
         result = setup.attribute(strikes, integrals, result)
     return strikes, comps, integrals, result
 
@@ -572,10 +574,24 @@ def _changed(old: Components, new: Components, step_m: float) -> IntArray:
     return np.flatnonzero(differs).astype(np.int64)
 
 
-def _splice(old: Integrals, new: Integrals, idx: IntArray) -> Integrals:
-    """Pass-1 results with those of strikes ``idx`` replaced by ``new`` (computed on them)."""
+def _splice(
+    old: Integrals, new: Integrals, idx: IntArray, old_offsets: IntArray, offsets: IntArray
+) -> Integrals:
+    """Pass-1 results with those of strikes ``idx`` replaced by ``new`` (computed on them).
+
+    ``old_offsets`` and ``offsets`` are the component offsets of all strikes before and
+    after (the strikes not in ``idx`` keep their number of components).
+    """
     moved = np.zeros(len(old.exposure), dtype=bool)
     moved[idx] = True
+    counts = np.diff(offsets)
+    comp_exposure = np.empty(int(offsets[-1]))
+    kept = np.flatnonzero(~moved)
+    dst = np.repeat(offsets[kept], counts[kept]) + _local_rows(counts[kept])
+    src = np.repeat(old_offsets[kept], counts[kept]) + _local_rows(counts[kept])
+    comp_exposure[dst] = old.component_exposure[src]
+    dst = np.repeat(offsets[idx], counts[idx]) + _local_rows(counts[idx])
+    comp_exposure[dst] = new.component_exposure
     exposure = old.exposure.copy()
     exposure[idx] = new.exposure
     last = old.last_exposure.copy()
@@ -586,6 +602,7 @@ def _splice(old: Integrals, new: Integrals, idx: IntArray) -> Integrals:
     keep_a = ~moved[old.area_strike]
     return Integrals(
         exposure=exposure,
+        component_exposure=comp_exposure,
         last_exposure=last,
         notice_norm=norm,
         searched=old.searched,
@@ -601,12 +618,19 @@ def _splice(old: Integrals, new: Integrals, idx: IntArray) -> Integrals:
     )
 
 
+def _local_rows(counts: IntArray) -> IntArray:
+    """``0 … counts[i] − 1`` for each ``i``, concatenated."""
+    starts = np.cumsum(counts) - counts
+    return np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
+
+
 def _merge(a: Integrals, n: int) -> Integrals:
     """Pass-1 results with ``n`` strikes added whose pass 1 is still to do (no exposure)."""
     zeros = np.zeros(n)
     return dataclasses.replace(
         a,
         exposure=np.concatenate([a.exposure, zeros]),
+        component_exposure=np.concatenate([a.component_exposure, zeros]),
         last_exposure=np.concatenate([a.last_exposure, zeros]),
         notice_norm=np.concatenate([a.notice_norm, zeros + 1.0]),
     )

@@ -100,6 +100,9 @@ class Integrals:
     notice_norm : ndarray, shape (strikes,)
         ``Z_s = Σ_c w_sc L_sc``: the share of the strike's prior density where those
         surveys leave it. [-]
+    component_exposure : ndarray, shape (components,)
+        The exposure of each component alone (not weighted), in the order of the
+        strikes' components. [-]
     last_exposure : ndarray, shape (strikes,)
         The exposure of each strike's last component alone (not weighted): of its
         prior component, or of its carriers not located (:mod:`.components`). [-]
@@ -125,6 +128,7 @@ class Integrals:
     """
 
     exposure: FloatArray
+    component_exposure: FloatArray
     last_exposure: FloatArray
     notice_norm: FloatArray
     searched: FloatArray
@@ -619,7 +623,7 @@ def _reduce(
     norm = 1.0 - notice  # Z_s: the mass where the strike may still have fallen
     found = weighted_sums(owner, weight * comp_sl, n_strikes)
     last = np.maximum(k1 - 1, 0)
-    last_norm = np.maximum(1.0 - comp_l[last], 1e-12)
+    comp_exposure = np.clip((comp_sl - comp_l) / np.maximum(1.0 - comp_l, 1e-12), 0.0, 1.0)
     n_areas = len(areas.geom_offsets) - 1
     pair_ev = np.repeat(np.arange(len(pair_off) - 1, dtype=np.int64), np.diff(pair_off))
     keep = out.pair_weight > PAIR_FLOOR * _segment_max(out.pair_weight, pair_off)[pair_ev]
@@ -634,7 +638,8 @@ def _reduce(
     a_keep = mass > 0.0
     return Integrals(
         exposure=np.clip((found - notice) / norm, 0.0, 1.0),
-        last_exposure=np.where(k1 > k0, np.clip((comp_sl - comp_l)[last] / last_norm, 0, 1), 0.0),
+        component_exposure=comp_exposure,
+        last_exposure=np.where(k1 > k0, comp_exposure[last], 0.0),
         notice_norm=norm,
         notice=out.notice / factor**2,
         searched=out.searched / factor**2,
