@@ -145,7 +145,7 @@ def test_killed_write_keeps_the_old_file(
     def dies(*args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(geotiff, "block_means", dies)
+    monkeypatch.setattr(geotiff, "overview_pyramid", dies)
     with pytest.raises(RuntimeError):
         write_estimate(path, GRID, _bands())
     assert path.read_bytes() == before

@@ -350,9 +350,9 @@ def find_sites(
     wide = np.flatnonzero(pattern > sigma_f2)
     if wide.size:
         sites = Sites(site_strike, mx, my, var, pattern, carriers)
-        least = None if duds_per_carrier is None else sw / duds_per_carrier[site_strike]
+        per_carrier = None if duds_per_carrier is None else duds_per_carrier[site_strike]
         return _split_wide(strikes, sites, wide, label, w, ev_x[idx], ev_y[idx],
-                           ev_spread_m[idx], least, searched)  # fmt: skip
+                           ev_spread_m[idx], per_carrier, searched)  # fmt: skip
     order = np.argsort(site_strike, kind="stable")
     return Sites(
         strike=site_strike[order],
@@ -378,7 +378,7 @@ def _split_wide(
     x: FloatArray,
     y: FloatArray,
     spread_m: FloatArray,
-    least: FloatArray | None,
+    per_carrier: FloatArray | None,
     searched: SearchedSites | None = None,
 ) -> Sites:
     """Sites wider than one pattern, each split into its points' squares of ``SPLIT_SIDE·σ_f``.
@@ -387,8 +387,7 @@ def _split_wide(
     items lie in the tight patterns of its carriers, and searches were laid where
     they were found: a smooth site under-states how much of it the searches covered
     (and so over-states what is left). Each square of points becomes a part with one
-    carrier's pattern around the points' mean, holding the site's carriers in
-    proportion to its points' weight. Narrow sites are kept whole.
+    carrier's pattern around the points' mean. Narrow sites are kept whole.
 
     The site's carriers are shared among its parts in proportion to the items each
     part's finds stand for, ``finds / exposure`` (the exposure of the nearest part
@@ -396,10 +395,14 @@ def _split_wide(
     first round): a part where a short search found a few items may hold as many
     as one where a thorough search found many.
 
-    A wide site holds no more carriers than its squares show
-    (:func:`carriers_by_squares`), nor fewer than ``least`` when that is given
-    (the finds of fully searched carriers): the ellipse of its points counts the
-    gaps between its patterns as carriers too, and stays the upper bound.
+    A wide site holds as many carriers as its squares show
+    (:func:`carriers_by_squares`), or, when ``per_carrier`` (``λ̄``, per site) is given
+    and more, as many as the items its parts stand for make, ``Σ (finds / exposure) /
+    λ̄``: patterns that overlap fill fewer squares than they are carriers, but not
+    fewer items. The ellipse of its points bounds the count from above: it counts the
+    gaps between patterns as carriers, though not patterns laid over each other;
+    without that bound (counted by items alone) the 90 % interval of the total
+    covered the truth in 15 of 20 calibration worlds against 19.
     """
     n = len(sites)
     is_wide = np.zeros(n, dtype=bool)
@@ -419,25 +422,27 @@ def _split_wide(
     site_weight = weighted_sums(label, w, n)
     squares = np.bincount(parent, minlength=n).astype(np.float64)
     located = carriers_by_squares(site_weight, squares)
-    if least is not None:
-        located = np.maximum(located, least)
-    located = np.minimum(sites.carriers, located)
     items = pw.copy()
     if searched is not None:
         owner = sites.strike[parent]
         e = searched.at(owner, px, py, SPLIT_SIDE * sigma_f[parent] / 2.0)
         items = pw / np.maximum(np.where(np.isnan(e), 1.0, e), SEARCHED_FLOOR)
-    carriers = located[parent] * items / weighted_sums(parent, items, n)[parent]
+    site_items = weighted_sums(parent, items, n)
+    if per_carrier is not None:
+        located = np.maximum(located, site_items / per_carrier)
+    located = np.minimum(sites.carriers, located)
+    carriers = located[parent] * items / site_items[parent]
     keep = ~is_wide
     strike = np.concatenate([sites.strike[keep], sites.strike[parent]])
     order = np.argsort(strike, kind="stable")
+    carriers = np.concatenate([sites.carriers[keep], carriers])[order]
     return Sites(
         strike=strike[order],
         x=np.concatenate([sites.x[keep], px])[order],
         y=np.concatenate([sites.y[keep], py])[order],
         var=np.concatenate([sites.var[keep], var])[order],
         pattern=np.concatenate([sites.pattern[keep], pattern])[order],
-        carriers=np.concatenate([sites.carriers[keep], carriers])[order],
+        carriers=carriers,
     )
 
 

@@ -7,10 +7,14 @@ floating-point predictor, and internal overviews for fast display in GIS.
 The raster is written a strip of whole tile rows at a time (:func:`write_estimate_strips`),
 so a country-sized estimate never sits in memory, and can be updated tile by tile in
 place (:func:`update_estimate_tiles`). Overviews are computed here, not by GDAL: each
-overview pixel is the mean of the valid (non-NaN) cells it covers, straight from full
-resolution (:func:`block_means`), and every overview factor divides a tile, so a tile's
-overview pixels depend on that tile alone — a full write and a tile update give the
-same overviews.
+overview pixel is the mean of the valid (non-NaN) cells it covers at full resolution
+(:func:`block_means`). They are built as a pyramid (:func:`overview_pyramid`): the
+float64 sum and the count of the valid cells of every 2 × 2 block, each level's from
+the level below, so each cell is read once whatever the number of levels; the mean is
+the sum over the count, not a mean of means. GDAL's own ``average`` overviews are a
+mean of the level below's means instead, which weighs a half-empty block like a full
+one. Every overview factor divides a tile, so a tile's overview pixels depend on that
+tile alone — a full write and a tile update give the same overviews, to the bit.
 
 References
 ----------
@@ -26,6 +30,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+import numba
 import numpy as np
 import numpy.typing as npt
 import rasterio
@@ -169,18 +174,42 @@ def write_estimate_strips(
             _describe(dst, metadata)
             if factors:
                 dst.build_overviews(factors, Resampling.nearest)  # the levels, filled below
+            written = set()
             for row0, strip in strips:
                 _check_strip(grid, row0, strip)
-                _write_strip(dst, row0, strip)
-                for f, level in zip(factors, levels, strict=True):
-                    level[:, row0 // f : row0 // f + -(-strip.shape[1] // f)] = block_means(
-                        strip, f
-                    )
-        for index, level in enumerate(levels):
-            with rasterio.open(tmp, "r+", overview_level=index) as ov:
-                for row0 in range(0, level.shape[1], TILE):
-                    _write_strip(ov, row0, np.asarray(level[:, row0 : row0 + TILE]))
+                values = strip.astype(np.float32, copy=False)
+                _write_strip(dst, row0, values)
+                _store_levels(levels, factors, row0, overview_pyramid(values, len(factors)))
+                written.add(row0)
+        _blank_missing(levels, factors, grid, written)
+        _write_levels(tmp, levels)
     return target
+
+
+def _store_levels(
+    levels: list[np.ndarray], factors: list[int], row0: int, pyramid: list[np.ndarray]
+) -> None:
+    """Put a strip's overview rows, from full-resolution row ``row0``, in the levels."""
+    for f, level, means in zip(factors, levels, pyramid, strict=True):
+        level[:, row0 // f : row0 // f + means.shape[1]] = means
+
+
+def _blank_missing(
+    levels: list[np.ndarray], factors: list[int], grid: Grid, written: set[int]
+) -> None:
+    """Set to NaN the overview rows of strips never written (no data there)."""
+    for row0 in sorted(set(range(0, grid.ny, TILE)) - written):
+        rows = min(TILE, grid.ny - row0)
+        for f, level in zip(factors, levels, strict=True):
+            level[:, row0 // f : row0 // f + -(-rows // f)] = np.nan
+
+
+def _write_levels(path: Path, levels: list[np.ndarray]) -> None:
+    """Write the levels into the file's overviews, compressing on all cores."""
+    for index, level in enumerate(levels):
+        with rasterio.open(path, "r+", overview_level=index, num_threads="all_cpus") as ov:
+            for row0 in range(0, level.shape[1], TILE):
+                _write_strip(ov, row0, np.asarray(level[:, row0 : row0 + TILE]))
 
 
 def update_estimate_tiles(
@@ -221,11 +250,14 @@ def update_estimate_tiles(
                 _check_block(bands, rows, cols)
                 dst.write(bands.astype(np.float32), window=Window(col0, row0, cols, rows))
             dst.update_tags(**dict(metadata or {}))
+        pyramids = [
+            overview_pyramid(b.astype(np.float32, copy=False), len(factors)) for *_, b in blocks
+        ]
         for index, f in enumerate(factors):
             with rasterio.open(tmp, "r+", overview_level=index) as ov:
-                for tile_row, tile_col, bands in blocks:
+                for (tile_row, tile_col, _), pyramid in zip(blocks, pyramids, strict=True):
                     row0, col0, _, _ = grid.tile_window(tile_row, tile_col)
-                    means = block_means(bands, f)
+                    means = pyramid[index]
                     window = Window(col0 // f, row0 // f, means.shape[2], means.shape[1])
                     ov.write(means, window=window)
     return target
@@ -234,29 +266,131 @@ def update_estimate_tiles(
 def block_means(bands: np.ndarray, factor: int) -> np.ndarray:
     """Mean of the valid cells of each ``factor × factor`` block, NaN where none is valid.
 
+    The cells are taken as float32, as the file stores them, and summed in float64. A
+    power-of-two ``factor`` is the matching level of :func:`overview_pyramid` (the
+    overviews of the file, to the bit); any other sums each block directly.
+
     Parameters
     ----------
     bands : ndarray, shape (4, rows, cols)
         Values, NaN where no data; ``rows`` and ``cols`` need not be multiples of
         ``factor`` (the last blocks are partial).
     factor : int
-        Block side. [cells]
+        Block side, at least 1. [cells]
 
     Returns
     -------
     ndarray of float32, shape (4, ceil(rows / factor), ceil(cols / factor))
     """
-    b, rows, cols = bands.shape
-    pr, pc = -rows % factor, -cols % factor
-    padded = np.pad(bands.astype(np.float64), ((0, 0), (0, pr), (0, pc)), constant_values=np.nan)
-    shape = (b, padded.shape[1] // factor, factor, padded.shape[2] // factor, factor)
-    blocks = padded.reshape(shape)
-    valid = ~np.isnan(blocks)
-    total = np.where(valid, blocks, 0.0).sum(axis=(2, 4))
-    count = valid.sum(axis=(2, 4))
-    out = np.full(total.shape, np.nan)
-    np.divide(total, count, out=out, where=count > 0)
-    return out.astype(np.float32)
+    if factor < 1:
+        raise ValueError(f"block side must be at least 1 cell, not {factor}")
+    values = np.asarray(bands).astype(np.float32, copy=False)
+    if factor > 1 and factor & (factor - 1) == 0:
+        return overview_pyramid(values, factor.bit_length() - 1)[-1]
+    return _block_means(*_block_sums(values, factor))
+
+
+def overview_pyramid(bands: np.ndarray, levels: int) -> list[np.ndarray]:
+    """Means of the valid cells of blocks of 2, 4, ..., ``2**levels`` cells a side.
+
+    Each level holds the float64 sum and the count of the valid cells of each block,
+    made from the level below (2 × 2 blocks of it), so the full-resolution cells are
+    read once; the means are the sums over the counts, NaN where a block has no valid
+    cell. The same as :func:`block_means` of each factor, to float32 rounding (the
+    sums are the same numbers added in another order).
+
+    Parameters
+    ----------
+    bands : ndarray of float32, shape (4, rows, cols)
+        Values, NaN where no data; ``rows`` and ``cols`` need not be even (the last
+        blocks of each level are partial).
+    levels : int
+        Number of levels. [-]
+
+    Returns
+    -------
+    list of ndarray of float32
+        Level ``k`` (from 0) of shape ``(4, ceil(rows / 2**(k+1)), ceil(cols / 2**(k+1)))``.
+    """
+    if not levels:
+        return []
+    sums, counts = _block_sums(np.asarray(bands, np.float32), 2)
+    pyramid = [_block_means(sums, counts)]
+    for _ in range(levels - 1):
+        sums, counts = _halve(sums, counts)
+        pyramid.append(_block_means(sums, counts))
+    return pyramid
+
+
+@numba.njit(parallel=True, cache=True)
+def _block_sums(
+    values: npt.NDArray[np.float32], factor: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
+    """Float64 sum and count of the non-NaN values of each ``factor × factor`` block.
+
+    Within a block the values are added row by row, left to right.
+    """
+    bands, rows, cols = values.shape
+    out_rows, out_cols = -(-rows // factor), -(-cols // factor)
+    sums = np.empty((bands, out_rows, out_cols))
+    counts = np.empty((bands, out_rows, out_cols), np.int32)
+    for k in numba.prange(bands * out_rows):
+        b, r_out = k // out_rows, k % out_rows
+        r_end = min(rows, (r_out + 1) * factor)
+        for c_out in range(out_cols):
+            c_end = min(cols, (c_out + 1) * factor)
+            total, n = 0.0, 0
+            for r in range(r_out * factor, r_end):
+                for c in range(c_out * factor, c_end):
+                    v = values[b, r, c]
+                    if not np.isnan(v):
+                        total += v
+                        n += 1
+            sums[b, r_out, c_out] = total
+            counts[b, r_out, c_out] = n
+    return sums, counts
+
+
+@numba.njit(parallel=True, cache=True)
+def _halve(
+    sums: npt.NDArray[np.float64], counts: npt.NDArray[np.int32]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
+    """The sums and counts of 2 × 2 blocks of sums and counts (the next level up).
+
+    The four are added row by row, left to right, as :func:`_block_sums` adds cells.
+    """
+    bands, rows, cols = sums.shape
+    out_rows, out_cols = -(-rows // 2), -(-cols // 2)
+    out_sums = np.empty((bands, out_rows, out_cols))
+    out_counts = np.empty((bands, out_rows, out_cols), np.int32)
+    for k in numba.prange(bands * out_rows):
+        b, r_out = k // out_rows, k % out_rows
+        r_end = min(rows, 2 * r_out + 2)
+        for c_out in range(out_cols):
+            c_end = min(cols, 2 * c_out + 2)
+            total, n = 0.0, 0
+            for r in range(2 * r_out, r_end):
+                for c in range(2 * c_out, c_end):
+                    total += sums[b, r, c]
+                    n += counts[b, r, c]
+            out_sums[b, r_out, c_out] = total
+            out_counts[b, r_out, c_out] = n
+    return out_sums, out_counts
+
+
+@numba.njit(parallel=True, cache=True)
+def _block_means(
+    sums: npt.NDArray[np.float64], counts: npt.NDArray[np.int32]
+) -> npt.NDArray[np.float32]:
+    """Sums over counts as float32, NaN where the count is 0."""
+    bands, rows, cols = sums.shape
+    means = np.empty((bands, rows, cols), np.float32)
+    for k in numba.prange(bands * rows):
+        b, r = k // rows, k % rows
+        for c in range(cols):
+            n = counts[b, r, c]
+            means[b, r, c] = sums[b, r, c] / n if n > 0 else np.nan
+    return means
 
 
 def read_estimate(path: str | Path) -> tuple[Grid, dict[str, np.ndarray], dict[str, str]]:
@@ -352,11 +486,9 @@ def _describe(dst: DatasetWriter, metadata: Mapping[str, str] | None) -> None:
 
 
 def _level_file(scratch: Path, grid: Grid, factor: int) -> np.ndarray:
-    """A float32 scratch array on disk for the overview of ``factor``, NaN-filled."""
+    """A float32 scratch array on disk for the overview of ``factor``, not filled."""
     shape = (len(ESTIMATE_BANDS), -(-grid.ny // factor), -(-grid.nx // factor))
-    level = np.lib.format.open_memmap(scratch / f"overview-{factor}.npy", "w+", np.float32, shape)
-    level[:] = np.nan
-    return level
+    return np.lib.format.open_memmap(scratch / f"overview-{factor}.npy", "w+", np.float32, shape)
 
 
 def _check_strip(grid: Grid, row0: int, strip: np.ndarray) -> None:
