@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from remnant.catalogue import load_catalogue
+from remnant.io.geotiff import read_estimate
 from remnant.store import open_store
 
 REMNANT = [sys.executable, "-m", "remnant.cli"]
@@ -97,3 +102,47 @@ def test_init_refuses_to_overwrite(tmp_path):
     run("init", project)
     done = run("init", project, ok=False)
     assert done.returncode == 1 and str(project) in done.stderr
+
+
+def _drawn(done: subprocess.CompletedProcess[str]) -> tuple[int, int]:
+    match = re.search(r"Raster: drew ([\d,]+) of ([\d,]+) tiles", done.stdout)
+    assert match, done.stdout
+    return int(match[1].replace(",", "")), int(match[2].replace(",", ""))
+
+
+def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
+    """The estimate of a store, re-run: nothing imported, nothing drawn; finds imported
+    late, some tiles drawn, and the raster as a full run draws it to within 1 %."""
+    as_of = json.loads((world / "truth" / "parameters.json").read_text())["as_of"]
+    lines = (world / "finds.csv").read_text(encoding="utf-8").splitlines()
+    day = lines[0].split(",").index("date")
+    late_from = (date.fromisoformat(as_of) - timedelta(days=90)).isoformat()
+    early = [r for r in lines[1:] if r.split(",")[day] < late_from]
+    late = [r for r in lines[1:] if r.split(",")[day] >= late_from]
+    assert early and late
+    (tmp_path / "finds.csv").write_text("\n".join([lines[0], *early]) + "\n", encoding="utf-8")
+    (tmp_path / "late").mkdir()
+    (tmp_path / "late" / "finds.csv").write_text("\n".join([lines[0], *late]) + "\n")
+    project = tmp_path / "p.gpkg"
+    run("init", project)
+    others = [p for p in world.iterdir() if p.is_file() and p.name != "finds.csv"]
+    run("import", project, *others, tmp_path / "finds.csv")
+    out = tmp_path / "estimate"
+    args = ("--out", out, "--as-of", as_of, "--no-map")
+    drawn, tiles = _drawn(run("estimate", project, *args))
+    assert drawn == tiles > 0
+    assert _drawn(run("estimate", project, *args)) == (0, tiles)
+    run("import", project, tmp_path / "late" / "finds.csv")
+    drawn, _ = _drawn(run("estimate", project, *args))
+    assert 0 < drawn < tiles, (drawn, tiles)
+    full = tmp_path / "full"
+    assert _drawn(run("estimate", project, "--out", full, "--as-of", as_of, "--no-map", "--full"))
+    _, updated, _ = read_estimate(out / "estimate.tif")
+    _, whole, _ = read_estimate(full / "estimate.tif")
+    mean, again = whole["expected_remaining"], updated["expected_remaining"]
+    np.testing.assert_array_equal(np.isnan(mean), np.isnan(again))
+    ok = ~np.isnan(mean)
+    assert np.all(np.abs(again[ok] - mean[ok]) <= 0.01 * mean[ok] + 1e-4)
+    assert np.nanmax(np.abs(updated["p_any"] - whole["p_any"])) < 0.005
+    record = json.loads((out / "estimate.json").read_text())
+    assert record["raster_tiles_drawn"] == {"tiles": drawn, "of": tiles}

@@ -322,8 +322,15 @@ def estimate(
         str | None, typer.Option(help="Day of the estimate (ISO); default today.")
     ] = None,
     no_map: Annotated[bool, typer.Option("--no-map", help="Do not draw estimate.png.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Draw the whole raster, not only the stale tiles.")
+    ] = False,
 ) -> None:
-    """Estimate where unexploded items remain, how many, how sure, and write the results."""
+    """Estimate where unexploded items remain, how many, how sure, and write the results.
+
+    Run again into the same folder after an import, it redraws only the tiles of
+    estimate.tif that the new records change.
+    """
     from remnant.project import estimate_project
     from remnant.store import open_store
 
@@ -335,9 +342,13 @@ def estimate(
             cell_m=cell,
             as_of=_day(as_of),
             draw_map=not no_map,
+            full=full,
             progress=_tracker(bar),
         )
     _print_estimate(run.estimate)
+    console.print(
+        f"Raster: drew {run.drawn['tiles']:,} of {run.drawn['of']:,} tiles.", highlight=False
+    )
     for role, path in run.paths.items():
         console.print(f"  {role:>14}: {path}", highlight=False)
     console.print(f"Done in {time.perf_counter() - start:.1f} s.", highlight=False)

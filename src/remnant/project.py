@@ -239,14 +239,22 @@ ESTIMATE_FILES = {
 }
 """The files ``remnant estimate`` writes in its output folder, by role."""
 
+STATE_FILE = ".state/drawn.npz"
+"""What the raster was drawn from, in the output folder (:mod:`remnant.hazard.redraw`)."""
+
 
 @dataclass
 class EstimateRun:
-    """What :func:`estimate_project` did: the estimate, the files, the time each step took."""
+    """What :func:`estimate_project` did.
+
+    The estimate, the files, the time each step took, and how many tiles of the
+    raster it drew (``{"tiles": n, "of": total}``).
+    """
 
     estimate: Estimate
     paths: dict[str, Path]
     seconds: dict[str, float]
+    drawn: dict[str, int]
 
 
 def estimate_project(
@@ -258,13 +266,22 @@ def estimate_project(
     config: HazardConfig | None = None,
     catalogue: Catalogue | None = None,
     draw_map: bool = True,
+    full: bool = False,
     progress: Progress | None = None,
 ) -> EstimateRun:
     """Estimate the remaining hazard from a store and write every output to ``out``.
 
     Writes ``estimate.tif`` (exchange format), ``failure_rates.csv``,
     ``strike_summary.csv``, ``area_summary.csv``, ``estimate.json`` (the run: day,
-    totals, grid, assumptions, unrecorded attacks, timings) and ``estimate.png``.
+    totals, grid, assumptions, unrecorded attacks, timings, tiles drawn) and
+    ``estimate.png``.
+
+    A re-run into the same folder redraws only the tiles of ``estimate.tif`` that the
+    records imported since could change by more than 1 % (:mod:`remnant.hazard.redraw`),
+    from what it drew before (``out/.state/drawn.npz``). The grid, the day or the
+    assumptions changed, or ``full``, and it draws the whole raster. The state is
+    removed while the raster is updated and written after it, so that a run that
+    stops half-way leaves the next to draw the whole raster.
 
     Parameters
     ----------
@@ -282,11 +299,14 @@ def estimate_project(
         The munition catalogue.
     draw_map : bool
         Also draw ``estimate.png``.
+    full : bool
+        Draw the whole raster even where an earlier run's tiles could be kept.
     progress : callable, optional
         ``progress(label, done, total)``.
     """
     from remnant.hazard.estimate import estimate
-    from remnant.io.geotiff import write_estimate_strips
+    from remnant.hazard.redraw import DrawnState, advanced_state, stale_tiles
+    from remnant.io.geotiff import update_estimate_tiles, write_estimate_strips
     from remnant.io.summary import write_json, write_summary_csv
 
     out = Path(out)
@@ -305,9 +325,23 @@ def estimate_project(
     seconds["evidence update"] = time.perf_counter() - clock
     paths = {role: out / name for role, name in ESTIMATE_FILES.items()}
     clock = time.perf_counter()
-    strips = est.strips(lambda stage, done, total: tell(stage, int(done), int(total)))
-    write_estimate_strips(paths["raster"], est.grid, strips, metadata=raster_tags(est))
+    state_path = out / STATE_FILE
+    previous = None if full or not paths["raster"].exists() else DrawnState.load(state_path)
+    stale, changed = stale_tiles(previous, est)
+    state_path.unlink(missing_ok=True)
+
+    def redraw(stage: str, done: float, total: float) -> None:
+        tell(stage, int(done), int(total))
+
+    if previous is not None and not stale.all():
+        tiles = est.tiles(stale, redraw)
+        update_estimate_tiles(paths["raster"], est.grid, tiles, metadata=raster_tags(est))
+    else:
+        strips = est.strips(redraw)
+        write_estimate_strips(paths["raster"], est.grid, strips, metadata=raster_tags(est))
+    advanced_state(previous, est, stale, changed).save(state_path)
     seconds["raster"] = time.perf_counter() - clock
+    drawn = {"tiles": int(stale.sum()), "of": int(stale.size)}
     write_summary_csv(est.failure_rates, paths["failure_rates"])
     write_summary_csv(est.strike_table, paths["strikes"])
     write_summary_csv(est.area_table, paths["areas"])
@@ -323,8 +357,8 @@ def estimate_project(
         seconds["map"] = time.perf_counter() - clock
     else:
         del paths["map"]
-    write_json(_run_record(est, store, seconds), paths["record"])
-    return EstimateRun(est, paths, seconds)
+    write_json(_run_record(est, store, seconds, drawn), paths["record"])
+    return EstimateRun(est, paths, seconds, drawn)
 
 
 def raster_tags(est: Estimate) -> dict[str, str]:
@@ -339,7 +373,9 @@ def raster_tags(est: Estimate) -> dict[str, str]:
     }
 
 
-def _run_record(est: Estimate, store: Store, seconds: dict[str, float]) -> dict[str, object]:
+def _run_record(
+    est: Estimate, store: Store, seconds: dict[str, float], drawn: dict[str, int]
+) -> dict[str, object]:
     from remnant import __version__
 
     u = est.unrecorded
@@ -370,5 +406,6 @@ def _run_record(est: Estimate, store: Store, seconds: dict[str, float]) -> dict[
         },
         "attribution_evaluations": est.attribution.iterations,
         "config": est.config.as_dict(),
+        "raster_tiles_drawn": drawn,
         "seconds": seconds,
     }

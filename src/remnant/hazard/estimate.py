@@ -177,6 +177,33 @@ class Estimate:
                 progress("estimate raster", tr + 1, n_rows)
             yield row0, out
 
+    def tiles(
+        self, which: npt.NDArray[np.bool_], progress: Progress | None = None
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Yield ``(tile_row, tile_col, bands)`` for the tiles ``which`` (row-major mask).
+
+        ``bands`` is float32 of shape ``(4, rows, cols)``, the tile's window
+        (:meth:`Grid.tile_window`); the tiles of one tile row are drawn together.
+        """
+        k = self._kernel
+        n_rows, n_cols = k.grid.n_tiles
+        mask = np.asarray(which, dtype=bool).reshape(n_rows, n_cols)
+        busy = np.flatnonzero(mask.any(axis=1))
+        for done, row in enumerate(busy):
+            tr = int(row)
+            cols = np.flatnonzero(mask[tr])
+            first = int(cols[0])
+            rows = min(TILE, k.grid.ny - tr * TILE)
+            width = min((int(cols[-1]) + 1) * TILE, k.grid.nx) - first * TILE
+            out = np.empty((4, rows, width), dtype=np.float32)
+            _run_strip(k, (tr * n_cols + cols).astype(np.int64), out)
+            for tc in cols:
+                _, col0, _, ncols = k.grid.tile_window(tr, int(tc))
+                c = col0 - first * TILE
+                yield tr, int(tc), out[:, :, c : c + ncols].copy()
+            if progress is not None:
+                progress("estimate raster", done + 1, len(busy))
+
     def bands(self) -> dict[str, np.ndarray]:
         """The four bands as whole arrays (small grids only: ``16·nx·ny`` bytes)."""
         full = np.empty((4, self.grid.ny, self.grid.nx), dtype=np.float32)

@@ -1,0 +1,409 @@
+"""Which tiles of an estimate a re-run must redraw (docs/model.md §8).
+
+Re-running the estimate after an import of new records changes a few strikes a lot
+(the new finds and searches touch them) and every other strike of the same carrier
+types a little (the learned failure rate moves by a hair). Pass 2 — the raster — is
+redrawn only where it can change by more than a tolerance: a tile is *stale* when
+
+- a strike meeting it is new, or its kernel table row (day, type, window) differs, or
+  a change of its components or moments could move its density in some cell of its
+  window by more than ``tol`` relative (:func:`_changed_strikes`);
+- the set of strikes meeting it, or of searches, differs (a strike gone, a window
+  moved, a search added or edited);
+- the unrecorded attacks' items in a cell of one of its coarse cells moved by more
+  than ``tol`` relative and more than :data:`FLOOR` (their expected number moves
+  with every new record, a hair everywhere);
+- the failure-rate variance of a strike's type moved by more than ``tol`` (its
+  tiles), or the unrecorded attacks' clustering or variance did, by enough to move a
+  cell's variance by :data:`FLOOR` (those cells), or the interval's level changed
+  (every tile).
+
+Each strike is compared with the values it had when its tiles were last drawn
+(:class:`DrawnState`), not with the previous run, so that a drift of many small
+updates redraws its tiles once it adds up to ``tol``. Every cell of the updated raster
+is then within about ``tol`` (relative, or :data:`FLOOR` items) of a full redraw in
+its expected count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from remnant.hazard.grid import TILE, Grid
+from remnant.hazard.mixture import (
+    ACROSS,
+    ALONG,
+    COEF_W,
+    COEF_X,
+    COS,
+    CROSS,
+    K0,
+    K1,
+    NORM,
+    SIN,
+    WEIGHT,
+    WITHIN,
+    X,
+    Y,
+)
+from remnant.io.files import atomic_path
+
+if TYPE_CHECKING:
+    from remnant.hazard.estimate import Estimate
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+HashArray = npt.NDArray[np.uint64]
+
+TOLERANCE = 0.01
+"""Default relative change below which a tile is not redrawn: 1 % of a cell's expected
+count, far inside the estimate's own uncertainty (its 90 % intervals span tens of per
+cent). [-]"""
+
+FLOOR = 1e-4
+"""Change of the unrecorded attacks' items in a cell below which it is not redrawn,
+whatever its relative size: 1e-4 items in a cell moves its ``p_any`` by at most
+1e-4. [items]"""
+
+STATE_FORMAT = 1
+"""Version of the saved :class:`DrawnState`; a state of another version is ignored."""
+
+_WIDTHS = [ALONG, ACROSS, WITHIN, CROSS, NORM]
+_TURN = [SIN, COS]
+_SHARE = [WEIGHT, COEF_W, COEF_X]
+
+
+@dataclass(frozen=True)
+class DrawnState:
+    """What every tile of a raster was drawn from, to tell which tiles a re-run changes.
+
+    Parameters
+    ----------
+    key : str
+        The grid, day and assumptions of the estimate (JSON); a re-run with another
+        key redraws everything.
+    ids : ndarray of str
+        Strike ids (recorded and pseudo).
+    table : ndarray of int64, shape (strikes, 6)
+        Each strike's kernel row: day, type, window ``(row0, col0, nrows, ncols)``.
+    comp_offsets : ndarray of int64, shape (strikes + 1,)
+    comps : ndarray, shape (components, 12)
+        The packed components (:mod:`.mixture`).
+    mean, rel_var : ndarray, shape (strikes,)
+        The moments pass 2 drew each strike with (:class:`.accumulate.Moments`).
+    type_var : ndarray, shape (strikes,)
+        The failure-rate variance ``V_t`` of its type it was drawn with.
+    types : ndarray of str
+    shared : ndarray, shape (3,)
+        Background relative variance, background clustering, interval level.
+    background : ndarray, shape (coarse rows, coarse cols)
+        Unrecorded attacks' items per coarse cell. [items]
+    tile_strikes, tile_searches : ndarray of uint64, shape (tiles,)
+        A hash of the strikes and of the searches meeting each tile.
+    """
+
+    key: str
+    ids: npt.NDArray[np.str_]
+    table: IntArray
+    comp_offsets: IntArray
+    comps: FloatArray
+    mean: FloatArray
+    rel_var: FloatArray
+    type_var: FloatArray
+    types: npt.NDArray[np.str_]
+    shared: FloatArray
+    background: FloatArray
+    tile_strikes: HashArray
+    tile_searches: HashArray
+
+    def save(self, path: str | Path) -> Path:
+        """Write the state as one ``.npz`` file, atomically."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        arrays["key"] = np.array(self.key)
+        arrays["format"] = np.array(STATE_FORMAT)
+        with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> DrawnState | None:
+        """The state saved at ``path``; None if there is none or it is of another format."""
+        try:
+            with np.load(Path(path), allow_pickle=False) as data:
+                if int(data["format"]) != STATE_FORMAT:
+                    return None
+                fields = {f.name: data[f.name] for f in dataclasses.fields(cls)}
+        except (OSError, KeyError, ValueError):
+            return None
+        fields["key"] = str(fields["key"])
+        return cls(**fields)
+
+
+def state_key(est: Estimate) -> str:
+    """The grid, day and assumptions an estimate was drawn on (JSON)."""
+    g = est.grid
+    return json.dumps(
+        {
+            "grid": [g.crs, g.x0, g.y0, g.cell, g.nx, g.ny],
+            "as_of": est.as_of,
+            "config": repr(est.config),
+        },
+        sort_keys=True,
+    )
+
+
+def drawn_state(est: Estimate) -> DrawnState:
+    """The state of a raster drawn whole from ``est``."""
+    k = est._kernel
+    m = k.moments
+    table = k.strikes.table
+    return DrawnState(
+        key=state_key(est),
+        ids=np.asarray(est.strikes.ids, dtype=np.str_),
+        table=table[:, :K0].copy(),
+        comp_offsets=np.concatenate([table[:, K0], table[-1:, K1]]).astype(np.int64)
+        if len(table)
+        else np.zeros(1, dtype=np.int64),
+        comps=k.strikes.comps.copy(),
+        mean=m.mean.copy(),
+        rel_var=m.rel_var.copy(),
+        type_var=m.type_rel_var[table[:, 1]].astype(np.float64),
+        types=np.asarray(est.strikes.types, dtype=np.str_),
+        shared=np.array([m.background_rel_var, m.background_cluster, m.level]),
+        background=np.asarray(k.background, dtype=np.float64).copy(),
+        tile_strikes=_tile_hashes(k.strikes.tile_offsets, k.strikes.tile_index, _hash_ids(est)),
+        tile_searches=_tile_hashes(
+            k.searches.tile_offsets, k.searches.tile_index, _search_hashes(est)
+        ),
+    )
+
+
+def stale_tiles(
+    previous: DrawnState | None, est: Estimate, tol: float = TOLERANCE
+) -> tuple[BoolArray, npt.NDArray[np.bool_]]:
+    """Tiles of ``est``'s grid to redraw, and the strikes found changed (module doc).
+
+    Returns
+    -------
+    tiles : ndarray of bool, shape (tiles,)
+        Row-major over the grid's tiles.
+    changed : ndarray of bool, shape (strikes,)
+        Strikes of ``est`` drawn anew (their values become the reference).
+    """
+    now = drawn_state(est)
+    n_tiles = len(now.tile_strikes)
+    n = len(now.ids)
+    if previous is None or previous.key != now.key or len(previous.tile_strikes) != n_tiles:
+        return np.ones(n_tiles, dtype=bool), np.ones(n, dtype=bool)
+    changed = _changed_strikes(previous, now, est.config.n_sigma, tol)
+    k = est._kernel
+    ts_off, ts_idx = k.strikes.tile_offsets, k.strikes.tile_index
+    stale = np.zeros(n_tiles, dtype=bool)
+    owner_tile = np.repeat(np.arange(n_tiles), np.diff(ts_off))
+    stale[owner_tile[changed[ts_idx]]] = True
+    stale |= now.tile_strikes != previous.tile_strikes
+    stale |= now.tile_searches != previous.tile_searches
+    scalars = float(_moved(previous.shared[:2], now.shared[:2], tol).max(initial=False))
+    scale = float(np.max(np.abs(now.shared[:2] - previous.shared[:2]) / np.maximum(
+        np.abs(previous.shared[:2]), 1e-300))) if scalars else 0.0  # fmt: skip
+    stale |= _background_tiles(
+        previous.background, now.background, est.grid, _factor(est), tol, scale
+    )
+    if previous.types.tolist() != now.types.tolist() or now.shared[2] != previous.shared[2]:
+        stale[:] = True
+    return stale, changed
+
+
+def advanced_state(
+    previous: DrawnState | None, est: Estimate, tiles: BoolArray, changed: BoolArray
+) -> DrawnState:
+    """The state after drawing ``tiles`` of ``est``: changed strikes take their new values."""
+    now = drawn_state(est)
+    if previous is None or tiles.all():
+        return now
+    old_at = {sid: i for i, sid in enumerate(previous.ids)}
+    keep = np.array([not c and sid in old_at for sid, c in zip(now.ids, changed, strict=True)])
+    src = np.array([old_at.get(sid, -1) for sid in now.ids], dtype=np.int64)
+    table = now.table.copy()
+    mean, rel_var = now.mean.copy(), now.rel_var.copy()
+    table[keep] = previous.table[src[keep]]
+    type_var = now.type_var.copy()
+    mean[keep] = previous.mean[src[keep]]
+    rel_var[keep] = previous.rel_var[src[keep]]
+    type_var[keep] = previous.type_var[src[keep]]
+    pieces, counts = [], []
+    for i in range(len(now.ids)):
+        if keep[i]:
+            j = src[i]
+            rows = previous.comps[previous.comp_offsets[j] : previous.comp_offsets[j + 1]]
+        else:
+            rows = now.comps[now.comp_offsets[i] : now.comp_offsets[i + 1]]
+        pieces.append(rows)
+        counts.append(len(rows))
+    comps = np.concatenate(pieces) if pieces else now.comps[:0]
+    background = previous.background.copy()
+    drawn = _coarse_of_tiles(tiles, est.grid, background.shape, _factor(est))
+    background[drawn] = now.background[drawn]
+    return dataclasses.replace(
+        now,
+        table=table,
+        comp_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        comps=comps,
+        mean=mean,
+        rel_var=rel_var,
+        type_var=type_var,
+        shared=previous.shared,
+        background=background,
+    )
+
+
+# -- comparisons ------------------------------------------------------------------------
+
+
+def _changed_strikes(previous: DrawnState, now: DrawnState, clip: float, tol: float) -> BoolArray:
+    """Strikes whose drawing may differ by more than ``tol`` in some cell of their window.
+
+    Within ``clip`` sigmas of a component, a shift ``δ`` moves its density by up to
+    ``clip·δ/σ`` (relative) and a width change ``δσ/σ`` by up to ``clip²·δσ/σ``, so
+    those are held to ``tol·σ/clip`` and ``tol/clip²``; a weight, the mean and the
+    variances to ``tol`` relative.
+    """
+    old_at = {sid: i for i, sid in enumerate(previous.ids)}
+    src = np.array([old_at.get(sid, -1) for sid in now.ids], dtype=np.int64)
+    changed = src < 0
+    j = np.where(changed, 0, src)
+    changed |= (now.table != previous.table[j]).any(axis=1)
+    n_now = np.diff(now.comp_offsets)
+    n_old = np.diff(previous.comp_offsets)[j]
+    changed |= n_now != n_old
+    same = np.flatnonzero(~changed)
+    if same.size == 0:
+        return changed
+    changed[same] |= _moved(previous.mean[j[same]], now.mean[same], tol)
+    for now_v, old_v in ((now.rel_var, previous.rel_var), (now.type_var, previous.type_var)):
+        changed[same] |= np.abs(now_v[same] - old_v[j[same]]) > tol * np.maximum(
+            old_v[j[same]], 1e-3
+        )
+    counts = n_now[same]
+    local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    a = previous.comps[np.repeat(previous.comp_offsets[j[same]], counts) + local]
+    b = now.comps[np.repeat(now.comp_offsets[same], counts) + local]
+    sigma = np.minimum(a[:, ALONG], a[:, ACROSS])
+    far = np.abs(a[:, [X, Y]] - b[:, [X, Y]]).max(axis=1) > tol * sigma / clip
+    far |= _moved(a[:, _WIDTHS], b[:, _WIDTHS], tol / clip**2).any(axis=1)
+    far |= (np.abs(a[:, _TURN] - b[:, _TURN]) > tol / clip**2).any(axis=1)
+    far |= _moved(a[:, _SHARE], b[:, _SHARE], tol).any(axis=1)
+    owner = np.repeat(np.arange(same.size), counts)
+    changed[same[np.unique(owner[far])]] = True
+    return changed
+
+
+def _moved(old: FloatArray, new: FloatArray, tol: float) -> npt.NDArray[np.bool_]:
+    """Relative change above ``tol`` (against the larger magnitude; 0 to 0 is none)."""
+    scale = np.maximum(np.abs(old), np.abs(new))
+    return np.abs(new - old) > tol * scale
+
+
+def _factor(est: Estimate) -> int:
+    return int(est._kernel.factor)
+
+
+def _background_tiles(
+    old: FloatArray, new: FloatArray, grid: Grid, factor: int, tol: float, scale: float
+) -> BoolArray:
+    """Tiles holding a coarse cell whose unrecorded items moved by more than ``tol``.
+
+    ``scale`` is the relative change of the background's variance coefficients (0 if
+    below ``tol``): it moves a cell's variance by about ``scale`` times its items.
+    """
+    rows, cols = grid.n_tiles
+    if old.shape != new.shape:
+        return np.ones(rows * cols, dtype=bool)
+    per_cell = float(factor * factor)
+    moved = _moved(old, new, tol) & (np.abs(new - old) / per_cell > FLOOR)
+    moved |= new / per_cell * scale > FLOOR
+    if not moved.any():
+        return np.zeros(rows * cols, dtype=bool)
+    cr, cc = np.nonzero(moved)
+    # a coarse cell covers fine rows cr·f … (cr + 1)·f − 1, which may straddle two tiles
+    out = np.zeros(rows * cols, dtype=bool)
+    for dr in (0, factor - 1):
+        for dc in (0, factor - 1):
+            tr = np.minimum((cr * factor + dr) // TILE, rows - 1)
+            tc = np.minimum((cc * factor + dc) // TILE, cols - 1)
+            out[tr * cols + tc] = True
+    return out
+
+
+def _coarse_of_tiles(
+    tiles: BoolArray, grid: Grid, shape: tuple[int, ...], factor: int
+) -> npt.NDArray[np.bool_]:
+    """Coarse cells lying wholly inside the drawn tiles."""
+    rows, cols = grid.n_tiles
+    drawn = tiles.reshape(rows, cols)
+    cr, cc = np.indices(shape[:2])
+    first_tr, first_tc = (cr * factor) // TILE, (cc * factor) // TILE
+    last_tr = np.minimum((cr * factor + factor - 1) // TILE, rows - 1)
+    last_tc = np.minimum((cc * factor + factor - 1) // TILE, cols - 1)
+    first_tr, first_tc = np.minimum(first_tr, rows - 1), np.minimum(first_tc, cols - 1)
+    return (
+        drawn[first_tr, first_tc]
+        & drawn[first_tr, last_tc]
+        & drawn[last_tr, first_tc]
+        & drawn[last_tr, last_tc]
+    )
+
+
+# -- hashes -----------------------------------------------------------------------------
+
+
+def _hash_bytes(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def _hash_ids(est: Estimate) -> HashArray:
+    return np.array([_hash_bytes(str(i).encode()) for i in est.strikes.ids], dtype=np.uint64)
+
+
+def _search_hashes(est: Estimate) -> HashArray:
+    """One hash per search: its rings, day and ``log(1 − p)`` values."""
+    k = est._kernel
+    s = k.searches
+    n = len(s.geom_offsets) - 1
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        r0, r1 = s.geom_offsets[i], s.geom_offsets[i + 1]
+        p0, p1 = s.ring_offsets[r0], s.ring_offsets[r1]
+        parts = (
+            s.x[p0:p1].tobytes(),
+            s.y[p0:p1].tobytes(),
+            np.diff(s.ring_offsets[r0 : r1 + 1]).tobytes(),
+            np.asarray(k.search_day[i]).tobytes(),
+            np.asarray(k.search_log_keep[i]).tobytes(),
+        )
+        out[i] = _hash_bytes(b"|".join(parts))
+    return out
+
+
+def _tile_hashes(offsets: IntArray, index: IntArray, item_hash: HashArray) -> HashArray:
+    """Per tile, the sum (mod 2⁶⁴) of its items' hashes mixed with their count."""
+    n_tiles = len(offsets) - 1
+    out = np.zeros(n_tiles, dtype=np.uint64)
+    if len(index):
+        owner = np.repeat(np.arange(n_tiles), np.diff(offsets))
+        with np.errstate(over="ignore"):
+            np.add.at(out, owner, item_hash[index])
+    counts = np.diff(offsets).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        return out * np.uint64(0x9E3779B97F4A7C15) + counts

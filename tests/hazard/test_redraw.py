@@ -1,0 +1,99 @@
+"""Redrawing only the stale tiles (:mod:`remnant.hazard.redraw`) against a full redraw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from remnant.catalogue import load_catalogue
+from remnant.hazard.estimate import Estimate, estimate
+from remnant.hazard.redraw import (
+    FLOOR,
+    TOLERANCE,
+    DrawnState,
+    advanced_state,
+    drawn_state,
+    stale_tiles,
+)
+from remnant.simulate import simulate_world
+
+BANDS = ("expected_remaining", "p_any", "lower_90", "upper_90")
+
+
+@pytest.fixture(scope="module")
+def runs() -> tuple[Estimate, Estimate]:
+    """One world estimated twice as of the same day: without, then with, the finds and
+    searches of its last 15 days (records that arrive late, as they do)."""
+    world = simulate_world(1003, 200)
+    as_of = world.truth.parameters["as_of"]
+    cut = pd.Timestamp(as_of) - pd.Timedelta(days=15)
+    early = dict(world.tables)
+    finds, acts = world.tables["finds"], world.tables["activities"]
+    early["finds"] = finds[pd.to_datetime(finds["date"]) <= cut]
+    early["activities"] = acts[pd.to_datetime(acts["end_date"]) <= cut]
+    assert len(early["finds"]) < len(finds) and len(early["activities"]) < len(acts)
+    catalogue = load_catalogue()
+    return (
+        estimate(early, catalogue, as_of=as_of),
+        estimate(world.tables, catalogue, as_of=as_of),
+    )
+
+
+def _raster(est: Estimate) -> np.ndarray:
+    bands = est.bands()
+    return np.stack([bands[name] for name in BANDS])
+
+
+def test_nothing_new_redraws_nothing(runs) -> None:
+    before, _ = runs
+    stale, changed = stale_tiles(drawn_state(before), before)
+    assert not stale.any() and not changed.any()
+
+
+def test_late_records_redraw_some_tiles_to_within_the_tolerance(runs) -> None:
+    before, after = runs
+    assert before.grid == after.grid
+    raster = _raster(before)
+    stale, _ = stale_tiles(drawn_state(before), after)
+    assert 0 < stale.sum() < 0.5 * stale.size
+    for tile_row, tile_col, bands in after.tiles(stale):
+        row0, col0, rows, cols = after.grid.tile_window(tile_row, tile_col)
+        raster[:, row0 : row0 + rows, col0 : col0 + cols] = bands
+    full = _raster(after)
+    np.testing.assert_array_equal(np.isnan(raster), np.isnan(full))
+    ok = ~np.isnan(full[0])
+    mean, updated = full[0][ok], raster[0][ok]
+    assert np.all(np.abs(updated - mean) <= TOLERANCE * mean + FLOOR)
+    assert np.abs(raster[1][ok] - full[1][ok]).max() < 0.005
+    assert np.abs(raster[2:][:, ok] - full[2:][:, ok]).max() <= 1.0
+    # the stale tiles themselves are exactly a full redraw
+    mask = np.kron(stale.reshape(after.grid.n_tiles), np.ones((256, 256), dtype=bool))
+    mask = mask[: after.grid.ny, : after.grid.nx]
+    np.testing.assert_array_equal(raster[:, mask], full[:, mask])
+
+
+def test_drift_is_measured_from_what_was_drawn(runs) -> None:
+    """After drawing the stale tiles the state is clean; against the state of the first
+    run the same tiles are still stale (the reference is the drawing, not the run)."""
+    before, after = runs
+    first = drawn_state(before)
+    stale, changed = stale_tiles(first, after)
+    state = advanced_state(first, after, stale, changed)
+    assert not stale_tiles(state, after)[0].any()
+    np.testing.assert_array_equal(stale_tiles(first, after)[0], stale)
+
+
+def test_state_round_trips_and_another_grid_redraws_everything(tmp_path: Path, runs) -> None:
+    before, after = runs
+    state = drawn_state(before)
+    loaded = DrawnState.load(state.save(tmp_path / "drawn.npz"))
+    assert loaded is not None
+    np.testing.assert_array_equal(stale_tiles(loaded, after)[0], stale_tiles(state, after)[0])
+    other = DrawnState(**{**vars(state), "key": state.key.replace('"as_of"', '"as-of"')})
+    assert stale_tiles(other, after)[0].all()
+    (tmp_path / "junk.npz").write_bytes(b"not a state")
+    assert DrawnState.load(tmp_path / "junk.npz") is None
+    assert DrawnState.load(tmp_path / "missing.npz") is None
