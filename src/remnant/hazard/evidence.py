@@ -138,10 +138,14 @@ def attribute(
     searched = (kind == SEARCHED).astype(np.float64) * quantity
     removed = np.isin(kind, (REPORTED, ACCIDENT)).astype(np.float64) * quantity
 
+    window: list[FloatArray] = []  # the last step's grids: the next starts from them
+
     def step(log_mean: FloatArray) -> FloatArray:
         shares = _shares(integrals, np.exp(log_mean), background, searched)
         k, e = _counts(integrals, shares)
-        return np.log(np.maximum(_learn(strikes, k, e, EM_GRID_POINTS, 1, seed).scale_mean, TINY))
+        post = _learn(strikes, k, e, EM_GRID_POINTS, 1, seed, window[-1] if window else None)
+        window[:] = [post.window]
+        return np.log(np.maximum(post.scale_mean, TINY))
 
     start = strikes.prior_mean if initial is None else initial
     n_done = 0
@@ -239,6 +243,7 @@ def _learn(
     grid_points: int | None,
     draws: int,
     seed: int,
+    window: FloatArray | None = None,
 ) -> FailureRatePosterior:
     kwargs = {} if grid_points is None else {"grid_points": grid_points}
     return learn_failure_rates(
@@ -253,6 +258,7 @@ def _learn(
         prior_beta=strikes.prior_beta,
         draws=draws,
         seed=seed,
+        window=window,
         **kwargs,
     )
 

@@ -168,6 +168,12 @@ class FailureRatePosterior:
     data: _Strikes = field(repr=False, compare=False)
 
     @property
+    def window(self) -> FloatArray:
+        """Logit bounds of each type's grid, shape (types, 2). [-]"""
+        half = self.rate_width / 2.0
+        return np.column_stack([self.rate_logit[:, 0] - half, self.rate_logit[:, -1] + half])
+
+    @property
     def mean(self) -> FloatArray:
         """Posterior mean failure rate per type (quadrature on the grid). [-]"""
         return np.asarray(np.sum(self.rate_weight * special.expit(self.rate_logit), axis=1))
@@ -263,6 +269,7 @@ def learn_failure_rates(
     draws: int = 1000,
     seed: int = 0,
     grid_points: int = GRID_POINTS,
+    window: FloatArray | None = None,
 ) -> FailureRatePosterior:
     """Learn the failure rate of each carrier type from finds (docs/model.md §4).
 
@@ -291,6 +298,11 @@ def learn_failure_rates(
         Seed of the draws.
     grid_points : int
         Cells of the fine logit grid holding ``p(π_t | data)``. [-]
+    window : ndarray, shape (types, 2), optional
+        Logit bounds to try the fine grid on first (an earlier posterior's
+        :attr:`FailureRatePosterior.window`, while the data change little); a type's
+        grid is zoomed afresh where the posterior reaches an edge or fills less than
+        a quarter of it.
 
     Returns
     -------
@@ -309,7 +321,7 @@ def learn_failure_rates(
         found, exposure, per_carrier, carriers_known, count_mean, count_var,
         type_index, prior_alpha, prior_beta,
     )  # fmt: skip
-    ys, widths, ws = _posterior_grid(s, grid_points)
+    ys, widths, ws = _posterior_grid(s, grid_points, window)
     rate_draws = _draw_rates(np.random.default_rng(seed), ys, widths, ws, draws)
     shape, rate = _scale_moments(s, special.expit(ys), ws)
     for a in (ys, widths, ws, rate_draws, shape, rate):
@@ -486,14 +498,26 @@ def _midpoints(lo: float, width: float, points: int) -> FloatArray:
     return lo + width * (np.arange(points, dtype=np.float64) + 0.5)
 
 
-def _posterior_grid(s: _Strikes, grid_points: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _posterior_grid(
+    s: _Strikes, grid_points: int, window: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Midpoints ``y``, cell widths and cell probabilities of ``logit π_t`` per type."""
     ys = np.empty((s.n_types, grid_points))
     widths = np.empty(s.n_types)
     ws = np.empty((s.n_types, grid_points))
     for t, term in enumerate(_type_terms(s)):
-        ys[t], widths[t] = _zoom(term, grid_points)
-        logf = _log_density(ys[t], term)
+        logf = None
+        if window is not None and window.shape == (s.n_types, 2):
+            widths[t] = (window[t, 1] - window[t, 0]) / grid_points
+            ys[t] = _midpoints(float(window[t, 0]), float(widths[t]), grid_points)
+            logf = _log_density(ys[t], term)
+            inside = np.flatnonzero(logf >= logf.max() - _LOG_WINDOW)
+            reaches_edge = inside[0] == 0 or inside[-1] == grid_points - 1
+            if reaches_edge or inside[-1] - inside[0] < grid_points // 4:
+                logf = None
+        if logf is None:
+            ys[t], widths[t] = _zoom(term, grid_points)
+            logf = _log_density(ys[t], term)
         w = np.exp(logf - logf.max())
         ws[t] = w / w.sum()
     return ys, widths, ws

@@ -598,11 +598,19 @@ _Part = tuple[np.ndarray, ...]
 
 
 def _item_index(values: pd.Series, catalogue: Catalogue, items: tuple[str, ...]) -> IntArray:
+    """Index in ``items`` of each value's catalogue item (0 where empty).
+
+    Each distinct value is resolved once: a country holds a million finds of a few
+    dozen items.
+    """
     lookup = {name: i for i, name in enumerate(items)}
+    raw = values.to_numpy(dtype=object)
+    named = np.array([isinstance(v, str) and bool(v) for v in raw], dtype=bool)
     out = np.zeros(len(values), dtype=np.int64)
-    for i, v in enumerate(values.to_numpy(dtype=object)):
-        if isinstance(v, str) and v:
-            out[i] = lookup[catalogue.resolve(v, "item") or v]
+    if named.any():
+        distinct, inverse = np.unique(raw[named].astype(str), return_inverse=True)
+        index = [lookup[catalogue.resolve(v, "item") or v] for v in distinct]
+        out[named] = np.asarray(index, dtype=np.int64)[inverse.ravel()]
     return out
 
 
