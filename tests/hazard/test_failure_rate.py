@@ -186,3 +186,21 @@ def test_zero_variance_count_prior_fixes_the_count():
     post = learn_failure_rates(**kwargs, draws=50)
     np.testing.assert_allclose(post.scale_mean, 100.0 * 4.0 * post.mean[0])
     assert np.isfinite(special.logit(post.mean[0]))
+
+
+def test_a_grid_started_from_an_earlier_window_gives_the_same_posterior():
+    """The EM's warm start: a window from slightly different data is kept and gives the
+    cold-zoom answer; a window that misses the posterior (or is far too wide) is zoomed
+    afresh."""
+    rng = np.random.default_rng(11)
+    _, data = _synthetic(rng, 60, [2.0, 3.0], [30.0, 10.0])
+    cold = learn_failure_rates(*data, draws=10, seed=1)
+    k = data[0]
+    earlier = learn_failure_rates(k * 0.999, *data[1:], draws=10, seed=1)
+    warm = learn_failure_rates(*data, draws=10, seed=1, window=earlier.window)
+    np.testing.assert_allclose(warm.window, earlier.window)  # the window was kept
+    np.testing.assert_allclose(warm.mean, cold.mean, rtol=1e-6)
+    np.testing.assert_allclose(warm.scale_mean, cold.scale_mean, rtol=1e-6)
+    for wrong in (cold.window + 8.0, np.tile([-30.0, 30.0], (2, 1))):
+        again = learn_failure_rates(*data, draws=10, seed=1, window=wrong)
+        np.testing.assert_allclose(again.window, cold.window)
