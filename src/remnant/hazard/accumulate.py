@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from remnant.hazard.cells import cell_bands
 from remnant.hazard.grid import TILE
-from remnant.hazard.integrals import FAST
+from remnant.hazard.integrals import FAST, span
 from remnant.hazard.kernels import advance, tile_events, tile_survival
 from remnant.hazard.mixture import (
     C0,
@@ -211,12 +211,16 @@ def _add_strike(
             )  # fmt: skip
             continue
         cw, cx = pk * pk * comps[k, COEF_W], pk * pk * comps[k, COEF_X]
-        for r in range(ra, rb):
+        # only the component's own cut window: outside it w = 0, and so is every term
+        r_lo, r_hi = span(rows[kk], rb - ra)
+        c_lo, c_hi = span(cols[kk], cb - ca)
+        for r in range(ra + r_lo, ra + r_hi):
             i = r - ra
             base = (r - row0) * ncols - col0
             _component_row(
-                pk * rows[kk, i], cols[kk], pk, wr[kk, i] * cw, wc[kk], xr[kk, i] * cx, xc[kk],
-                ca, cb, base, s_now, coefs, acc[0], acc[1], by_type, wbuf,
+                pk * rows[kk, i], cols[kk, c_lo:], pk, wr[kk, i] * cw, wc[kk, c_lo:],
+                xr[kk, i] * cx, xc[kk, c_lo:], ca + c_lo, ca + c_hi, base, s_now, coefs,
+                acc[0], acc[1], by_type, wbuf,
             )  # fmt: skip
     e, _, v_extra, _ = coefs
     for r in range(ra, rb):

@@ -354,22 +354,42 @@ def _exposure(
     for k in range(k0, k1):
         kk = k - k0
         acc_l, acc_sl = 0.0, 0.0
-        for r in range(ra, rb):
-            if not searched_row[r - row0]:
-                continue
-            base = (r - row0) * ncols - col0
-            noticed = noticed_row[r - row0]
-            if comps[k, NORM] > 0.0:
+        if comps[k, NORM] > 0.0:
+            for r in range(ra, rb):
+                if not searched_row[r - row0]:
+                    continue
+                base = (r - row0) * ncols - col0
                 oriented_row(comps, k, r, ca, cb, clip, x0, top, cell, masses)
-                if noticed:
+                if noticed_row[r - row0]:
                     acc_l += _dot(masses, notice, base + ca, cb - ca)
                 acc_sl += _dot(masses, found, base + ca, cb - ca)
-            else:
-                if noticed:
-                    acc_l += rows[kk, r - ra] * _dot(cols[kk], notice, base + ca, cb - ca)
-                acc_sl += rows[kk, r - ra] * _dot(cols[kk], found, base + ca, cb - ca)
+        else:  # only the component's own cut window: a site is far smaller than its strike
+            r_lo, r_hi = span(rows[kk], rb - ra)
+            c_lo, c_hi = span(cols[kk], cb - ca)
+            for r in range(ra + r_lo, ra + r_hi):
+                if not searched_row[r - row0]:
+                    continue
+                base = (r - row0) * ncols - col0 + ca + c_lo
+                w = rows[kk, r - ra]
+                if noticed_row[r - row0]:
+                    acc_l += w * _dot(cols[kk, c_lo:], notice, base, c_hi - c_lo)
+                acc_sl += w * _dot(cols[kk, c_lo:], found, base, c_hi - c_lo)
         out[2 * kk] = acc_l
         out[2 * kk + 1] = acc_sl
+
+
+@numba.njit(cache=True)
+def span(a: FloatArray, n: int) -> tuple[int, int]:
+    """``[first, last + 1)`` of the nonzero entries of ``a[:n]``; ``(0, 0)`` if none."""
+    first = 0
+    while first < n and a[first] == 0.0:
+        first += 1
+    if first == n:
+        return 0, 0
+    last = n - 1
+    while a[last] == 0.0:
+        last -= 1
+    return first, last + 1
 
 
 @numba.njit(cache=True, fastmath=FAST)
@@ -397,6 +417,9 @@ def _area_mass(
     x0, top, cell = g[0], g[1], g[2]
     k0, k1 = strikes[s, K0], strikes[s, K1]
     masses = np.empty(TILE)
+    spans = np.zeros((k1 - k0, 2), dtype=np.int64)
+    for k in range(k0, k1):
+        spans[k - k0, 0], spans[k - k0, 1] = span(cols[k - k0], cb - ca)
     total = 0.0
     i, n = 0, len(cells)
     while i < n:
@@ -414,10 +437,15 @@ def _area_mass(
             if comps[k, NORM] > 0.0:
                 oriented_row(comps, k, r, lo, hi, clip, x0, top, cell, masses)
                 total += comps[k, WEIGHT] * _dot(masses, s_now, base + lo, hi - lo)
-            else:
-                kk = k - k0
-                dot = _dot(cols[kk, lo - ca :], s_now, base + lo, hi - lo)
-                total += comps[k, WEIGHT] * rows[kk, r - ra] * dot
+                continue
+            kk = k - k0
+            w = rows[kk, r - ra]
+            if w == 0.0:
+                continue
+            c_lo, c_hi = spans[kk, 0] + ca, spans[kk, 1] + ca  # the component's cut columns
+            a, b = max(lo, c_lo), min(hi, c_hi)
+            if a < b:
+                total += comps[k, WEIGHT] * w * _dot(cols[kk, a - ca :], s_now, base + a, b - a)
     return total
 
 
