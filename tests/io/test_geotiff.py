@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from remnant.errors import FormatError
 from remnant.hazard.grid import Grid
@@ -122,11 +126,11 @@ def test_killed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     real = geotiff._write_strip
     calls = []
 
-    def dies_on_third_strip(dst, row0, strip):  # type: ignore[no-untyped-def]
+    def dies_on_third_strip(dst, row0, strip, tiles):  # type: ignore[no-untyped-def]
         calls.append(row0)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        real(dst, row0, strip)
+        real(dst, row0, strip, tiles)
 
     monkeypatch.setattr(geotiff, "_write_strip", dies_on_third_strip)
     target = tmp_path / "estimate.tif"
@@ -145,7 +149,7 @@ def test_killed_write_keeps_the_old_file(
     def dies(*args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(geotiff, "overview_pyramid", dies)
+    monkeypatch.setattr(geotiff, "_write_levels", dies)
     with pytest.raises(RuntimeError):
         write_estimate(path, GRID, _bands())
     assert path.read_bytes() == before
@@ -242,3 +246,194 @@ def test_unreadable_file_is_a_format_error(tmp_path: Path) -> None:
     path.write_text("not a tiff")
     with pytest.raises(FormatError, match=r"estimate\.tif"):
         read_estimate(path)
+
+
+# -- overviews: the mean of the valid cells, against plain numpy ----------------------
+
+ODD = Grid(crs="EPSG:32637", x0=400_000.0, y0=5_500_000.0, cell=25.0, nx=1037, ny=613)
+"""Sides that are multiples of no overview factor: 4 tile columns and a partial fifth."""
+
+
+def _reference_means(values: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of the valid cells of each block, NaN where none: float64 numpy, then float32."""
+    b, rows, cols = values.shape
+    padded = np.full((b, -(-rows // factor) * factor, -(-cols // factor) * factor), np.nan)
+    padded[:, :rows, :cols] = values
+    blocks = padded.reshape(b, padded.shape[1] // factor, factor, padded.shape[2] // factor, factor)
+    valid = ~np.isnan(blocks)
+    total = np.where(valid, blocks, 0.0).sum(axis=(2, 4))
+    with np.errstate(invalid="ignore"):
+        return (total / valid.sum(axis=(2, 4))).astype(np.float32)  # 0 / 0 is NaN
+
+
+def _assert_same_to_float32_rounding(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.dtype == np.float32
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    valid = ~np.isnan(want)
+    np.testing.assert_array_max_ulp(got[valid], want[valid], maxulp=1)
+
+
+def _odd_bands(grid: Grid = ODD, seed: int = 7) -> dict[str, np.ndarray]:
+    """Values over many orders of magnitude, whole NaN tiles and ragged NaN regions."""
+    rng = np.random.default_rng(seed)
+    expected = rng.lognormal(-6.0, 3.0, size=(grid.ny, grid.nx))
+    expected[100:140, 700:760] += 40.0  # a hot spot
+    rows, cols = np.mgrid[0 : grid.ny, 0 : grid.nx]
+    outside = (rows + cols < 150) | (rng.random(expected.shape) < 0.02)
+    outside[0:256, 256:512] = True  # a whole tile
+    outside[512:, 768:] = True  # the bottom-right tiles, clipped by the grid
+    outside[300:303, :] = True  # rows across every tile
+    expected[outside] = np.nan
+    return {
+        "expected_remaining": expected,
+        "p_any": np.where(outside, np.nan, -np.expm1(-expected)),
+        "lower_90": np.where(outside, np.nan, np.floor(expected / 2)),
+        "upper_90": np.where(outside, np.nan, np.ceil(expected * 3)),
+    }
+
+
+def _stacked(bands: dict[str, np.ndarray]) -> np.ndarray:
+    return np.stack([np.asarray(bands[n], np.float32) for n in ESTIMATE_BANDS])
+
+
+def test_overviews_are_the_means_of_the_valid_cells_on_an_odd_grid(tmp_path: Path) -> None:
+    bands = _odd_bands()
+    path = write_estimate(tmp_path / "estimate.tif", ODD, bands, metadata=META)
+    cells = _stacked(bands)  # the float32 cells the file holds
+    factors = overview_factors(ODD.nx, ODD.ny)
+    assert factors == [2, 4, 8]
+    for level, factor in enumerate(factors):
+        with rasterio.open(path, overview_level=level) as ov:
+            got = ov.read()
+        _assert_same_to_float32_rounding(got, _reference_means(cells, factor))
+    with rasterio.open(path) as src:
+        np.testing.assert_array_equal(src.read(), cells)
+
+
+def test_every_block_of_every_level_is_on_disk(tmp_path: Path) -> None:
+    # All-NaN tiles are left to GDAL, which must still write them: readers other than
+    # GDAL cannot read a sparse TIFF (a block at offset 0).
+    path = write_estimate(tmp_path / "estimate.tif", ODD, _odd_bands())
+    with rasterio.open(path) as src:
+        for level, factor in [(None, 1), (0, 2), (1, 4), (2, 8)]:
+            height, width = math.ceil(ODD.ny / factor), math.ceil(ODD.nx / factor)
+            blocks = itertools.product(
+                range(math.ceil(height / 256)), range(math.ceil(width / 256))
+            )
+            for y, x in blocks:
+                for item in (f"BLOCK_OFFSET_{x}_{y}", f"BLOCK_SIZE_{x}_{y}"):
+                    value = src.get_tag_item(item, "TIFF", bidx=1, ovr=level)
+                    assert value is not None and int(value) > 0, (level, item)
+
+
+def test_a_strip_never_given_is_no_data_at_every_level(tmp_path: Path) -> None:
+    cells = _stacked(_odd_bands())
+    strips = [(row0, cells[:, row0 : row0 + 256]) for row0 in (0, 512)]  # not 256
+    path = geotiff.write_estimate_strips(tmp_path / "estimate.tif", ODD, strips)
+    cells[:, 256:512] = np.nan
+    for level, factor in enumerate([1, 2, 4, 8]):
+        with rasterio.open(path, overview_level=level - 1 if level else None) as src:
+            got = src.read()
+        if factor == 1:
+            np.testing.assert_array_equal(got, cells)
+        else:
+            _assert_same_to_float32_rounding(got, _reference_means(cells, factor))
+
+
+def test_updating_a_tile_to_no_data_equals_writing_it(tmp_path: Path) -> None:
+    bands = _odd_bands()
+    path = write_estimate(tmp_path / "estimate.tif", ODD, bands)
+    changed = {name: values.copy() for name, values in bands.items()}
+    for values in changed.values():
+        values[256:512, 1024:] = np.nan  # tile (1, 4), clipped at the right edge
+    row0, col0, rows, cols = ODD.tile_window(1, 4)
+    tile = np.stack([changed[n][row0 : row0 + rows, col0 : col0 + cols] for n in ESTIMATE_BANDS])
+    assert tile.shape == (4, 256, 13)
+    geotiff.update_estimate_tiles(path, ODD, [(1, 4, tile)])
+    fresh = write_estimate(tmp_path / "fresh.tif", ODD, changed)
+    for level in (None, 0, 1, 2):
+        with (
+            rasterio.open(path, overview_level=level) as x,
+            rasterio.open(fresh, overview_level=level) as y,
+        ):
+            np.testing.assert_array_equal(x.read(), y.read())
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 4, 8, 256, 300])
+def test_block_means_against_numpy(factor: int) -> None:
+    cells = _stacked(_odd_bands())
+    _assert_same_to_float32_rounding(
+        geotiff.block_means(cells, factor), _reference_means(cells, factor)
+    )
+
+
+def test_block_means_of_float64_take_the_float32_cells() -> None:
+    values = np.array([[[0.1, 0.2], [np.nan, 1e-9]]])  # float64, not float32-exact
+    want = np.float32(np.mean(np.float32([0.1, 0.2, 1e-9]).astype(np.float64)))
+    assert geotiff.block_means(values, 2)[0, 0, 0] == want
+
+
+def test_block_means_rejects_a_block_under_one_cell() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        geotiff.block_means(np.zeros((4, 2, 2)), 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    bands=st.integers(1, 4),
+    rows=st.integers(1, 300),
+    cols=st.integers(1, 600),
+    nan_share=st.sampled_from([0.0, 0.3, 0.95, 1.0]),
+    levels=st.integers(0, 8),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_overview_pyramid_against_numpy(
+    bands: int, rows: int, cols: int, nan_share: float, levels: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    values = rng.lognormal(-3.0, 2.0, size=(bands, rows, cols)).astype(np.float32)
+    values[rng.random(values.shape) < nan_share] = np.nan
+    pyramid = geotiff.overview_pyramid(values, levels)
+    assert len(pyramid) == levels
+    for k, means in enumerate(pyramid):
+        _assert_same_to_float32_rounding(means, _reference_means(values, 2 ** (k + 1)))
+
+
+def test_a_tile_alone_has_the_overview_pixels_it_has_in_its_strip() -> None:
+    # What lets update_estimate_tiles recompute a tile's overview pixels on its own.
+    strip = _stacked(_odd_bands())[:, 256:512]
+    whole = geotiff.overview_pyramid(strip, 8)
+    for col0 in range(0, ODD.nx, 256):
+        alone = geotiff.overview_pyramid(strip[:, :, col0 : col0 + 256], 8)
+        for k, (a, w) in enumerate(zip(alone, whole, strict=True)):
+            f = 2 ** (k + 1)
+            part = w[:, :, col0 // f : col0 // f + a.shape[2]]
+            assert np.array_equal(a, part, equal_nan=True)
+
+
+def test_overview_pyramid_stops_at_a_tile() -> None:
+    with pytest.raises(ValueError, match="at most 8 levels"):
+        geotiff.overview_pyramid(np.zeros((1, 4, 4), np.float32), 9)
+
+
+def test_tiles_with_data_against_numpy() -> None:
+    cells = _stacked(_odd_bands())
+    for row0 in range(0, ODD.ny, 256):
+        strip = cells[:, row0 : row0 + 256]
+        want = [not np.isnan(strip[:, :, c : c + 256]).all() for c in range(0, ODD.nx, 256)]
+        assert geotiff._tiles_with_data(strip).tolist() == want
+    assert want == [True, True, True, False, False]  # the last strip's corner is empty
+
+
+@pytest.mark.parametrize(
+    ("flags", "runs"),
+    [
+        ([], []),
+        ([False, False], []),
+        ([True], [(0, 1)]),
+        ([True, True, False, True, False, False, True, True], [(0, 2), (3, 4), (6, 8)]),
+    ],
+)
+def test_runs(flags: list[bool], runs: list[tuple[int, int]]) -> None:
+    assert geotiff._runs(np.array(flags, dtype=bool)) == runs

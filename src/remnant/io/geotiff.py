@@ -11,23 +11,36 @@ overview pixel is the mean of the valid (non-NaN) cells it covers at full resolu
 (:func:`block_means`). They are built as a pyramid (:func:`overview_pyramid`): the
 float64 sum and the count of the valid cells of every 2 × 2 block, each level's from
 the level below, so each cell is read once whatever the number of levels; the mean is
-the sum over the count, not a mean of means. GDAL's own ``average`` overviews are a
-mean of the level below's means instead, which weighs a half-empty block like a full
-one. Every overview factor divides a tile, so a tile's overview pixels depend on that
-tile alone — a full write and a tile update give the same overviews, to the bit.
+the sum over the count, not a mean of means. (GDAL's ``average`` overviews are a mean
+of the level below's means, which weighs a half-empty block like a full one, and on
+sides that are not multiples of the factor its blocks drift off the cells'.) Every
+overview factor divides a tile, so a tile's overview pixels depend on that tile alone
+— a full write and a tile update give the same overviews, to the bit.
+
+Most of a country is outside the studied area. An all-NaN tile written to GDAL is
+compressed like any other, in about half the time of a tile of data; such tiles are
+left out, for GDAL to fill when it closes the new file, which it does by copying one
+compressed block [3]_.
 
 References
 ----------
 .. [1] GDAL, "GTiff -- GeoTIFF File Format" (creation options TILED, COMPRESS,
-   PREDICTOR, BIGTIFF). https://gdal.org/en/stable/drivers/raster/gtiff.html
+   PREDICTOR, BIGTIFF, SPARSE_OK). https://gdal.org/en/stable/drivers/raster/gtiff.html
 .. [2] rasterio, "Overviews". https://rasterio.readthedocs.io/en/stable/topics/overviews.html
+.. [3] GDAL 3.10 source, ``frmts/gtiff/gtiffdataset_write.cpp``:
+   ``GTiffDataset::FillEmptyTiles`` (blocks never written, filled on closing a new
+   file unless SPARSE_OK) and the ``SPARSE_OK_OVERVIEW`` configuration option read
+   when overview levels are added. https://github.com/OSGeo/gdal
 """
 
 from __future__ import annotations
 
+import io
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import numba
@@ -72,6 +85,9 @@ default level 6, for files a few per cent larger."""
 
 _GDAL_TAGS = frozenset({"AREA_OR_POINT"})
 """Dataset tags GDAL adds by itself, left out of the metadata read back."""
+
+MAX_LEVELS = TILE.bit_length() - 1
+"""Overview levels at most: blocks of 2, 4, ..., 256 cells a side, a tile at most."""
 
 
 def write_estimate(
@@ -130,13 +146,14 @@ def write_estimate_strips(
 ) -> Path:
     """Write the hazard estimate a strip at a time as a GeoTIFF, atomically.
 
-    Memory beyond one strip is the overview levels, held in scratch files beside
-    ``path`` (a third of the raster, at most) and written into the overview levels
-    once the full resolution is done. Overviews at factors 2, 4, 8, ... (until the
-    smallest is under 256 cells on its long side, and at most 256) hold the mean of
-    the valid cells they cover: for ``expected_remaining`` (a count per cell) the mean
-    count per cell of the coarser pixel, the right picture of a density; sum it over
-    cells, not over overview pixels, for totals.
+    Memory beyond one strip is one strip of the overview levels: the levels are
+    held in scratch files beside ``path`` (a third of the raster, at most) and
+    written into the file's overviews once the full resolution is done. Overviews at
+    factors 2, 4, 8, ... (until the smallest is under 256 cells on its long side, and
+    at most 256) hold the mean of the valid cells they cover: for
+    ``expected_remaining`` (a count per cell) the mean count per cell of the coarser
+    pixel, the right picture of a density; sum it over cells, not over overview
+    pixels, for totals.
 
     Parameters
     ----------
@@ -168,48 +185,123 @@ def write_estimate_strips(
     with (
         atomic_path(target) as tmp,
         tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as scratch,
+        ExitStack() as files,
     ):
-        levels = [_level_file(Path(scratch), grid, f) for f in factors]
+        levels = [_Level.create(files, Path(scratch), grid, f) for f in factors]
         with rasterio.open(tmp, "w", **_profile(grid, crs)) as dst:
             _describe(dst, metadata)
-            if factors:
-                dst.build_overviews(factors, Resampling.nearest)  # the levels, filled below
+            _add_overviews(dst, factors)
             written = set()
             for row0, strip in strips:
                 _check_strip(grid, row0, strip)
                 values = strip.astype(np.float32, copy=False)
-                _write_strip(dst, row0, values)
-                _store_levels(levels, factors, row0, overview_pyramid(values, len(factors)))
+                tiles = _store_levels(levels, row0, values)
+                _write_strip(dst, row0, values, tiles)
                 written.add(row0)
-        _blank_missing(levels, factors, grid, written)
+        _blank_missing(levels, grid, written)
         _write_levels(tmp, levels)
     return target
 
 
-def _store_levels(
-    levels: list[np.ndarray], factors: list[int], row0: int, pyramid: list[np.ndarray]
-) -> None:
-    """Put a strip's overview rows, from full-resolution row ``row0``, in the levels."""
-    for f, level, means in zip(factors, levels, pyramid, strict=True):
-        level[:, row0 // f : row0 // f + means.shape[1]] = means
+def _add_overviews(dst: DatasetWriter, factors: list[int]) -> None:
+    """Add the overview levels to the new, empty ``dst``, leaving their blocks unwritten.
+
+    rasterio offers no way to add levels without computing them, so GDAL resamples the
+    empty raster (``nearest``, the cheapest); ``SPARSE_OK_OVERVIEW`` [3]_ keeps it from
+    compressing and writing the all-NaN blocks that gives, two thirds of the work (1.2
+    against 3.3 s of CPU on a quarter of the country grid). A GDAL that ignored the
+    option would write them, only slower. Either way :func:`_write_levels` writes every
+    block afterwards.
+    """
+    if factors:
+        with rasterio.Env(SPARSE_OK_OVERVIEW="TRUE"):
+            dst.build_overviews(factors, Resampling.nearest)
 
 
-def _blank_missing(
-    levels: list[np.ndarray], factors: list[int], grid: Grid, written: set[int]
-) -> None:
+@dataclass(frozen=True)
+class _Level:
+    """One overview level, float32 ``(4, rows, cols)`` in C order, in a scratch file.
+
+    Rows are written and read at their offsets from buffers used again and again, not
+    through a memory map: the levels (1.8 GB over the country grid) sit in the page
+    cache, outside the process's resident memory, and no page of the process is
+    faulted in for them (on the development machine, a virtual one, faulting in
+    0.45 GB took 1.4 s).
+    """
+
+    factor: int
+    shape: tuple[int, int, int]
+    file: io.FileIO
+    buffer: np.ndarray  # float32 (4, TILE // factor, cols) for a strip's rows
+
+    @classmethod
+    def create(cls, files: ExitStack, scratch: Path, grid: Grid, factor: int) -> _Level:
+        """An empty level for ``factor`` in a new file in ``scratch``, closed with ``files``."""
+        shape = (len(ESTIMATE_BANDS), -(-grid.ny // factor), -(-grid.nx // factor))
+        file = files.enter_context((scratch / f"overview-{factor}.f32").open("w+b", buffering=0))
+        buffer = np.empty((shape[0], TILE // factor, shape[2]), np.float32)
+        return cls(factor, shape, file, buffer)
+
+    def rows_of(self, rows: int) -> np.ndarray:
+        """A C-ordered array for the level rows of ``rows`` full-resolution rows."""
+        n = -(-rows // self.factor)
+        return self.buffer if n == self.buffer.shape[1] else np.empty_like(self.buffer[:, :n])
+
+    def put(self, row0: int, means: np.ndarray) -> None:
+        """Write ``(4, n, cols)`` as the level's rows from ``row0``."""
+        for band in range(self.shape[0]):
+            self.file.seek(self._offset(band, row0))
+            data = memoryview(means[band]).cast("B")
+            while data:
+                data = data[self.file.write(data) :]
+
+    def get(self, row0: int, out: np.ndarray) -> np.ndarray:
+        """Read the level's rows from ``row0`` into ``out`` ``(4, n, cols)``; return it."""
+        for band in range(self.shape[0]):
+            self.file.seek(self._offset(band, row0))
+            if self.file.readinto(memoryview(out[band]).cast("B")) != out[band].nbytes:
+                raise OSError(f"{self.file.name}: short read of overview level {self.factor}")
+        return out
+
+    def _offset(self, band: int, row: int) -> int:
+        return (band * self.shape[1] + row) * self.shape[2] * 4
+
+
+def _store_levels(levels: list[_Level], row0: int, values: np.ndarray) -> npt.NDArray[np.bool_]:
+    """Compute a strip's overview pixels into their rows of the levels.
+
+    Returns whether each tile of the strip holds a non-NaN value, found on the way.
+    """
+    if not levels:
+        return _tiles_with_data(values)
+    outs = [level.rows_of(values.shape[1]) for level in levels]
+    tiles = _fill_pyramid(values, *_padded(outs))
+    for level, means in zip(levels, outs, strict=True):
+        level.put(row0 // level.factor, means)
+    return tiles
+
+
+def _blank_missing(levels: list[_Level], grid: Grid, written: set[int]) -> None:
     """Set to NaN the overview rows of strips never written (no data there)."""
     for row0 in sorted(set(range(0, grid.ny, TILE)) - written):
-        rows = min(TILE, grid.ny - row0)
-        for f, level in zip(factors, levels, strict=True):
-            level[:, row0 // f : row0 // f + -(-rows // f)] = np.nan
+        for level in levels:
+            means = level.rows_of(min(TILE, grid.ny - row0))
+            means[:] = np.nan
+            level.put(row0 // level.factor, means)
 
 
-def _write_levels(path: Path, levels: list[np.ndarray]) -> None:
-    """Write the levels into the file's overviews, compressing on all cores."""
+def _write_levels(path: Path, levels: list[_Level]) -> None:
+    """Write the levels into the file's overviews, every block, on all cores.
+
+    Every block, the all-NaN ones too: :func:`_add_overviews` left them unwritten,
+    and a TIFF with blocks missing (sparse) cannot be read by most software but GDAL.
+    """
     for index, level in enumerate(levels):
+        buffer = np.empty((level.shape[0], TILE, level.shape[2]), np.float32)
         with rasterio.open(path, "r+", overview_level=index, num_threads="all_cpus") as ov:
             for row0 in range(0, level.shape[1], TILE):
-                _write_strip(ov, row0, np.asarray(level[:, row0 : row0 + TILE]))
+                means = level.get(row0, buffer[:, : min(TILE, level.shape[1] - row0)])
+                ov.write(means, window=Window(0, row0, means.shape[2], means.shape[1]))
 
 
 def update_estimate_tiles(
@@ -267,8 +359,8 @@ def block_means(bands: np.ndarray, factor: int) -> np.ndarray:
     """Mean of the valid cells of each ``factor × factor`` block, NaN where none is valid.
 
     The cells are taken as float32, as the file stores them, and summed in float64. A
-    power-of-two ``factor`` is the matching level of :func:`overview_pyramid` (the
-    overviews of the file, to the bit); any other sums each block directly.
+    power-of-two ``factor`` gives the matching level of :func:`overview_pyramid`, the
+    file's overview to the bit; any other factor adds up each block directly.
 
     Parameters
     ----------
@@ -281,116 +373,214 @@ def block_means(bands: np.ndarray, factor: int) -> np.ndarray:
     Returns
     -------
     ndarray of float32, shape (4, ceil(rows / factor), ceil(cols / factor))
+
+    Raises
+    ------
+    ValueError
+        ``factor`` is below 1.
     """
     if factor < 1:
         raise ValueError(f"block side must be at least 1 cell, not {factor}")
     values = np.asarray(bands).astype(np.float32, copy=False)
     if factor > 1 and factor & (factor - 1) == 0:
         return overview_pyramid(values, factor.bit_length() - 1)[-1]
-    return _block_means(*_block_sums(values, factor))
+    return _means(*_block_sums(values, factor))
 
 
 def overview_pyramid(bands: np.ndarray, levels: int) -> list[np.ndarray]:
     """Means of the valid cells of blocks of 2, 4, ..., ``2**levels`` cells a side.
 
-    Each level holds the float64 sum and the count of the valid cells of each block,
-    made from the level below (2 × 2 blocks of it), so the full-resolution cells are
-    read once; the means are the sums over the counts, NaN where a block has no valid
-    cell. The same as :func:`block_means` of each factor, to float32 rounding (the
-    sums are the same numbers added in another order).
+    The raster is taken a tile (256 columns) at a time. Level 1 is the float64 sum and
+    the count of the valid cells of each 2 × 2 block of cells, each level above those
+    of each 2 × 2 block of the level below, so every cell is read once whatever the
+    number of levels; a pixel's mean is its sum over its count (NaN for none), the
+    mean of the valid cells it covers. It equals the mean by direct summation to
+    float32 rounding (the same float64 terms added in another order). All-NaN tiles
+    are found by a vectorised count and not summed.
 
     Parameters
     ----------
-    bands : ndarray of float32, shape (4, rows, cols)
-        Values, NaN where no data; ``rows`` and ``cols`` need not be even (the last
-        blocks of each level are partial).
+    bands : ndarray, shape (bands, rows, cols)
+        Values, NaN where no data, taken as float32; ``rows`` and ``cols`` need not be
+        even (the last blocks of each level are partial).
     levels : int
-        Number of levels. [-]
+        Number of levels, at most 8 (blocks of at most a tile). [-]
 
     Returns
     -------
     list of ndarray of float32
-        Level ``k`` (from 0) of shape ``(4, ceil(rows / 2**(k+1)), ceil(cols / 2**(k+1)))``.
+        Level ``k`` (from 0), of shape
+        ``(bands, ceil(rows / 2**(k+1)), ceil(cols / 2**(k+1)))``.
+
+    Raises
+    ------
+    ValueError
+        ``levels`` is above 8.
     """
-    if not levels:
-        return []
-    sums, counts = _block_sums(np.asarray(bands, np.float32), 2)
-    pyramid = [_block_means(sums, counts)]
-    for _ in range(levels - 1):
-        sums, counts = _halve(sums, counts)
-        pyramid.append(_block_means(sums, counts))
-    return pyramid
+    if levels > MAX_LEVELS:
+        raise ValueError(f"at most {MAX_LEVELS} levels (blocks of a tile), not {levels}")
+    values = np.asarray(bands).astype(np.float32, copy=False)
+    b, rows, cols = values.shape
+    shapes = [(b, -(-rows // 2**k), -(-cols // 2**k)) for k in range(1, levels + 1)]
+    outs = [np.empty(shape, np.float32) for shape in shapes]
+    if outs:
+        _fill_pyramid(values, *_padded(outs))
+    return outs
 
 
-@numba.njit(parallel=True, cache=True)
+def _padded(outs: list[np.ndarray]) -> tuple[tuple[np.ndarray, ...], int]:
+    """``outs`` padded with empty arrays to :data:`MAX_LEVELS`, and how many they were.
+
+    One tuple type whatever the number of levels, so numba compiles
+    :func:`_fill_pyramid` once, not once per number of levels.
+    """
+    empty = np.empty((0, 0, 0), np.float32)
+    return tuple(outs) + (empty,) * (MAX_LEVELS - len(outs)), len(outs)
+
+
+# -- numba kernels ----------------------------------------------------------------------
+# Within a 2 × 2 block the four values are added row by row and left to right, starting
+# from 0, and a raster is cut in tiles from its column 0, so a pixel's sum is the same
+# float64 number whether its tile came in a strip or alone. Rows are taken as 1-d
+# slices indexed from 0, which lets LLVM vectorise the NaN counts.
+
+
+@numba.njit(cache=True)
+def _fill_pyramid(
+    values: npt.NDArray[np.float32], outs: tuple[npt.NDArray[np.float32], ...], levels: int
+) -> npt.NDArray[np.bool_]:
+    """Write into ``outs[k]``, ``k < levels``, the means of blocks of ``2**(k+1)`` cells a side.
+
+    Returns whether each column of tiles (256 columns) holds a non-NaN value.
+    """
+    bands, rows, cols = values.shape
+    sums = np.empty((TILE // 2, TILE // 2))
+    counts = np.empty((TILE // 2, TILE // 2), np.int64)
+    found = np.zeros(-(-cols // TILE), np.bool_)
+    for row0 in range(0, rows, TILE):
+        height = min(TILE, rows - row0)
+        for t in range(found.size):
+            col0 = t * TILE
+            width = min(TILE, cols - col0)
+            for b in range(bands):
+                valid = _pair_sums(
+                    values[b, row0 : row0 + height, col0 : col0 + width], sums, counts
+                )
+                found[t] |= valid
+                h, w = -(-height // 2), -(-width // 2)
+                for k in range(levels):
+                    if k:
+                        h, w = _halve(sums, counts, h, w) if valid else (-(-h // 2), -(-w // 2))
+                    r0, c0 = row0 >> (k + 1), col0 >> (k + 1)
+                    out = outs[k][b, r0 : r0 + h, c0 : c0 + w]
+                    for r in range(out.shape[0]):
+                        for c in range(out.shape[1]):
+                            n = counts[r, c] if valid else 0
+                            out[r, c] = sums[r, c] / n if n > 0 else np.nan
+    return found
+
+
+@numba.njit(cache=True)
+def _pair_sums(
+    tile: npt.NDArray[np.float32], sums: npt.NDArray[np.float64], counts: npt.NDArray[np.int64]
+) -> bool:
+    """Sum and count the non-NaN cells of each 2 × 2 block of one band of a tile.
+
+    Fills ``sums[:h, :w]`` and ``counts[:h, :w]`` (``h, w`` the tile's sides over 2,
+    rounded up) and returns True; returns False, filling nothing, if all are NaN.
+    """
+    rows, cols = tile.shape
+    nan = 0
+    for r in range(rows):
+        row = tile[r]
+        for c in range(cols):
+            nan += np.isnan(row[c])
+    if nan == rows * cols:
+        return False
+    h, w = -(-rows // 2), -(-cols // 2)
+    sums[:h, :w] = 0.0
+    counts[:h, :w] = 0
+    for r in range(rows):
+        row, total, n = tile[r], sums[r // 2], counts[r // 2]
+        for c in range(cols):
+            v = row[c]
+            if not np.isnan(v):
+                total[c // 2] += v
+                n[c // 2] += 1
+    return True
+
+
+@numba.njit(cache=True)
+def _halve(
+    sums: npt.NDArray[np.float64], counts: npt.NDArray[np.int64], h: int, w: int
+) -> tuple[int, int]:
+    """Replace ``sums[:h, :w]`` and ``counts[:h, :w]`` by those of their 2 × 2 blocks.
+
+    In place; returns the new ``(h, w)``, halved and rounded up. Output ``(r, c)`` is
+    written after its inputs ``(2r..2r+1, 2c..2c+1)`` are read, and no later output
+    reads it.
+    """
+    h2, w2 = -(-h // 2), -(-w // 2)
+    for r in range(h2):
+        for c in range(w2):
+            total, n = 0.0, 0
+            for i in range(2 * r, min(h, 2 * r + 2)):
+                for j in range(2 * c, min(w, 2 * c + 2)):
+                    total += sums[i, j]
+                    n += counts[i, j]
+            sums[r, c], counts[r, c] = total, n
+    return h2, w2
+
+
+@numba.njit(cache=True)
 def _block_sums(
     values: npt.NDArray[np.float32], factor: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
-    """Float64 sum and count of the non-NaN values of each ``factor × factor`` block.
-
-    Within a block the values are added row by row, left to right.
-    """
+    """Float64 sum and count of the non-NaN values of each ``factor × factor`` block."""
     bands, rows, cols = values.shape
-    out_rows, out_cols = -(-rows // factor), -(-cols // factor)
-    sums = np.empty((bands, out_rows, out_cols))
-    counts = np.empty((bands, out_rows, out_cols), np.int32)
-    for k in numba.prange(bands * out_rows):
+    out_rows = -(-rows // factor)
+    sums = np.zeros((bands, out_rows, -(-cols // factor)))
+    counts = np.zeros((bands, out_rows, -(-cols // factor)), np.int32)
+    for k in range(bands * out_rows):
         b, r_out = k // out_rows, k % out_rows
-        r_end = min(rows, (r_out + 1) * factor)
-        for c_out in range(out_cols):
-            c_end = min(cols, (c_out + 1) * factor)
-            total, n = 0.0, 0
-            for r in range(r_out * factor, r_end):
-                for c in range(c_out * factor, c_end):
-                    v = values[b, r, c]
-                    if not np.isnan(v):
-                        total += v
-                        n += 1
-            sums[b, r_out, c_out] = total
-            counts[b, r_out, c_out] = n
+        total, n = sums[b, r_out], counts[b, r_out]
+        for r in range(r_out * factor, min(rows, (r_out + 1) * factor)):
+            row = values[b, r]
+            for c in range(cols):
+                if not np.isnan(row[c]):
+                    total[c // factor] += row[c]
+                    n[c // factor] += 1
     return sums, counts
 
 
-@numba.njit(parallel=True, cache=True)
-def _halve(
-    sums: npt.NDArray[np.float64], counts: npt.NDArray[np.int32]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
-    """The sums and counts of 2 × 2 blocks of sums and counts (the next level up).
-
-    The four are added row by row, left to right, as :func:`_block_sums` adds cells.
-    """
-    bands, rows, cols = sums.shape
-    out_rows, out_cols = -(-rows // 2), -(-cols // 2)
-    out_sums = np.empty((bands, out_rows, out_cols))
-    out_counts = np.empty((bands, out_rows, out_cols), np.int32)
-    for k in numba.prange(bands * out_rows):
-        b, r_out = k // out_rows, k % out_rows
-        r_end = min(rows, 2 * r_out + 2)
-        for c_out in range(out_cols):
-            c_end = min(cols, 2 * c_out + 2)
-            total, n = 0.0, 0
-            for r in range(2 * r_out, r_end):
-                for c in range(2 * c_out, c_end):
-                    total += sums[b, r, c]
-                    n += counts[b, r, c]
-            out_sums[b, r_out, c_out] = total
-            out_counts[b, r_out, c_out] = n
-    return out_sums, out_counts
-
-
-@numba.njit(parallel=True, cache=True)
-def _block_means(
-    sums: npt.NDArray[np.float64], counts: npt.NDArray[np.int32]
-) -> npt.NDArray[np.float32]:
+@numba.njit(cache=True)
+def _means(sums: npt.NDArray[np.float64], counts: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
     """Sums over counts as float32, NaN where the count is 0."""
     bands, rows, cols = sums.shape
     means = np.empty((bands, rows, cols), np.float32)
-    for k in numba.prange(bands * rows):
+    for k in range(bands * rows):
         b, r = k // rows, k % rows
+        row, row_n, out = sums[b, r], counts[b, r], means[b, r]
         for c in range(cols):
-            n = counts[b, r, c]
-            means[b, r, c] = sums[b, r, c] / n if n > 0 else np.nan
+            out[c] = row[c] / row_n[c] if row_n[c] > 0 else np.nan
     return means
+
+
+@numba.njit(cache=True)
+def _tiles_with_data(values: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+    """Whether each tile column of a strip holds a non-NaN value, in any band."""
+    bands, rows, cols = values.shape
+    found = np.zeros(-(-cols // TILE), np.bool_)
+    for t in range(found.size):
+        for k in range(bands * rows):
+            row = values[k // rows, k % rows, t * TILE : (t + 1) * TILE]
+            nan = 0
+            for c in range(row.size):
+                nan += np.isnan(row[c])
+            if nan < row.size:
+                found[t] = True
+                break
+    return found
 
 
 def read_estimate(path: str | Path) -> tuple[Grid, dict[str, np.ndarray], dict[str, str]]:
@@ -485,12 +675,6 @@ def _describe(dst: DatasetWriter, metadata: Mapping[str, str] | None) -> None:
     dst.update_tags(ns="rio_overview", resampling="average")
 
 
-def _level_file(scratch: Path, grid: Grid, factor: int) -> np.ndarray:
-    """A float32 scratch array on disk for the overview of ``factor``, not filled."""
-    shape = (len(ESTIMATE_BANDS), -(-grid.ny // factor), -(-grid.nx // factor))
-    return np.lib.format.open_memmap(scratch / f"overview-{factor}.npy", "w+", np.float32, shape)
-
-
 def _check_strip(grid: Grid, row0: int, strip: np.ndarray) -> None:
     rows = min(TILE, grid.ny - row0)
     if (
@@ -509,10 +693,27 @@ def _check_block(bands: np.ndarray, rows: int, cols: int) -> None:
         raise ValueError(f"tile has shape {bands.shape}, its window needs {(4, rows, cols)}")
 
 
-def _write_strip(dst: DatasetWriter, row0: int, strip: np.ndarray) -> None:
-    """Write ``(bands, rows, cols)`` at row ``row0``, all bands, as float32."""
-    rows, cols = strip.shape[1], strip.shape[2]
-    dst.write(strip.astype(np.float32, copy=False), window=Window(0, row0, cols, rows))
+def _write_strip(
+    dst: DatasetWriter, row0: int, values: np.ndarray, tiles: npt.NDArray[np.bool_]
+) -> None:
+    """Write the tiles of a float32 strip ``(bands, rows, cols)`` flagged in ``tiles``.
+
+    The others are all NaN and left out: when it closes a new file, GDAL fills every
+    block never written with the no-data value, compressing one such block and
+    copying its bytes into the others [3]_; an all-NaN tile written to it would be
+    compressed on its own, in about half the time of a tile of data (4.5 against
+    10 ms on the development machine).
+    """
+    rows = values.shape[1]
+    for first, end in _runs(tiles):
+        col0, col1 = first * TILE, min(end * TILE, values.shape[2])
+        dst.write(values[:, :, col0:col1], window=Window(col0, row0, col1 - col0, rows))
+
+
+def _runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """The ``(first, end)`` index ranges of the runs of true ``flags``."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def overview_factors(nx: int, ny: int) -> list[int]:
