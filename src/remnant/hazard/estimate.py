@@ -276,25 +276,22 @@ def estimate(
     tell("evidence update", 0, 3)
     setup = _setup(strikes, searches, evidence, frames["hazard_areas"], catalogue, config, crs)
     comps = prior_components(strikes)
-    integrals = setup.integrate(strikes, comps, "base")
+    integrals = setup.integrate(strikes, comps, "all")
     result = setup.attribute(strikes, integrals)
     tell("evidence update", 1, 3)
     pseudo = _pseudo(evidence, result, catalogue, types, config)
     pending = np.arange(len(strikes), len(strikes) + len(pseudo), dtype=np.int64)
     integrals = _merge(integrals, len(pseudo))
     strikes, comps = strikes.concat(pseudo), comps.concat(prior_components(pseudo))
-    strikes, comps, integrals, result = _site_rounds(
+    strikes, comps, integrals, result, moved = _site_rounds(
         strikes, comps, integrals, result, setup, pending
     )
     tell("evidence update", 2, 3)
-    areas = setup.integrate(strikes, comps, "areas")
-    integrals = dataclasses.replace(
-        integrals,
-        area_strike_area=areas.area_strike_area,
-        area_strike=areas.area_strike,
-        area_mass=areas.area_mass,
-        area_cells=areas.area_cells,
-    )
+    # the hazard areas' masses of the strikes whose components the sites changed (the
+    # others' came with the first pass, on the same components)
+    if moved.size:
+        areas = setup.integrate(strikes.take(moved), comps.take(moved), "areas")
+        integrals = _splice_areas(integrals, areas, moved)
     hidden = _unrecorded(strikes, integrals, result, setup)
     moments = _moments(
         strikes, result, hidden, integrals.notice_norm, catalogue, setup.grid, config
@@ -529,7 +526,7 @@ def _site_rounds(
     result: Attribution,
     setup: _Setup,
     pending: IntArray,
-) -> tuple[Strikes, Components, Integrals, Attribution]:
+) -> tuple[Strikes, Components, Integrals, Attribution, IntArray]:
     """Locate carriers from the evidence attributed to each strike, to a fixed point.
 
     Each round assigns every evidence point to the strike holding most of it (when
@@ -540,12 +537,14 @@ def _site_rounds(
     (:func:`.components.unlocated_carriers`) — rebuilds the components and carrier
     counts, reruns pass 1 for the strikes whose components changed (and, in the
     first round, for the ``pending`` strikes, whose pass 1 is still to do), and
-    redoes the evidence update; at most ``HazardConfig.site_rounds`` rounds.
+    redoes the evidence update; at most ``HazardConfig.site_rounds`` rounds. Also
+    returns the strikes whose pass 1 was redone (their hazard-area masses are gone).
     """
     ev = setup.evidence
     weight = np.where(ev.kind == EVIDENCE, 1.0, ev.quantity)
     reported = strikes
     dispersion = setup.config.strike_dispersion
+    moved = pending.copy()
     for _ in range(setup.config.site_rounds if setup.config.learn else 0):
         owner = _owners(integrals, result, len(ev))
         duds = reported.per_carrier * result.posterior.mean[reported.type_index]
@@ -565,6 +564,7 @@ def _site_rounds(
         changed = np.union1d(_changed(comps, new, 0.1 * setup.grid.cell), pending)
         pending = pending[:0]
         if changed.any():
+            moved = np.union1d(moved, changed)
             redone = setup.integrate(strikes.take(changed), new.take(changed), "strikes")
             integrals = _splice(integrals, redone, changed, comps.offsets, new.offsets)
             comps = new
@@ -575,7 +575,7 @@ def _site_rounds(
         redone = setup.integrate(strikes.take(pending), comps.take(pending), "strikes")
         integrals = _splice(integrals, redone, pending, comps.offsets, comps.offsets)
         result = setup.attribute(strikes, integrals, result)
-    return strikes, comps, integrals, result
+    return strikes, comps, integrals, result, moved
 
 
 def _owners(integrals: Integrals, result: Attribution, n_evidence: int) -> IntArray:
@@ -642,6 +642,16 @@ def _splice(
         area_strike=np.concatenate([old.area_strike[keep_a], idx[new.area_strike]]),
         area_mass=np.concatenate([old.area_mass[keep_a], new.area_mass]),
         area_cells=old.area_cells,
+    )
+
+
+def _splice_areas(old: Integrals, new: Integrals, idx: IntArray) -> Integrals:
+    """Hazard-area masses with those of strikes ``idx`` (which have none) from ``new``."""
+    return dataclasses.replace(
+        old,
+        area_strike_area=np.concatenate([old.area_strike_area, new.area_strike_area]),
+        area_strike=np.concatenate([old.area_strike, idx[new.area_strike]]),
+        area_mass=np.concatenate([old.area_mass, new.area_mass]),
     )
 
 
