@@ -305,41 +305,39 @@ def estimate_project(
         ``progress(label, done, total)``.
     """
     from remnant.hazard.estimate import estimate
-    from remnant.hazard.redraw import DrawnState, advanced_state, stale_tiles
+    from remnant.hazard.redraw import DrawnState, advanced_state, drawn_state, stale_tiles
     from remnant.io.geotiff import update_estimate_tiles, write_estimate_strips
     from remnant.io.summary import write_json, write_summary_csv
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config = dataclasses.replace(config or HazardConfig(), cell_m=cell_m)
-    tell = progress or (lambda label, done, total: None)
+
+    def tell(stage: str, done: float, total: float) -> None:
+        if progress is not None:
+            progress(stage, int(done), int(total))
+
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
     tables = read_all(store)
     seconds["read store"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    est = estimate(
-        tables, catalogue or load_catalogue(), as_of=as_of, config=config,
-        progress=lambda stage, done, total: tell(stage, int(done), int(total)),
-    )  # fmt: skip
+    est = estimate(tables, catalogue or load_catalogue(), as_of=as_of, config=config, progress=tell)
     seconds["evidence update"] = time.perf_counter() - clock
     paths = {role: out / name for role, name in ESTIMATE_FILES.items()}
     clock = time.perf_counter()
     state_path = out / STATE_FILE
     previous = None if full or not paths["raster"].exists() else DrawnState.load(state_path)
-    stale, changed = stale_tiles(previous, est)
+    now = drawn_state(est)
+    stale, changed = stale_tiles(previous, now, est)
     state_path.unlink(missing_ok=True)
-
-    def redraw(stage: str, done: float, total: float) -> None:
-        tell(stage, int(done), int(total))
-
     if previous is not None and not stale.all():
-        tiles = est.tiles(stale, redraw)
+        tiles = est.tiles(stale, tell)
         update_estimate_tiles(paths["raster"], est.grid, tiles, metadata=raster_tags(est))
     else:
-        strips = est.strips(redraw)
+        strips = est.strips(tell)
         write_estimate_strips(paths["raster"], est.grid, strips, metadata=raster_tags(est))
-    advanced_state(previous, est, stale, changed).save(state_path)
+    advanced_state(previous, now, est, stale, changed).save(state_path)
     seconds["raster"] = time.perf_counter() - clock
     drawn = {"tiles": int(stale.sum()), "of": int(stale.size)}
     write_summary_csv(est.failure_rates, paths["failure_rates"])

@@ -49,7 +49,7 @@ def _raster(est: Estimate) -> np.ndarray:
 
 def test_nothing_new_redraws_nothing(runs) -> None:
     before, _ = runs
-    stale, changed = stale_tiles(drawn_state(before), before)
+    stale, changed = stale_tiles(drawn_state(before), drawn_state(before), before)
     assert not stale.any() and not changed.any()
 
 
@@ -57,7 +57,7 @@ def test_late_records_redraw_some_tiles_to_within_the_tolerance(runs) -> None:
     before, after = runs
     assert before.grid == after.grid
     raster = _raster(before)
-    stale, _ = stale_tiles(drawn_state(before), after)
+    stale, _ = stale_tiles(drawn_state(before), drawn_state(after), after)
     assert 0 < stale.sum() < 0.5 * stale.size
     for tile_row, tile_col, bands in after.tiles(stale):
         row0, col0, rows, cols = after.grid.tile_window(tile_row, tile_col)
@@ -80,10 +80,11 @@ def test_drift_is_measured_from_what_was_drawn(runs) -> None:
     run the same tiles are still stale (the reference is the drawing, not the run)."""
     before, after = runs
     first = drawn_state(before)
-    stale, changed = stale_tiles(first, after)
-    state = advanced_state(first, after, stale, changed)
-    assert not stale_tiles(state, after)[0].any()
-    np.testing.assert_array_equal(stale_tiles(first, after)[0], stale)
+    now = drawn_state(after)
+    stale, changed = stale_tiles(first, now, after)
+    state = advanced_state(first, now, after, stale, changed)
+    assert not stale_tiles(state, now, after)[0].any()
+    np.testing.assert_array_equal(stale_tiles(first, now, after)[0], stale)
 
 
 def test_state_round_trips_and_another_grid_redraws_everything(tmp_path: Path, runs) -> None:
@@ -91,9 +92,12 @@ def test_state_round_trips_and_another_grid_redraws_everything(tmp_path: Path, r
     state = drawn_state(before)
     loaded = DrawnState.load(state.save(tmp_path / "drawn.npz"))
     assert loaded is not None
-    np.testing.assert_array_equal(stale_tiles(loaded, after)[0], stale_tiles(state, after)[0])
+    now = drawn_state(after)
+    np.testing.assert_array_equal(
+        stale_tiles(loaded, now, after)[0], stale_tiles(state, now, after)[0]
+    )
     other = DrawnState(**{**vars(state), "key": state.key.replace('"as_of"', '"as-of"')})
-    assert stale_tiles(other, after)[0].all()
+    assert stale_tiles(other, now, after)[0].all()
     (tmp_path / "junk.npz").write_bytes(b"not a state")
     assert DrawnState.load(tmp_path / "junk.npz") is None
     assert DrawnState.load(tmp_path / "missing.npz") is None

@@ -115,9 +115,8 @@ class Components:
         """The components of the strikes ``strikes`` (in that order)."""
         idx = np.asarray(strikes, dtype=np.int64)
         counts = np.diff(self.offsets)[idx]
-        offsets = _offsets(counts)
-        rows = np.repeat(self.offsets[idx], counts) + _local(offsets, counts)
-        return Components(offsets=offsets, **{n: getattr(self, n)[rows] for n in _FIELDS})
+        rows = run_rows(self.offsets[idx], counts)
+        return Components(offsets=_offsets(counts), **{n: getattr(self, n)[rows] for n in _FIELDS})
 
     def replace(self, strikes: npt.ArrayLike, new: Components) -> Components:
         """These components with those of ``strikes`` replaced by ``new`` (same order)."""
@@ -131,7 +130,7 @@ class Components:
         counts[idx] = np.diff(new.offsets)
         offsets = _offsets(counts)
         start = np.where(source, new.offsets[:-1][new_at], self.offsets[:-1])
-        rows = np.repeat(start, counts) + _local(offsets, counts)
+        rows = run_rows(start, counts)
         from_new = np.repeat(source, counts)
         fields = {}
         for name in _FIELDS:
@@ -154,9 +153,16 @@ def _offsets(counts: IntArray) -> IntArray:
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
-def _local(offsets: IntArray, counts: IntArray) -> IntArray:
-    """Position of each row within its strike's run. [-]"""
-    return np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1], counts)
+def run_rows(starts: npt.ArrayLike, counts: npt.ArrayLike) -> IntArray:
+    """The rows of runs ``starts[i], …, starts[i] + counts[i] − 1``, one run after another.
+
+    A ragged table's rows for some of its groups (``starts`` their offsets), or, with
+    ``starts`` 0, each row's position within its group.
+    """
+    n = np.asarray(counts, dtype=np.int64)
+    first = np.cumsum(n) - n
+    local = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(first, n)
+    return np.repeat(np.broadcast_to(np.asarray(starts, dtype=np.int64), n.shape), n) + local
 
 
 _FIELDS = (
@@ -759,8 +765,7 @@ def _mixtures(strikes: Strikes, sites: Sites, which: IntArray, unlocated: FloatA
     n_site = NODES * per_strike
     offsets = np.concatenate([[0], np.cumsum(n_site + keep_broad)]).astype(np.int64)
     # sites first (each its NODES halves), then the broad component, per strike
-    rank = np.arange(len(sites)) - np.repeat(np.cumsum(per_strike) - per_strike, per_strike)
-    first = offsets[pos] + NODES * rank
+    first = offsets[pos] + NODES * run_rows(0, per_strike)
     site_at = (first[:, None] + np.arange(NODES)[None, :]).ravel()
     broad_at = offsets[:-1][keep_broad] + n_site[keep_broad]
     out = {name: np.empty(int(offsets[-1])) for name in _FIELDS}

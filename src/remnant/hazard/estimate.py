@@ -47,6 +47,7 @@ from remnant.hazard.components import (
     find_sites,
     located_carriers,
     prior_components,
+    run_rows,
     sited_components,
     unlocated_carriers,
 )
@@ -167,15 +168,13 @@ class Estimate:
         ``bands`` is a float32 array of shape ``(4, rows, nx)`` with the bands of
         :data:`BAND_NAMES`, NaN outside the studied tiles.
         """
-        k = self._kernel
-        n_rows, n_cols = k.grid.n_tiles
+        n_rows, n_cols = self.grid.n_tiles
+        every = np.arange(n_cols, dtype=np.int64)
         for tr in range(n_rows):
-            row0 = tr * TILE
-            out = np.empty((4, min(TILE, k.grid.ny - row0), k.grid.nx), dtype=np.float32)
-            _run_strip(k, np.arange(tr * n_cols, (tr + 1) * n_cols, dtype=np.int64), out)
+            out = _draw_row(self._kernel, tr, every)
             if progress is not None:
                 progress("estimate raster", tr + 1, n_rows)
-            yield row0, out
+            yield tr * TILE, out
 
     def tiles(
         self, which: npt.NDArray[np.bool_], progress: Progress | None = None
@@ -185,21 +184,15 @@ class Estimate:
         ``bands`` is float32 of shape ``(4, rows, cols)``, the tile's window
         (:meth:`Grid.tile_window`); the tiles of one tile row are drawn together.
         """
-        k = self._kernel
-        n_rows, n_cols = k.grid.n_tiles
-        mask = np.asarray(which, dtype=bool).reshape(n_rows, n_cols)
+        mask = np.asarray(which, dtype=bool).reshape(self.grid.n_tiles)
         busy = np.flatnonzero(mask.any(axis=1))
         for done, row in enumerate(busy):
             tr = int(row)
-            cols = np.flatnonzero(mask[tr])
-            first = int(cols[0])
-            rows = min(TILE, k.grid.ny - tr * TILE)
-            width = min((int(cols[-1]) + 1) * TILE, k.grid.nx) - first * TILE
-            out = np.empty((4, rows, width), dtype=np.float32)
-            _run_strip(k, (tr * n_cols + cols).astype(np.int64), out)
+            cols = np.flatnonzero(mask[tr]).astype(np.int64)
+            out = _draw_row(self._kernel, tr, cols)
             for tc in cols:
-                _, col0, _, ncols = k.grid.tile_window(tr, int(tc))
-                c = col0 - first * TILE
+                _, col0, _, ncols = self.grid.tile_window(tr, int(tc))
+                c = col0 - int(cols[0]) * TILE
                 yield tr, int(tc), out[:, :, c : c + ncols].copy()
             if progress is not None:
                 progress("estimate raster", done + 1, len(busy))
@@ -212,11 +205,19 @@ class Estimate:
         return {name: full[i] for i, name in enumerate(BAND_NAMES)}
 
 
-def _run_strip(k: _Kernel, tiles: IntArray, out: np.ndarray) -> None:
+def _draw_row(k: _Kernel, tile_row: int, cols: IntArray) -> np.ndarray:
+    """Pass 2 on the tiles ``cols`` (ascending) of one tile row.
+
+    Returns float32 ``(4, rows, width)`` from the first tile's left edge to the last
+    tile's right edge; columns between the tiles drawn are left unset.
+    """
     g, m, s = k.grid, k.moments, k.strikes
+    rows = min(TILE, g.ny - tile_row * TILE)
+    width = min((int(cols[-1]) + 1) * TILE, g.nx) - int(cols[0]) * TILE
+    out = np.empty((4, rows, width), dtype=np.float32)
     lo = (1.0 - m.level) / 2.0
     _strip(
-        tiles,
+        tile_row * g.n_tiles[1] + cols,
         (g.x0, g.top, g.cell, g.nx, g.ny, g.n_tiles[1]),
         s.table, s.comps, s.clip, s.kmax, s.tile_offsets, s.tile_index,
         polygon_tuple(k.searches), k.search_day, k.search_log_keep,
@@ -224,6 +225,7 @@ def _run_strip(k: _Kernel, tiles: IntArray, out: np.ndarray) -> None:
         (m.background_rel_var, m.background_cluster),
         (lo, 1.0 - lo), k.background, k.factor, out,
     )  # fmt: skip
+    return out
 
 
 # -- the composition ------------------------------------------------------------------
@@ -614,11 +616,9 @@ def _splice(
     counts = np.diff(offsets)
     comp_exposure = np.empty(int(offsets[-1]))
     kept = np.flatnonzero(~moved)
-    dst = np.repeat(offsets[kept], counts[kept]) + _local_rows(counts[kept])
-    src = np.repeat(old_offsets[kept], counts[kept]) + _local_rows(counts[kept])
-    comp_exposure[dst] = old.component_exposure[src]
-    dst = np.repeat(offsets[idx], counts[idx]) + _local_rows(counts[idx])
-    comp_exposure[dst] = new.component_exposure
+    src = run_rows(old_offsets[kept], counts[kept])
+    comp_exposure[run_rows(offsets[kept], counts[kept])] = old.component_exposure[src]
+    comp_exposure[run_rows(offsets[idx], counts[idx])] = new.component_exposure
     exposure = old.exposure.copy()
     exposure[idx] = new.exposure
     last = old.last_exposure.copy()
@@ -653,12 +653,6 @@ def _splice_areas(old: Integrals, new: Integrals, idx: IntArray) -> Integrals:
         area_strike=np.concatenate([old.area_strike, idx[new.area_strike]]),
         area_mass=np.concatenate([old.area_mass, new.area_mass]),
     )
-
-
-def _local_rows(counts: IntArray) -> IntArray:
-    """``0 … counts[i] − 1`` for each ``i``, concatenated."""
-    starts = np.cumsum(counts) - counts
-    return np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
 
 
 def _merge(a: Integrals, n: int) -> Integrals:

@@ -280,6 +280,7 @@ def _pass(
             area_cells[th_off[t] + q] = a_off[q + 1] - a_off[q]
         rows = np.empty((kmax, TILE))
         cols = np.empty((kmax, TILE))
+        spans = np.empty((kmax, 4), dtype=np.int64)
         pos = 0
         for m in range(ts_off[t], ts_off[t + 1]):  # strikes in day order
             s = ts_idx[m]
@@ -289,16 +290,19 @@ def _pass(
             if ra >= rb or ca >= cb:
                 continue
             mean_axes(strikes, comps, s, ra, rb, ca, cb, clip, x0, top, cell, rows, cols)
+            for k in range(strikes[s, K1] - strikes[s, K0]):
+                spans[k, 0], spans[k, 1] = span(rows[k], rb - ra)
+                spans[k, 2], spans[k, 3] = span(cols[k], cb - ca)
             box = (ra, rb, ca, cb, row0, col0, ncols)
             if want[0]:
                 _exposure(
-                    strikes, comps, s, box, rows, cols, clip, g, found, notice,
+                    strikes, comps, s, box, rows, cols, spans, clip, g, found, notice,
                     (searched_row, noticed_row), exposure_part[2 * exposure_slot[m] :],
                 )  # fmt: skip
             for q in range(len(a_ids)):
                 slot = area_slot[th_off[t] + q] + (m - ts_off[t])
                 area_mass[slot] = _area_mass(
-                    strikes, comps, s, box, rows, cols, clip, g, clock[4],
+                    strikes, comps, s, box, rows, cols, spans, clip, g, clock[4],
                     a_cell[a_off[q] : a_off[q + 1]],
                 )  # fmt: skip
         if want[1]:
@@ -334,9 +338,9 @@ def _tile_areas(
 def _exposure(
     strikes: IntArray, comps: FloatArray, s: int,
     box: tuple[int, int, int, int, int, int, int], rows: FloatArray, cols: FloatArray,
-    clip: float, g: tuple[float, float, float, int, int, int], found: FloatArray,
-    notice: FloatArray, flags: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]],
-    out: FloatArray,
+    spans: IntArray, clip: float, g: tuple[float, float, float, int, int, int],
+    found: FloatArray, notice: FloatArray,
+    flags: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]], out: FloatArray,
 ) -> None:  # fmt: skip
     """``Σ_c w_kc (1 − L_c)`` and ``Σ_c w_kc (1 − S_c L_c)`` of each component *k* in this tile.
 
@@ -344,7 +348,9 @@ def _exposure(
     ``found = 1 − S·L`` for this strike's day (:func:`~remnant.hazard.kernels.advance`).
     An isotropic component's mass is separable, so each row with a search is a dot
     product; ``flags`` mark the rows with any search, and with any survey without
-    evidence. The masses are not weighted by ``π_k``.
+    evidence. The masses are not weighted by ``π_k``. ``spans`` holds each isotropic
+    component's cut window in the box, ``[row_lo, row_hi, col_lo, col_hi)`` from its
+    corner (:func:`span` of its axes).
     """
     searched_row, noticed_row = flags
     ra, rb, ca, cb, row0, col0, ncols = box
@@ -364,8 +370,7 @@ def _exposure(
                     acc_l += _dot(masses, notice, base + ca, cb - ca)
                 acc_sl += _dot(masses, found, base + ca, cb - ca)
         else:  # only the component's own cut window: a site is far smaller than its strike
-            r_lo, r_hi = span(rows[kk], rb - ra)
-            c_lo, c_hi = span(cols[kk], cb - ca)
+            r_lo, r_hi, c_lo, c_hi = spans[kk, 0], spans[kk, 1], spans[kk, 2], spans[kk, 3]
             for r in range(ra + r_lo, ra + r_hi):
                 if not searched_row[r - row0]:
                     continue
@@ -405,8 +410,8 @@ def _dot(a: FloatArray, b: FloatArray, offset: int, n: int) -> float:
 def _area_mass(
     strikes: IntArray, comps: FloatArray, s: int,
     box: tuple[int, int, int, int, int, int, int], rows: FloatArray, cols: FloatArray,
-    clip: float, g: tuple[float, float, float, int, int, int], s_now: FloatArray,
-    cells: IntArray,
+    spans: IntArray, clip: float, g: tuple[float, float, float, int, int, int],
+    s_now: FloatArray, cells: IntArray,
 ) -> float:  # fmt: skip
     """``Σ_{c ∈ A} w_sc S_sc`` over an area's cells of this tile inside the window.
 
@@ -417,9 +422,6 @@ def _area_mass(
     x0, top, cell = g[0], g[1], g[2]
     k0, k1 = strikes[s, K0], strikes[s, K1]
     masses = np.empty(TILE)
-    spans = np.zeros((k1 - k0, 2), dtype=np.int64)
-    for k in range(k0, k1):
-        spans[k - k0, 0], spans[k - k0, 1] = span(cols[k - k0], cb - ca)
     total = 0.0
     i, n = 0, len(cells)
     while i < n:
@@ -442,7 +444,7 @@ def _area_mass(
             w = rows[kk, r - ra]
             if w == 0.0:
                 continue
-            c_lo, c_hi = spans[kk, 0] + ca, spans[kk, 1] + ca  # the component's cut columns
+            c_lo, c_hi = spans[kk, 2] + ca, spans[kk, 3] + ca  # the component's cut columns
             a, b = max(lo, c_lo), min(hi, c_hi)
             if a < b:
                 total += comps[k, WEIGHT] * w * _dot(cols[kk, a - ca :], s_now, base + a, b - a)

@@ -15,8 +15,10 @@ redrawn only where it can change by more than a tolerance: a tile is *stale* whe
   with every new record, a hair everywhere);
 - the failure-rate variance of a strike's type moved by more than ``tol`` (its
   tiles), or the unrecorded attacks' clustering or variance did, by enough to move a
-  cell's variance by :data:`FLOOR` (those cells), or the interval's level changed
-  (every tile).
+  cell's variance by :data:`FLOOR` (those cells), or the carrier types are not the
+  same list (every tile);
+- and every tile when the grid, the day or the assumptions (the interval's level
+  among them) changed.
 
 Each strike is compared with the values it had when its tiles were last drawn
 (:class:`DrawnState`), not with the previous run, so that a drift of many small
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from remnant.hazard.components import run_rows
 from remnant.hazard.grid import TILE, Grid
 from remnant.hazard.mixture import (
     ACROSS,
@@ -74,7 +77,7 @@ FLOOR = 1e-4
 whatever its relative size: 1e-4 items in a cell moves its ``p_any`` by at most
 1e-4. [items]"""
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 """Version of the saved :class:`DrawnState`; a state of another version is ignored."""
 
 _WIDTHS = [ALONG, ACROSS, WITHIN, CROSS, NORM]
@@ -103,8 +106,8 @@ class DrawnState:
     type_var : ndarray, shape (strikes,)
         The failure-rate variance ``V_t`` of its type it was drawn with.
     types : ndarray of str
-    shared : ndarray, shape (3,)
-        Background relative variance, background clustering, interval level.
+    shared : ndarray, shape (2,)
+        Background relative variance and background clustering.
     background : ndarray, shape (coarse rows, coarse cols)
         Unrecorded attacks' items per coarse cell. [items]
     tile_strikes, tile_searches : ndarray of uint64, shape (tiles,)
@@ -180,7 +183,7 @@ def drawn_state(est: Estimate) -> DrawnState:
         rel_var=m.rel_var.copy(),
         type_var=m.type_rel_var[table[:, 1]].astype(np.float64),
         types=np.asarray(est.strikes.types, dtype=np.str_),
-        shared=np.array([m.background_rel_var, m.background_cluster, m.level]),
+        shared=np.array([m.background_rel_var, m.background_cluster]),
         background=np.asarray(k.background, dtype=np.float64).copy(),
         tile_strikes=_tile_hashes(k.strikes.tile_offsets, k.strikes.tile_index, _hash_ids(est)),
         tile_searches=_tile_hashes(
@@ -190,9 +193,11 @@ def drawn_state(est: Estimate) -> DrawnState:
 
 
 def stale_tiles(
-    previous: DrawnState | None, est: Estimate, tol: float = TOLERANCE
+    previous: DrawnState | None, now: DrawnState, est: Estimate, tol: float = TOLERANCE
 ) -> tuple[BoolArray, npt.NDArray[np.bool_]]:
     """Tiles of ``est``'s grid to redraw, and the strikes found changed (module doc).
+
+    ``now`` is ``drawn_state(est)``.
 
     Returns
     -------
@@ -201,7 +206,6 @@ def stale_tiles(
     changed : ndarray of bool, shape (strikes,)
         Strikes of ``est`` drawn anew (their values become the reference).
     """
-    now = drawn_state(est)
     n_tiles = len(now.tile_strikes)
     n = len(now.ids)
     if previous is None or previous.key != now.key or len(previous.tile_strikes) != n_tiles:
@@ -214,55 +218,58 @@ def stale_tiles(
     stale[owner_tile[changed[ts_idx]]] = True
     stale |= now.tile_strikes != previous.tile_strikes
     stale |= now.tile_searches != previous.tile_searches
-    scalars = float(_moved(previous.shared[:2], now.shared[:2], tol).max(initial=False))
-    scale = float(np.max(np.abs(now.shared[:2] - previous.shared[:2]) / np.maximum(
-        np.abs(previous.shared[:2]), 1e-300))) if scalars else 0.0  # fmt: skip
+    scale = 0.0
+    if _moved(previous.shared, now.shared, tol).any():
+        rel = np.abs(now.shared - previous.shared) / np.maximum(np.abs(previous.shared), 1e-300)
+        scale = float(rel.max())
     stale |= _background_tiles(
         previous.background, now.background, est.grid, _factor(est), tol, scale
     )
-    if previous.types.tolist() != now.types.tolist() or now.shared[2] != previous.shared[2]:
+    if previous.types.tolist() != now.types.tolist():
         stale[:] = True
     return stale, changed
 
 
 def advanced_state(
-    previous: DrawnState | None, est: Estimate, tiles: BoolArray, changed: BoolArray
+    previous: DrawnState | None,
+    now: DrawnState,
+    est: Estimate,
+    tiles: BoolArray,
+    changed: BoolArray,
 ) -> DrawnState:
-    """The state after drawing ``tiles`` of ``est``: changed strikes take their new values."""
-    now = drawn_state(est)
+    """The state after drawing ``tiles`` of ``est`` (``now`` its :func:`drawn_state`).
+
+    Changed strikes, and those new, take their values of ``now``; the others keep the
+    ones they were drawn with.
+    """
     if previous is None or tiles.all():
         return now
-    old_at = {sid: i for i, sid in enumerate(previous.ids)}
-    keep = np.array([not c and sid in old_at for sid, c in zip(now.ids, changed, strict=True)])
-    src = np.array([old_at.get(sid, -1) for sid in now.ids], dtype=np.int64)
-    table = now.table.copy()
-    mean, rel_var = now.mean.copy(), now.rel_var.copy()
-    table[keep] = previous.table[src[keep]]
-    type_var = now.type_var.copy()
-    mean[keep] = previous.mean[src[keep]]
-    rel_var[keep] = previous.rel_var[src[keep]]
-    type_var[keep] = previous.type_var[src[keep]]
-    pieces, counts = [], []
-    for i in range(len(now.ids)):
-        if keep[i]:
-            j = src[i]
-            rows = previous.comps[previous.comp_offsets[j] : previous.comp_offsets[j + 1]]
-        else:
-            rows = now.comps[now.comp_offsets[i] : now.comp_offsets[i + 1]]
-        pieces.append(rows)
-        counts.append(len(rows))
-    comps = np.concatenate(pieces) if pieces else now.comps[:0]
+    src = _sources(previous, now)
+    keep = ~changed & (src >= 0)
+    j = src[keep]
+    per_strike = {}
+    for name in ("table", "mean", "rel_var", "type_var"):
+        values = getattr(now, name).copy()
+        values[keep] = getattr(previous, name)[j]
+        per_strike[name] = values
+    counts = np.diff(now.comp_offsets)
+    counts[keep] = np.diff(previous.comp_offsets)[j]
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    comps = np.empty((int(offsets[-1]), now.comps.shape[1]))
+    comps[run_rows(offsets[:-1][keep], counts[keep])] = previous.comps[
+        run_rows(previous.comp_offsets[j], counts[keep])
+    ]
+    comps[run_rows(offsets[:-1][~keep], counts[~keep])] = now.comps[
+        run_rows(now.comp_offsets[:-1][~keep], counts[~keep])
+    ]
     background = previous.background.copy()
     drawn = _coarse_of_tiles(tiles, est.grid, background.shape, _factor(est))
     background[drawn] = now.background[drawn]
     return dataclasses.replace(
         now,
-        table=table,
-        comp_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        **per_strike,
+        comp_offsets=offsets,
         comps=comps,
-        mean=mean,
-        rel_var=rel_var,
-        type_var=type_var,
         shared=previous.shared,
         background=background,
     )
@@ -279,8 +286,7 @@ def _changed_strikes(previous: DrawnState, now: DrawnState, clip: float, tol: fl
     those are held to ``tol·σ/clip`` and ``tol/clip²``; a weight, the mean and the
     variances to ``tol`` relative.
     """
-    old_at = {sid: i for i, sid in enumerate(previous.ids)}
-    src = np.array([old_at.get(sid, -1) for sid in now.ids], dtype=np.int64)
+    src = _sources(previous, now)
     changed = src < 0
     j = np.where(changed, 0, src)
     changed |= (now.table != previous.table[j]).any(axis=1)
@@ -296,9 +302,8 @@ def _changed_strikes(previous: DrawnState, now: DrawnState, clip: float, tol: fl
             old_v[j[same]], 1e-3
         )
     counts = n_now[same]
-    local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    a = previous.comps[np.repeat(previous.comp_offsets[j[same]], counts) + local]
-    b = now.comps[np.repeat(now.comp_offsets[same], counts) + local]
+    a = previous.comps[run_rows(previous.comp_offsets[j[same]], counts)]
+    b = now.comps[run_rows(now.comp_offsets[same], counts)]
     sigma = np.minimum(a[:, ALONG], a[:, ACROSS])
     far = np.abs(a[:, [X, Y]] - b[:, [X, Y]]).max(axis=1) > tol * sigma / clip
     far |= _moved(a[:, _WIDTHS], b[:, _WIDTHS], tol / clip**2).any(axis=1)
@@ -307,6 +312,12 @@ def _changed_strikes(previous: DrawnState, now: DrawnState, clip: float, tol: fl
     owner = np.repeat(np.arange(same.size), counts)
     changed[same[np.unique(owner[far])]] = True
     return changed
+
+
+def _sources(previous: DrawnState, now: DrawnState) -> IntArray:
+    """Index in ``previous`` of each strike of ``now`` (by id), ``-1`` for a new one."""
+    old_at = {sid: i for i, sid in enumerate(previous.ids)}
+    return np.array([old_at.get(sid, -1) for sid in now.ids], dtype=np.int64)
 
 
 def _moved(old: FloatArray, new: FloatArray, tol: float) -> npt.NDArray[np.bool_]:
