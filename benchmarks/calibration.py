@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyproj
 
 BINS = np.linspace(0.0, 1.0, 11)
 """Edges of the ``p_any`` reliability bins (deciles of probability)."""
@@ -66,7 +65,7 @@ def one_world(seed: int, strikes: int) -> WorldResult:
     as_of = world.truth.parameters["as_of"]
     est = estimate(world.tables, load_catalogue(), as_of=as_of)
     bands = est.bands()
-    counts = _true_counts(world, est)
+    counts, _ = world.truth.remaining_on(est.grid)
     p_any = bands["p_any"]
     studied = ~np.isnan(p_any)
     p, holds = p_any[studied], counts[studied] > 0
@@ -91,19 +90,6 @@ def one_world(seed: int, strikes: int) -> WorldResult:
         rates=rates,
         seconds=time.perf_counter() - start,
     )
-
-
-def _true_counts(world, est) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Remaining duds of the truth per cell of the estimate's grid."""
-    sub = world.truth.submunitions
-    left = sub[sub["remains"].to_numpy()]
-    to_grid = pyproj.Transformer.from_crs("EPSG:4326", est.grid.crs, always_xy=True)
-    x, y = to_grid.transform(left["lon"].to_numpy(np.float64), left["lat"].to_numpy(np.float64))
-    row, col = est.grid.cell_of(x, y)
-    inside = (row >= 0) & (row < est.grid.ny) & (col >= 0) & (col < est.grid.nx)
-    counts = np.zeros((est.grid.ny, est.grid.nx), dtype=np.int32)
-    np.add.at(counts, (row[inside], col[inside]), 1)
-    return counts
 
 
 def summarise(results: list[WorldResult]) -> dict[str, object]:

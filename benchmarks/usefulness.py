@@ -63,7 +63,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pyproj
 from scipy import ndimage
 
 if TYPE_CHECKING:
@@ -126,7 +125,7 @@ def one_world(seed: int, strikes: int, radii: tuple[float, ...]) -> WorldResult:
     prior = estimate({"strikes": world.tables["strikes"]}, catalogue, as_of=as_of,
                      crs=full.grid.crs)  # fmt: skip
     grid = full.grid
-    counts, outside = _true_counts(world, full)
+    counts, outside = world.truth.remaining_on(full.grid)
     cell_km2 = grid.cell**2 / 1e6
     grid_km2 = counts.size * cell_km2
     perm = np.random.default_rng(seed).permutation(counts.size)
@@ -152,19 +151,6 @@ def one_world(seed: int, strikes: int, radii: tuple[float, ...]) -> WorldResult:
         buffer_curves=[_buffer_curve(u, s, grid_km2).tolist() for u, s in buffers],
         seconds=time.perf_counter() - start,
     )
-
-
-def _true_counts(world, est) -> tuple[np.ndarray, int]:  # type: ignore[no-untyped-def]
-    """Remaining duds of the truth per cell of the estimate's grid, and how many lie outside."""
-    sub = world.truth.submunitions
-    left = sub[sub["remains"].to_numpy()]
-    to_grid = pyproj.Transformer.from_crs("EPSG:4326", est.grid.crs, always_xy=True)
-    x, y = to_grid.transform(left["lon"].to_numpy(np.float64), left["lat"].to_numpy(np.float64))
-    row, col = est.grid.cell_of(x, y)
-    inside = (row >= 0) & (row < est.grid.ny) & (col >= 0) & (col < est.grid.nx)
-    counts = np.zeros((est.grid.ny, est.grid.nx), dtype=np.int32)
-    np.add.at(counts, (row[inside], col[inside]), 1)
-    return counts, int((~inside).sum())
 
 
 def _on_grid(values: np.ndarray, src: Grid, dst: Grid) -> np.ndarray:

@@ -6,8 +6,10 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
+from remnant.hazard.grid import Grid
 from remnant.simulate import World
 
 EVIDENCE = {"fragments", "strike_marks", "container"}
@@ -124,3 +126,23 @@ def test_accidents_are_exploded_duds(world):
     assert (accidents["killed"] + accidents["injured"] >= 1).all()
     strike_date = world.truth.strikes["date"].to_numpy()[exploded["strike_index"].to_numpy()]
     assert (strike_date < at.loc[exploded.index, "date"].to_numpy()).all()
+
+
+def test_remaining_on_a_grid_counts_every_remaining_dud_once(world):
+    """Half the grid it needs, cut through the middle: the cells hold what lies on
+    them, the rest is counted off it, and each cell holds the duds inside its bounds."""
+    sub = world.truth.submunitions
+    left = sub[sub["remains"].to_numpy()]
+    crs = world.truth.parameters["crs"]
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(
+        left["lon"].to_numpy(np.float64), left["lat"].to_numpy(np.float64)
+    )
+    cell = 100.0
+    grid = Grid.covering(x.min(), y.min(), float(np.median(x)), y.max(), cell, crs)
+    counts, outside = world.truth.remaining_on(grid)
+    assert counts.shape == (grid.ny, grid.nx)
+    assert counts.sum() + outside == len(left) and 0 < outside < len(left)
+    row, col = np.unravel_index(np.argmax(counts), counts.shape)
+    x0, top = grid.x0 + col * cell, grid.top - row * cell
+    inside = (x >= x0) & (x < x0 + cell) & (y <= top) & (y > top - cell)
+    assert counts[row, col] == inside.sum()

@@ -8,11 +8,13 @@ coordinates (about 0.4 m), int16/int32 indices, and categoricals for ids and dat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyproj
 
 from remnant.catalogue.model import Catalogue
 from remnant.records.defaults import (
@@ -29,6 +31,9 @@ from remnant.simulate.ids import numbered
 from remnant.simulate.reporting import Reports
 from remnant.simulate.scatter import Duds, Submunitions, Volleys
 from remnant.simulate.timeline import NEVER, iso
+
+if TYPE_CHECKING:
+    from remnant.hazard.grid import Grid
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,20 @@ class Truth:
     strikes: pd.DataFrame
     settlements: pd.DataFrame
     parameters: dict[str, Any] = field(default_factory=dict)
+
+    def remaining_on(self, grid: Grid) -> tuple[npt.NDArray[np.int32], int]:
+        """Duds still in the ground per cell of ``grid``, and how many lie off it.
+
+        The yardstick an estimate on that grid is judged by (benchmarks/).
+        """
+        left = self.submunitions[self.submunitions["remains"].to_numpy()]
+        to_grid = pyproj.Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True)
+        lon, lat = left["lon"].to_numpy(np.float64), left["lat"].to_numpy(np.float64)
+        row, col = grid.cell_of(*to_grid.transform(lon, lat))
+        inside = (row >= 0) & (row < grid.ny) & (col >= 0) & (col < grid.nx)
+        counts = np.zeros((grid.ny, grid.nx), dtype=np.int32)
+        np.add.at(counts, (row[inside], col[inside]), 1)
+        return counts, int((~inside).sum())
 
 
 def _categorical(codes: np.ndarray, categories: np.ndarray) -> pd.Categorical:
