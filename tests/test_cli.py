@@ -112,7 +112,8 @@ def _drawn(done: subprocess.CompletedProcess[str]) -> tuple[int, int]:
 
 def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
     """The estimate of a store, re-run: nothing imported, nothing drawn; finds imported
-    late, some tiles drawn, and the raster as a full run draws it to within 1 %."""
+    late, the evidence updated from them alone, some tiles drawn, and the raster as a
+    full run draws it to within 1 %."""
     as_of = json.loads((world / "truth" / "parameters.json").read_text())["as_of"]
     lines = (world / "finds.csv").read_text(encoding="utf-8").splitlines()
     day = lines[0].split(",").index("date")
@@ -146,3 +147,9 @@ def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
     assert np.nanmax(np.abs(updated["p_any"] - whole["p_any"])) < 0.005
     record = json.loads((out / "estimate.json").read_text())
     assert record["raster_tiles_drawn"] == {"tiles": drawn, "of": tiles}
+    assert record["evidence_update"]["mode"] == "update"  # the late finds alone were read
+    assert record["evidence_update"]["records"] == {"finds": len(late)}
+    whole_record = json.loads((full / "estimate.json").read_text())
+    assert whole_record["evidence_update"] == {"mode": "full", "reason": "asked"}
+    total, total_full = record["total_remaining"], whole_record["total_remaining"]
+    assert abs(total["mean"] - total_full["mean"]) <= 5e-3 * total_full["mean"]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -242,19 +242,25 @@ ESTIMATE_FILES = {
 STATE_FILE = ".state/drawn.npz"
 """What the raster was drawn from, in the output folder (:mod:`remnant.hazard.redraw`)."""
 
+BASIS_FILE = ".state/basis.npz"
+"""What the evidence update was computed from, with the store's last import then
+(:mod:`remnant.hazard.update`), in the output folder."""
+
 
 @dataclass
 class EstimateRun:
     """What :func:`estimate_project` did.
 
-    The estimate, the files, the time each step took, and how many tiles of the
-    raster it drew (``{"tiles": n, "of": total}``).
+    The estimate, the files, the time each step took, how many tiles of the raster
+    it drew (``{"tiles": n, "of": total}``), and how the evidence update ran
+    (``{"mode": "full" | "update", "reason": ..., "records": {table: n}}``).
     """
 
     estimate: Estimate
     paths: dict[str, Path]
     seconds: dict[str, float]
     drawn: dict[str, int]
+    evidence: dict[str, object] = field(default_factory=dict)
 
 
 def estimate_project(
@@ -276,12 +282,15 @@ def estimate_project(
     totals, grid, assumptions, unrecorded attacks, timings, tiles drawn) and
     ``estimate.png``.
 
-    A re-run into the same folder redraws only the tiles of ``estimate.tif`` that the
-    records imported since could change by more than 1 % (:mod:`remnant.hazard.redraw`),
-    from what it drew before (``out/.state/drawn.npz``). The grid, the day or the
-    assumptions changed, or ``full``, and it draws the whole raster. The state is
-    removed while the raster is updated and written after it, so that a run that
-    stops half-way leaves the next to draw the whole raster.
+    A re-run into the same folder updates the last estimate with the records
+    imported since (:func:`remnant.hazard.update.update`, from ``out/.state/basis.npz``)
+    instead of reading every record again, unless they need a full run (new strikes
+    or hazard areas, an edited record, ...; ``estimate.json`` says why). It then
+    redraws only the tiles of ``estimate.tif`` that could change by more than 1 %
+    (:mod:`remnant.hazard.redraw`), from what it drew before (``out/.state/drawn.npz``).
+    The grid or the assumptions changed, or ``full``, and it does both in full. The
+    raster's state is removed while the raster is updated and written after it, so
+    that a run that stops half-way leaves the next to draw the whole raster.
 
     Parameters
     ----------
@@ -300,11 +309,11 @@ def estimate_project(
     draw_map : bool
         Also draw ``estimate.png``.
     full : bool
-        Draw the whole raster even where an earlier run's tiles could be kept.
+        Read every record and draw the whole raster, even where an earlier run's
+        evidence update and tiles could be kept.
     progress : callable, optional
         ``progress(label, done, total)``.
     """
-    from remnant.hazard.estimate import estimate
     from remnant.hazard.redraw import DrawnState, advanced_state, drawn_state, stale_tiles
     from remnant.io.geotiff import update_estimate_tiles, write_estimate_strips
     from remnant.io.summary import write_json, write_summary_csv
@@ -318,12 +327,9 @@ def estimate_project(
             progress(stage, int(done), int(total))
 
     seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-    tables = read_all(store)
-    seconds["read store"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    est = estimate(tables, catalogue or load_catalogue(), as_of=as_of, config=config, progress=tell)
-    seconds["evidence update"] = time.perf_counter() - clock
+    catalogue = catalogue or load_catalogue()
+    day = as_of or date.today()
+    est, how = _evidence_update(store, out, catalogue, day, config, full, tell, seconds)
     paths = {role: out / name for role, name in ESTIMATE_FILES.items()}
     clock = time.perf_counter()
     state_path = out / STATE_FILE
@@ -347,6 +353,8 @@ def estimate_project(
         clock = time.perf_counter()
         from remnant.report.maps import plot_estimate
 
+        tables = read_all(store)
+
         title = (
             f"Remnant — expected unexploded items as of {est.as_of}: "
             f"{est.total.mean:,.0f} (90 % interval {est.total.lower:,.0f}–{est.total.upper:,.0f})"
@@ -355,8 +363,76 @@ def estimate_project(
         seconds["map"] = time.perf_counter() - clock
     else:
         del paths["map"]
-    write_json(_run_record(est, store, seconds, drawn), paths["record"])
-    return EstimateRun(est, paths, seconds, drawn)
+    write_json(_run_record(est, store, seconds, drawn, how), paths["record"])
+    return EstimateRun(est, paths, seconds, drawn, how)
+
+
+def _evidence_update(
+    store: Store,
+    out: Path,
+    catalogue: Catalogue,
+    day: date | str,
+    config: HazardConfig,
+    full: bool,
+    tell: Callable[[str, float, float], None],
+    seconds: dict[str, float],
+) -> tuple[Estimate, dict[str, object]]:
+    """The last estimate updated with the records imported since, or a full estimate.
+
+    Saves what the update of the next run starts from (:data:`BASIS_FILE`).
+    """
+    from remnant.hazard.estimate import BASIS_FORMAT, estimate
+    from remnant.hazard.update import NotIncremental, update
+    from remnant.io.arrays import write_arrays
+
+    path = out / BASIS_FILE
+    import_id = store.last_import_id()
+    how: dict[str, object] = {"mode": "full", "reason": "asked" if full else "no earlier run"}
+    est = None
+    saved = None if full else _saved_basis(path, catalogue, config)
+    if saved is not None:
+        clock = time.perf_counter()
+        since = int(saved["import_id"])
+        changed = store.changed_since(since)
+        added = {name: store.read(name, ids=ids) for name, ids in changed.items() if ids}
+        seconds["read store"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        try:
+            est = update(saved["basis"], added, catalogue, as_of=day, progress=tell)
+            how = {"mode": "update", "since_import": since,
+                   "records": {name: len(frame) for name, frame in added.items()}}  # fmt: skip
+        except NotIncremental as why:
+            how["reason"] = str(why)
+    if est is None:
+        clock = time.perf_counter()
+        tables = read_all(store)
+        seconds["read store"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        est = estimate(tables, catalogue, as_of=day, config=config, progress=tell)
+    seconds["evidence update"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    state = {"format": BASIS_FORMAT, "import_id": import_id, "catalogue": catalogue.version,
+             "basis": est.basis}  # fmt: skip
+    write_arrays(state, path)
+    seconds["save state"] = time.perf_counter() - clock
+    return est, how
+
+
+def _saved_basis(path: Path, catalogue: Catalogue, config: HazardConfig) -> dict[str, Any] | None:
+    """The saved basis, if there is one of this version, catalogue and assumptions."""
+    from remnant.errors import FormatError
+    from remnant.hazard.estimate import BASIS_FORMAT
+    from remnant.io.arrays import read_arrays
+
+    try:
+        saved = read_arrays(path)
+    except (OSError, FormatError):
+        return None
+    if not isinstance(saved, dict) or saved.get("format") != BASIS_FORMAT:
+        return None
+    if saved.get("catalogue") != catalogue.version or saved["basis"].setup.config != config:
+        return None
+    return saved
 
 
 def raster_tags(est: Estimate) -> dict[str, str]:
@@ -372,7 +448,11 @@ def raster_tags(est: Estimate) -> dict[str, str]:
 
 
 def _run_record(
-    est: Estimate, store: Store, seconds: dict[str, float], drawn: dict[str, int]
+    est: Estimate,
+    store: Store,
+    seconds: dict[str, float],
+    drawn: dict[str, int],
+    how: dict[str, object],
 ) -> dict[str, object]:
     from remnant import __version__
 
@@ -404,6 +484,7 @@ def _run_record(
         },
         "attribution_evaluations": est.attribution.iterations,
         "config": est.config.as_dict(),
+        "evidence_update": how,
         "raster_tiles_drawn": drawn,
         "seconds": seconds,
     }

@@ -96,7 +96,7 @@ def test_state_round_trips_and_another_grid_redraws_everything(tmp_path: Path, r
     np.testing.assert_array_equal(
         stale_tiles(loaded, now, after)[0], stale_tiles(state, now, after)[0]
     )
-    other = DrawnState(**{**vars(state), "key": state.key.replace('"as_of"', '"as-of"')})
+    other = DrawnState(**{**vars(state), "key": state.key.replace('"config"', '"conf"')})
     assert stale_tiles(other, now, after)[0].all()
     (tmp_path / "junk.npz").write_bytes(b"not a state")
     assert DrawnState.load(tmp_path / "junk.npz") is None

@@ -121,6 +121,8 @@ class Components:
     def replace(self, strikes: npt.ArrayLike, new: Components) -> Components:
         """These components with those of ``strikes`` replaced by ``new`` (same order)."""
         idx = np.asarray(strikes, dtype=np.int64)
+        if idx.size == 0:
+            return self
         n = len(self.offsets) - 1
         source = np.zeros(n, dtype=bool)
         source[idx] = True

@@ -146,6 +146,8 @@ class Estimate:
         Expected items of the unrecorded attacks not revealed, over the grid. [items]
     config : HazardConfig
         The assumptions used.
+    basis : Basis
+        What the estimate was computed from, for :func:`remnant.hazard.update.update`.
     """
 
     as_of: str
@@ -160,6 +162,7 @@ class Estimate:
     unrecorded: Unrecorded
     unrecorded_remaining: float
     config: HazardConfig
+    basis: Basis = field(repr=False)
     _kernel: _Kernel = field(repr=False)
 
     def strips(self, progress: Progress | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -271,52 +274,167 @@ def estimate(
     types = strike_types(catalogue, frames["strikes"]["carrier"])
     strikes = strikes_from_records(frames["strikes"], catalogue, crs, config, day, types)
     searches = searches_from_records(frames["activities"], crs, config, day)
+    detection = dict(zip(searches.ids, searches.detection, strict=True))
     evidence = evidence_from_records(
-        frames["finds"], frames["accidents"], frames["activities"], searches,
+        frames["finds"], frames["accidents"], frames["activities"], detection,
         catalogue, types, crs, config, day,
     )  # fmt: skip
     tell("evidence update", 0, 3)
     setup = _setup(strikes, searches, evidence, frames["hazard_areas"], catalogue, config, crs)
     comps = prior_components(strikes)
-    integrals = setup.integrate(strikes, comps, "all")
-    result = setup.attribute(strikes, integrals)
+    first = setup.integrate(strikes, comps, "all")
+    result = setup.attribute(strikes, first)
+    first_mean = result.mean
     tell("evidence update", 1, 3)
     pseudo = _pseudo(evidence, result, catalogue, types, config)
     pending = np.arange(len(strikes), len(strikes) + len(pseudo), dtype=np.int64)
-    integrals = _merge(integrals, len(pseudo))
+    integrals = _merge(first, len(pseudo))
     strikes, comps = strikes.concat(pseudo), comps.concat(prior_components(pseudo))
-    strikes, comps, integrals, result, moved = _site_rounds(
+    reported = strikes
+    strikes, comps, integrals, result, moved, rounds = _site_rounds(
         strikes, comps, integrals, result, setup, pending
     )
     tell("evidence update", 2, 3)
-    # the hazard areas' masses of the strikes whose components the sites changed (the
-    # others' came with the first pass, on the same components)
+    areas = frames["hazard_areas"]
+    basis = Basis(
+        day=day,
+        crs=crs,
+        setup=setup,
+        search_ids=searches.ids,
+        search_detection=searches.detection,
+        found_in=np.unique(frames["finds"]["activity_id"].dropna().to_numpy(dtype=str)),
+        later=_later(frames, day),
+        first=first,
+        first_mean=first_mean,
+        reported=reported,
+        rounds=rounds,
+        strikes=strikes,
+        comps=comps,
+        integrals=integrals,
+        result=result,
+        area_ids=areas["area_id"].to_numpy(dtype=object),
+        area_status=areas["status"].to_numpy(dtype=object),
+    )
+    out = conclude(basis, moved, catalogue)
+    tell("evidence update", 3, 3)
+    return out
+
+
+BASIS_FORMAT = 1
+"""Version of :class:`Basis` (and the classes it holds) as saved; bump on any change."""
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What an estimate was computed from, kept so that new records can update it.
+
+    :func:`remnant.hazard.update.update` adds new finds, accidents and activities to
+    it without reading the old records again.
+
+    Parameters
+    ----------
+    day : int
+        Day of the estimate. [day since 1970-01-01]
+    crs : str
+        The model's projected metre CRS.
+    setup : _Setup
+        The grid, searches, evidence and hazard areas as kernel arrays.
+    search_ids : ndarray of object
+        The searches in force, in the order of ``setup``'s.
+    search_detection : ndarray of float64
+        Their detection probability of finds. [-]
+    found_in : ndarray of str
+        Activities that have finds (their NTS direct evidence is in the finds).
+    later : int
+        Records left out for being dated after ``day``: an update to a later day
+        cannot see them as new, so it needs them read again (a full run).
+    first : Integrals
+        Pass 1 of the recorded strikes on their prior components, with the hazard
+        areas: where the evidence update starts.
+    first_mean : ndarray
+        The recorded strikes' expected duds after the first evidence update. [items]
+    reported : Strikes
+        Recorded and pseudo-strikes with their reported carrier counts.
+    rounds : tuple of Round
+        What each round of locating carriers changed (:func:`_site_rounds`).
+    strikes : Strikes
+        The same with the counts the sites gave (:func:`_site_rounds`).
+    comps : Components
+        Their components.
+    integrals : Integrals
+        Pass 1 on those components.
+    result : Attribution
+        The evidence update.
+    area_ids, area_status : ndarray of object
+        The hazard areas' ids and status.
+    """
+
+    day: int
+    crs: str
+    setup: _Setup
+    search_ids: npt.NDArray[np.object_]
+    search_detection: FloatArray
+    found_in: npt.NDArray[np.str_]
+    later: int
+    first: Integrals
+    first_mean: FloatArray
+    reported: Strikes
+    rounds: tuple[Round, ...]
+    strikes: Strikes
+    comps: Components
+    integrals: Integrals
+    result: Attribution
+    area_ids: npt.NDArray[np.object_]
+    area_status: npt.NDArray[np.object_]
+
+
+def conclude(basis: Basis, moved: IntArray, catalogue: Catalogue) -> Estimate:
+    """The estimate from an evidence update, its tables, and what pass 2 needs.
+
+    ``moved`` are the strikes whose hazard-area masses are still to compute (their
+    pass 1 was redone without them).
+    """
+    b, setup = basis, basis.setup
+    strikes, comps, integrals, result = b.strikes, b.comps, b.integrals, b.result
     if moved.size:
         areas = setup.integrate(strikes.take(moved), comps.take(moved), "areas")
         integrals = _splice_areas(integrals, areas, moved)
+        b = dataclasses.replace(b, integrals=integrals)
+    config = setup.config
     hidden = _unrecorded(strikes, integrals, result, setup)
     moments = _moments(
         strikes, result, hidden, integrals.notice_norm, catalogue, setup.grid, config
     )
-    area_bg = _area_background(frames["hazard_areas"], setup, hidden)
+    area_bg = _area_background(setup, hidden)
     hidden_total = float(np.sum(hidden.remaining * setup.inside))
-    tell("evidence update", 3, 3)
+    area_frame = pd.DataFrame({"area_id": b.area_ids, "status": b.area_status})
     return Estimate(
-        as_of=str(np.datetime64(day, "D")),
+        as_of=str(np.datetime64(b.day, "D")),
         grid=setup.grid,
         strikes=strikes,
         components=comps,
         attribution=result,
         failure_rates=failure_rate_table(strikes, result, config.level),
-        strike_table=strike_table(strikes, result, moments, crs, config.level),
-        area_table=area_table(
-            frames["hazard_areas"], integrals, strikes, moments, area_bg, setup.grid.cell**2
-        ),
+        strike_table=strike_table(strikes, result, moments, b.crs, config.level),
+        area_table=area_table(area_frame, integrals, strikes, moments, area_bg, setup.grid.cell**2),
         total=total_remaining(strikes, result, moments, hidden_total, config.draws),
         unrecorded=hidden,
         unrecorded_remaining=hidden_total,
         config=config,
+        basis=b,
         _kernel=setup.kernel(strikes, comps, moments, hidden.remaining),
+    )
+
+
+def _later(frames: Mapping[str, gpd.GeoDataFrame], day: int) -> int:
+    """Records of ``frames`` dated after ``day`` (left out of the estimate)."""
+    from remnant.hazard.inputs import day_numbers
+
+    date_of = {"strikes": "date", "finds": "date", "accidents": "date", "activities": "end_date"}
+    return sum(
+        int(np.sum(day_numbers(frames[name][column], column) > day))
+        for name, column in date_of.items()
+        if len(frames[name])
     )
 
 
@@ -354,6 +472,7 @@ class _Setup:
 
     grid: Grid
     config: HazardConfig
+    search_rings: Rings
     searches: PolygonArgs
     search_day: IntArray
     search_log_keep: FloatArray
@@ -366,6 +485,22 @@ class _Setup:
     inside: FloatArray
     factor: int
 
+    def extended(self, searches: Searches, evidence: Evidence) -> _Setup:
+        """The setup with ``searches`` and ``evidence`` added after its own (same grid)."""
+        rings = self.search_rings.concat(polygon_rings(searches.polygons))
+        ev = self.evidence.concat(evidence)
+        ev_row, ev_col = self.grid.cell_of(ev.x, ev.y)
+        return dataclasses.replace(
+            self,
+            search_rings=rings,
+            searches=_polygons(rings, self.grid),
+            search_day=np.concatenate([self.search_day, searches.day]),
+            search_log_keep=np.concatenate([self.search_log_keep, searches.log_keep]),
+            evidence=ev,
+            evidence_args=EvidenceArgs(ev_row, ev_col, ev.day, ev.item, ev.compat),
+            tile_evidence=tl.tiles_of_points(ev_row, ev_col, self.grid),
+        )
+
     def pack(self, strikes: Strikes, comps: Components) -> StrikeSet:
         """The strikes as kernel tables with their tile CSR."""
         table, packed = pack(strikes.day, strikes.type_index, comps, self.grid,
@@ -373,31 +508,33 @@ class _Setup:
         csr = tl.tiles_of_windows(table[:, 2:6], self.grid, key=table[:, 0])  # by day
         return StrikeSet(table, packed, self.config.n_sigma, csr.offsets, csr.index)
 
-    def integrate(self, strikes: Strikes, comps: Components, parts: str) -> Integrals:
+    def integrate(
+        self, strikes: Strikes, comps: Components, parts: str, visit: IntArray | None = None
+    ) -> Integrals:
         """Pass 1 for these strikes (:func:`.integrals.integrate`)."""
         return integrate(
             _grid_args(self.grid), self.pack(strikes, comps), self.searches, self.search_day,
             self.search_log_keep, self.evidence_args,
             (self.tile_evidence.offsets, self.tile_evidence.index), self.areas,
-            self.background, self.factor, parts=parts,
+            self.background, self.factor, parts=parts, visit=visit,
         )  # fmt: skip
 
     def attribute(
-        self, strikes: Strikes, integrals: Integrals, previous: Attribution | None = None
+        self, strikes: Strikes, integrals: Integrals, start: FloatArray | None = None
     ) -> Attribution:
         """The evidence update (:func:`.evidence.attribute`) with this setup's evidence.
 
         The background weighs as much as the prior items of the unrecorded attacks:
-        ``ratio × (recorded strikes) × (their mean prior duds)``. It starts from
-        ``previous``'s expectations (strikes added since start from their priors).
+        ``ratio × (recorded strikes) × (their mean prior duds)``. It starts from the
+        expectations ``start`` (strikes added since start from their priors).
         """
         c = self.config
         recorded = strikes.prior_mean[~strikes.pseudo]
         items = c.unrecorded_ratio * float(recorded.sum()) if len(recorded) else 1.0
         initial = None
-        if previous is not None:
+        if start is not None:
             initial = strikes.prior_mean.copy()
-            initial[: len(previous.mean)] = previous.mean
+            initial[: len(start)] = start
         return attribute(
             strikes, integrals, self.evidence.kind, self.evidence.quantity, items,
             tolerance=c.em_tolerance, iterations=c.em_iterations, draws=c.draws,
@@ -437,10 +574,12 @@ def _setup(
     ev_row, ev_col = grid.cell_of(evidence.x, evidence.y)
     polys = areas.geometry.to_crs(grid.crs).to_numpy() if len(areas) else np.empty(0, object)
     area_rings = polygon_rings(polys)
+    search_rings = polygon_rings(searches.polygons)
     return _Setup(
         grid=grid,
         config=config,
-        searches=_polygons(polygon_rings(searches.polygons), grid),
+        search_rings=search_rings,
+        searches=_polygons(search_rings, grid),
         search_day=searches.day,
         search_log_keep=searches.log_keep,
         evidence=evidence,
@@ -467,15 +606,20 @@ def _grid(
     half = config.n_sigma * comps.sigma_max
     boxes = [np.column_stack([comps.x - half, comps.y - half, comps.x + half, comps.y + half])]
     if len(evidence):
-        reach = config.n_sigma * math.sqrt(
-            2.0 * _unknown_pattern(catalogue) + float(evidence.spread_m.max()) ** 2
-        )
-        boxes.append(np.column_stack([evidence.x - reach, evidence.y - reach,
-                                      evidence.x + reach, evidence.y + reach]))  # fmt: skip
+        boxes.append(evidence_reach(evidence, catalogue, config))
     if len(areas):
         b = areas.geometry.to_crs(crs).bounds.to_numpy()
         boxes.append(b[np.all(np.isfinite(b), axis=1)])
     return tl.study_grid(np.concatenate(boxes), config.cell_m, crs)
+
+
+def evidence_reach(evidence: Evidence, catalogue: Catalogue, config: HazardConfig) -> FloatArray:
+    """Boxes ``(xmin, ymin, xmax, ymax)`` around each point that a pseudo-strike there spans. [m]"""
+    reach = config.n_sigma * math.sqrt(
+        2.0 * _unknown_pattern(catalogue) + float(evidence.spread_m.max()) ** 2
+    )
+    x, y = evidence.x, evidence.y
+    return np.column_stack([x - reach, y - reach, x + reach, y + reach])
 
 
 def _polygons(rings: Rings, grid: Grid) -> PolygonArgs:
@@ -505,20 +649,65 @@ def _pseudo(
     catalogue: Catalogue,
     types: tuple[str, ...],
     config: HazardConfig,
+    first_new: int = 0,
+    first_id: int = 1,
 ) -> Strikes:
     """Pseudo-strikes at clusters of evidence the recorded strikes do not explain.
 
     Points closer than :data:`PSEUDO_LINK` spreads of one unknown attack's items
     join one cluster; its centre estimates the attack point with the error of a
-    mean of ``n`` items, ``√(pattern / n)``, plus the points' own error.
+    mean of ``n`` items, ``√(pattern / n)``, plus the points' own error. Only the
+    points from ``first_new`` on are clustered (an update: the earlier ones had
+    their turn), numbered from ``first_id``.
     """
     pattern = _unknown_pattern(catalogue)
     unexplained = first.responsibility_background > config.unexplained_threshold
+    unexplained[:first_new] = False
     weight = np.where(evidence.kind == EVIDENCE, 1.0, evidence.quantity)
     groups = cluster_evidence(evidence.x, evidence.y, evidence.day, weight, evidence.spread_m,
                               unexplained, PSEUDO_LINK * math.sqrt(pattern))  # fmt: skip
     sigma_e = np.sqrt(pattern / np.maximum(groups.size, 1) + groups.spread_m**2)
-    return pseudo_strikes(groups.x, groups.y, groups.day, sigma_e, catalogue, types, config)
+    return pseudo_strikes(
+        groups.x, groups.y, groups.day, sigma_e, catalogue, types, config, first=first_id
+    )
+
+
+@dataclass(frozen=True)
+class Round:
+    """What one round of :func:`_site_rounds` changed: kept to replay it in an update.
+
+    Parameters
+    ----------
+    strikes : ndarray of int64
+        The strikes whose pass 1 the round redid.
+    comps : Components
+        Their new components (in that order).
+    integrals : Integrals
+        Their pass 1 (strike ``i`` of it is ``strikes[i]``; no hazard areas).
+    """
+
+    strikes: IntArray
+    comps: Components
+    integrals: Integrals
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The rounds of an earlier run, to reuse their pass 1 where nothing changed.
+
+    Parameters
+    ----------
+    rounds : tuple of Round
+        The earlier run's rounds.
+    source : ndarray of int64
+        Index in the earlier run of each strike now; ``-1`` for a new one.
+    touched : ndarray of int64
+        Tiles that new records fall in: a strike whose window meets one is redone.
+    """
+
+    rounds: tuple[Round, ...]
+    source: IntArray
+    touched: IntArray
 
 
 def _site_rounds(
@@ -528,7 +717,8 @@ def _site_rounds(
     result: Attribution,
     setup: _Setup,
     pending: IntArray,
-) -> tuple[Strikes, Components, Integrals, Attribution, IntArray]:
+    replay: Replay | None = None,
+) -> tuple[Strikes, Components, Integrals, Attribution, IntArray, tuple[Round, ...]]:
     """Locate carriers from the evidence attributed to each strike, to a fixed point.
 
     Each round assigns every evidence point to the strike holding most of it (when
@@ -540,14 +730,21 @@ def _site_rounds(
     counts, reruns pass 1 for the strikes whose components changed (and, in the
     first round, for the ``pending`` strikes, whose pass 1 is still to do), and
     redoes the evidence update; at most ``HazardConfig.site_rounds`` rounds. Also
-    returns the strikes whose pass 1 was redone (their hazard-area masses are gone).
+    returns the strikes whose pass 1 was redone (their hazard-area masses are gone)
+    and what each round changed.
+
+    With ``replay`` (an update), a strike's pass 1 is taken from the same round of
+    the earlier run when its new components are those it had then (as
+    :func:`_changed` judges) and no new record falls in its window.
     """
     ev = setup.evidence
     weight = np.where(ev.kind == EVIDENCE, 1.0, ev.quantity)
     reported = strikes
     dispersion = setup.config.strike_dispersion
+    step = 0.1 * setup.grid.cell
     moved = pending.copy()
-    for _ in range(setup.config.site_rounds if setup.config.learn else 0):
+    rounds: list[Round] = []
+    for r in range(setup.config.site_rounds if setup.config.learn else 0):
         owner = _owners(integrals, result, len(ev))
         duds = reported.per_carrier * result.posterior.mean[reported.type_index]
         searched = SearchedSites.of(comps, integrals.component_exposure)
@@ -563,21 +760,143 @@ def _site_rounds(
             )  # fmt: skip
             strikes = reported.with_counts(which, located + unlocated[which], var, dispersion)
         new = sited_components(reported, sites, unlocated)
-        changed = np.union1d(_changed(comps, new, 0.1 * setup.grid.cell), pending)
+        changed = np.union1d(_changed(comps, new, step), pending)
         pending = pending[:0]
         if changed.any():
             moved = np.union1d(moved, changed)
-            redone = setup.integrate(strikes.take(changed), new.take(changed), "strikes")
-            integrals = _splice(integrals, redone, changed, comps.offsets, new.offsets)
-            comps = new
-        result = setup.attribute(strikes, integrals, result)
+            recalled = _recall(replay, r, strikes, changed, new, setup)
+            done = _round_pass1(setup, strikes, new, changed, recalled)
+            kept = comps.replace(changed, done.comps)  # the rest moved too little
+            integrals = _splice(integrals, done.integrals, changed, comps.offsets,
+                                kept.offsets)  # fmt: skip
+            comps = kept
+            rounds.append(done)
+        result = setup.attribute(strikes, integrals, result.mean)
         if not changed.any():
             break
     if len(pending):  # no round ran: pass 1 of the pending strikes is still to do
         redone = setup.integrate(strikes.take(pending), comps.take(pending), "strikes")
         integrals = _splice(integrals, redone, pending, comps.offsets, comps.offsets)
-        result = setup.attribute(strikes, integrals, result)
-    return strikes, comps, integrals, result, moved
+        result = setup.attribute(strikes, integrals, result.mean)
+    return strikes, comps, integrals, result, moved, tuple(rounds)
+
+
+def _recall(
+    replay: Replay | None,
+    r: int,
+    strikes: Strikes,
+    changed: IntArray,
+    new: Components,
+    setup: _Setup,
+) -> tuple[IntArray, Round] | None:
+    """What round ``r`` of an earlier run holds of the strikes ``changed``.
+
+    A strike's pass 1 is reused when that round redid it too, with components that
+    :func:`_changed` finds the same as ``new``'s, and no new record falls in its
+    window. Returns the strikes' positions in ``changed`` and their rows of that
+    round (components and pass 1, in that order); None when there are none.
+    """
+    if replay is None or r >= len(replay.rounds) or changed.size == 0:
+        return None
+    old = replay.rounds[r]
+    row_of = np.full(max(int(replay.source.max(initial=-1)), int(old.strikes.max(initial=-1))) + 1,
+                     -1, dtype=np.int64)  # fmt: skip
+    row_of[old.strikes] = np.arange(len(old.strikes))
+    src = replay.source[changed]
+    row = np.where(src >= 0, row_of[np.maximum(src, 0)], -1)
+    cand = np.flatnonzero(row >= 0)
+    if cand.size:
+        same = np.ones(cand.size, dtype=bool)
+        theirs, ours = old.comps.take(row[cand]), new.take(changed[cand])
+        same[_changed(theirs, ours, 0.1 * setup.grid.cell)] = False
+        near = meeting(setup, strikes.take(changed[cand]), ours, replay.touched)
+        same[near] = False
+        cand = cand[same]
+    if cand.size == 0:
+        return None
+    rows = row[cand]
+    return cand, Round(changed[cand], old.comps.take(rows), _rows(old.integrals, old.comps, rows))
+
+
+def _round_pass1(
+    setup: _Setup,
+    strikes: Strikes,
+    new: Components,
+    changed: IntArray,
+    recalled: tuple[IntArray, Round] | None,
+) -> Round:
+    """Pass 1 of the strikes ``changed`` on their ``new`` components, or as recalled."""
+    n = len(changed)
+    pos = recalled[0] if recalled is not None else np.empty(0, dtype=np.int64)
+    fresh = np.setdiff1d(np.arange(n), pos)
+    comps = new.take(changed)
+    parts = []
+    if fresh.size:
+        redone = setup.integrate(strikes.take(changed[fresh]), comps.take(fresh), "strikes")
+        parts.append((fresh, redone))
+    if recalled is not None:
+        comps = comps.replace(pos, recalled[1].comps)
+        parts.append((pos, recalled[1].integrals))
+    return Round(changed, comps, _stack(parts, comps.offsets))
+
+
+def meeting(setup: _Setup, strikes: Strikes, comps: Components, tiles: IntArray) -> IntArray:
+    """Which of ``strikes`` (positions) have a window meeting one of ``tiles``."""
+    packed = setup.pack(strikes, comps)
+    off, idx = packed.tile_offsets, packed.tile_index
+    owner = np.repeat(np.arange(len(off) - 1), np.diff(off))
+    return np.unique(idx[np.isin(owner, tiles)]).astype(np.int64)
+
+
+def _rows(integrals: Integrals, comps: Components, rows: IntArray) -> Integrals:
+    """The pass-1 results of strikes ``rows`` (renumbered in that order); no areas."""
+    local = np.full(len(integrals.exposure), -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    keep = local[integrals.pair_strike] >= 0
+    counts = np.diff(comps.offsets)[rows]
+    none = np.empty(0, dtype=np.int64)
+    return dataclasses.replace(
+        integrals,
+        exposure=integrals.exposure[rows],
+        component_exposure=integrals.component_exposure[run_rows(comps.offsets[rows], counts)],
+        last_exposure=integrals.last_exposure[rows],
+        notice_norm=integrals.notice_norm[rows],
+        pair_evidence=integrals.pair_evidence[keep],
+        pair_strike=local[integrals.pair_strike[keep]],
+        pair_weight=integrals.pair_weight[keep],
+        area_strike_area=none,
+        area_strike=none,
+        area_mass=np.empty(0),
+    )
+
+
+def _stack(parts: list[tuple[IntArray, Integrals]], offsets: IntArray) -> Integrals:
+    """Pass-1 results of ``n`` strikes from parts holding the strikes at given positions.
+
+    ``offsets`` are the components' offsets of the ``n`` strikes.
+    """
+    n = len(offsets) - 1
+    counts = np.diff(offsets)
+    exposure, last, norm = np.zeros(n), np.zeros(n), np.ones(n)
+    comp_exposure = np.zeros(int(offsets[-1]))
+    for pos, part in parts:
+        exposure[pos], last[pos], norm[pos] = part.exposure, part.last_exposure, part.notice_norm
+        comp_exposure[run_rows(offsets[pos], counts[pos])] = part.component_exposure
+    first = parts[0][1]
+    none = np.empty(0, dtype=np.int64)
+    return dataclasses.replace(
+        first,
+        exposure=exposure,
+        component_exposure=comp_exposure,
+        last_exposure=last,
+        notice_norm=norm,
+        pair_evidence=np.concatenate([p.pair_evidence for _, p in parts]),
+        pair_strike=np.concatenate([pos[p.pair_strike] for pos, p in parts]),
+        pair_weight=np.concatenate([p.pair_weight for _, p in parts]),
+        area_strike_area=none,
+        area_strike=none,
+        area_mass=np.empty(0),
+    )
 
 
 def _owners(integrals: Integrals, result: Attribution, n_evidence: int) -> IntArray:
@@ -691,15 +1010,16 @@ def _unrecorded(
     )
 
 
-def _area_background(areas: gpd.GeoDataFrame, setup: _Setup, hidden: Unrecorded) -> FloatArray:
+def _area_background(setup: _Setup, hidden: Unrecorded) -> FloatArray:
     """Expected items of unrevealed unrecorded attacks in each hazard area. [items]"""
-    if len(areas) == 0:
+    n_areas = len(setup.area_rings.geom_offsets) - 1
+    if n_areas == 0:
         return np.empty(0)
     owner, flat = cells_inside(setup.area_rings, setup.grid)
     f = setup.factor
     row, col = flat // setup.grid.nx, flat % setup.grid.nx
     per_cell = hidden.remaining[row // f, col // f] / f**2
-    return np.bincount(owner, per_cell, len(areas)).astype(np.float64)
+    return np.bincount(owner, per_cell, n_areas).astype(np.float64)
 
 
 def _moments(

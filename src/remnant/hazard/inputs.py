@@ -24,6 +24,7 @@ Kernel widths (docs/model.md §1 and §6). For a carrier with footprint sigmas
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -300,6 +301,7 @@ def pseudo_strikes(
     catalogue: Catalogue,
     types: tuple[str, ...],
     config: HazardConfig,
+    first: int = 1,
 ) -> Strikes:
     """Return strikes of carrier ``unknown`` inferred from clusters of evidence.
 
@@ -316,6 +318,8 @@ def pseudo_strikes(
         1-sigma uncertainty of the attack point given the cluster. [m]
     catalogue, types, config
         As in :func:`strikes_from_records`.
+    first : int
+        Number of the first one's id, ``PSEUDO-{first:06d}``.
     """
     n = len(x)
     carrier = catalogue.carriers[UNKNOWN_CARRIER]
@@ -326,7 +330,7 @@ def pseudo_strikes(
         config.strike_dispersion,
     )
     return _strike_arrays(
-        ids=np.array([f"PSEUDO-{i + 1:06d}" for i in range(n)], dtype=object),
+        ids=np.array([f"PSEUDO-{first + i:06d}" for i in range(n)], dtype=object),
         x=np.asarray(x, dtype=np.float64),
         y=np.asarray(y, dtype=np.float64),
         day=np.asarray(day, dtype=np.int64),
@@ -533,6 +537,16 @@ class Evidence:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def concat(self, other: Evidence) -> Evidence:
+        """These points followed by ``other``'s (same items and compatibilities)."""
+        if other.items != self.items or not np.array_equal(other.compat, self.compat):
+            raise ValueError("evidence of another catalogue or carrier types")
+        fields = {n: np.concatenate([getattr(self, n), getattr(other, n)]) for n in _PER_POINT}
+        return Evidence(**fields, items=self.items, compat=self.compat)
+
+
+_PER_POINT = ("ids", "x", "y", "day", "quantity", "kind", "item", "spread_m")
+
 
 def compatibility(
     catalogue: Catalogue, types: tuple[str, ...], config: HazardConfig
@@ -555,27 +569,30 @@ def evidence_from_records(
     finds: gpd.GeoDataFrame,
     accidents: gpd.GeoDataFrame,
     activities: gpd.GeoDataFrame,
-    searches: Searches,
+    detection: Mapping[str, float],
     catalogue: Catalogue,
     types: tuple[str, ...],
     crs: str,
     config: HazardConfig,
     as_of_day: int,
+    found_in: Collection[str] = (),
 ) -> Evidence:
     """Return finds, accidents and NTS direct evidence dated on or before ``as_of_day``.
 
     A find of a submunition (or ``unknown_submunition``) is :data:`SEARCHED` when its
-    activity is in force (in ``searches``) with a detection probability above 0,
-    else :data:`REPORTED`; a find of ``fragments``, ``container`` or
-    ``strike_marks`` is :data:`EVIDENCE`. An NTS with outcome ``direct_evidence`` and
-    no find of its own is an :data:`EVIDENCE` point at its polygon's representative
-    point, spread over its size.
+    activity is in force (in ``detection``, the :attr:`Searches.detection` of each
+    search by id) with a detection probability above 0, else :data:`REPORTED`; a
+    find of ``fragments``, ``container`` or ``strike_marks`` is :data:`EVIDENCE`. An
+    NTS with outcome ``direct_evidence`` and no find of its own (in ``finds``, or
+    among the activities ``found_in`` of finds read before) is an :data:`EVIDENCE`
+    point at its polygon's representative point, spread over its size.
     """
     items, compat = compatibility(catalogue, types, config)
+    with_finds = set(finds["activity_id"].dropna()) | set(found_in)
     parts = [
-        _finds(finds, searches, catalogue, items, crs, as_of_day),
+        _finds(finds, detection, catalogue, items, crs, as_of_day),
         _accidents(accidents, catalogue, items, crs, as_of_day),
-        _nts_direct(activities, finds, items, crs, as_of_day),
+        _nts_direct(activities, with_finds, items, crs, as_of_day),
     ]
     ids, x, y, day, qty, kind, item, spread = (
         np.concatenate([p[i] for p in parts]) for i in range(8)
@@ -616,7 +633,7 @@ def _item_index(values: pd.Series, catalogue: Catalogue, items: tuple[str, ...])
 
 def _finds(
     finds: gpd.GeoDataFrame,
-    searches: Searches,
+    detection: Mapping[str, float],
     catalogue: Catalogue,
     items: tuple[str, ...],
     crs: str,
@@ -628,7 +645,6 @@ def _finds(
     dud = np.isin(
         np.asarray(items, dtype=object)[item], [*catalogue.submunitions, "unknown_submunition"]
     )
-    detection = dict(zip(searches.ids, searches.detection, strict=True))
     p = finds["activity_id"].map(lambda a: detection.get(a, 0.0)).to_numpy(dtype=np.float64)
     kind = np.where(dud, np.where(p > 0, SEARCHED, REPORTED), EVIDENCE)
     qty = finds["quantity"].astype("float64").fillna(1.0).to_numpy()
@@ -670,7 +686,7 @@ def _accidents(
 
 def _nts_direct(
     activities: gpd.GeoDataFrame,
-    finds: gpd.GeoDataFrame,
+    with_finds: set[str],
     items: tuple[str, ...],
     crs: str,
     as_of_day: int,
@@ -678,7 +694,7 @@ def _nts_direct(
     direct = activities[
         (activities["type"] == "non_technical_survey")
         & (activities["outcome"] == "direct_evidence")
-        & ~activities["activity_id"].isin(set(finds["activity_id"].dropna()))
+        & ~activities["activity_id"].isin(with_finds)
     ]
     if len(direct):
         direct = direct[day_numbers(direct["end_date"], "end_date") <= as_of_day]

@@ -522,6 +522,7 @@ def integrate(
     factor: int,
     *,
     parts: str = "all",
+    visit: IntArray | None = None,
 ) -> Integrals:
     """Run pass 1 over every tile and reduce its partial sums (module docstring).
 
@@ -549,6 +550,11 @@ def integrate(
         tiles their windows meet (``searched`` and ``evidence_background`` then are
         incomplete, for a caller that keeps its earlier values); ``areas``, the
         hazard areas' masses and cells (with the exposures they are normalised by).
+    visit : ndarray of int64, optional
+        With ``strikes`` or ``all``: the tiles to visit (ascending, every tile of these strikes'
+        windows among them), instead of those windows' tiles; ``searched``, ``notice``
+        and ``evidence_background`` are then complete in these tiles (an update
+        recomputes them where new records fall, :mod:`.update`).
     """
     if parts not in INTEGRAL_PARTS:
         raise ValueError(f"unknown parts {parts!r}; valid: {sorted(INTEGRAL_PARTS)}")
@@ -559,6 +565,10 @@ def integrate(
     if parts == "areas":
         busy &= np.diff(areas.tile_offsets) > 0
     tiles = np.flatnonzero(busy) if parts in ("strikes", "areas") else np.arange(n_tiles)
+    if visit is not None:
+        if parts not in ("strikes", "all") or not np.all(np.isin(np.flatnonzero(busy), visit)):
+            raise ValueError("visit: only with parts 'strikes' or 'all', holding their tiles")
+        tiles = np.asarray(visit, dtype=np.int64)
     pair_off, pair_strike = candidate_pairs(
         tile_evidence, (ts_off, ts_idx), evidence.row, evidence.col, evidence.day, strikes.table
     )

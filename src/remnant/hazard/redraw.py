@@ -17,8 +17,9 @@ redrawn only where it can change by more than a tolerance: a tile is *stale* whe
   tiles), or the unrecorded attacks' clustering or variance did, by enough to move a
   cell's variance by :data:`FLOOR` (those cells), or the carrier types are not the
   same list (every tile);
-- and every tile when the grid, the day or the assumptions (the interval's level
-  among them) changed.
+- and every tile when the grid or the assumptions (the interval's level among
+  them) changed. The day alone redraws nothing: it only chooses which records count,
+  and those are compared above.
 
 Each strike is compared with the values it had when its tiles were last drawn
 (:class:`DrawnState`), not with the previous run, so that a drift of many small
@@ -77,7 +78,7 @@ FLOOR = 1e-4
 whatever its relative size: 1e-4 items in a cell moves its ``p_any`` by at most
 1e-4. [items]"""
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 """Version of the saved :class:`DrawnState`; a state of another version is ignored."""
 
 _WIDTHS = [ALONG, ACROSS, WITHIN, CROSS, NORM]
@@ -92,8 +93,8 @@ class DrawnState:
     Parameters
     ----------
     key : str
-        The grid, day and assumptions of the estimate (JSON); a re-run with another
-        key redraws everything.
+        The grid and assumptions of the estimate (JSON); a re-run with another key
+        redraws everything.
     ids : ndarray of str
         Strike ids (recorded and pseudo).
     table : ndarray of int64, shape (strikes, 6)
@@ -154,12 +155,11 @@ class DrawnState:
 
 
 def state_key(est: Estimate) -> str:
-    """The grid, day and assumptions an estimate was drawn on (JSON)."""
+    """The grid and assumptions an estimate was drawn on (JSON)."""
     g = est.grid
     return json.dumps(
         {
             "grid": [g.crs, g.x0, g.y0, g.cell, g.nx, g.ny],
-            "as_of": est.as_of,
             "config": repr(est.config),
         },
         sort_keys=True,

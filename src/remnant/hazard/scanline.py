@@ -87,6 +87,20 @@ class Rings:
     geom_offsets: IntArray
     bounds: FloatArray
 
+    def concat(self, other: Rings) -> Rings:
+        """These geometries followed by ``other``'s."""
+        return Rings(
+            x=np.concatenate([self.x, other.x]),
+            y=np.concatenate([self.y, other.y]),
+            ring_offsets=np.concatenate(
+                [self.ring_offsets, other.ring_offsets[1:] + self.ring_offsets[-1]]
+            ),
+            geom_offsets=np.concatenate(
+                [self.geom_offsets, other.geom_offsets[1:] + self.geom_offsets[-1]]
+            ),
+            bounds=np.concatenate([self.bounds, other.bounds]),
+        )
+
     def __len__(self) -> int:
         return len(self.geom_offsets) - 1
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -127,7 +126,7 @@ def strike_table(
 
 
 def area_table(
-    areas: gpd.GeoDataFrame,
+    areas: pd.DataFrame,
     integrals: Integrals,
     strikes: Strikes,
     moments: Moments,

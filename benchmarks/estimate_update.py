@@ -1,0 +1,159 @@
+"""An incremental update at country scale: one day of records on top of a full estimate.
+
+The issue's target: after one day of records (100 finds, 10 activities) the estimate
+is updated in at most :data:`TIME_TARGET_S` on the 2-core development machine.
+
+On the country-scale world of ``benchmarks/estimate_scale.py`` (``--cache``), the
+activities that ended last and found something are set apart, the latest first, until
+:data:`ACTIVITIES` of them hold about :data:`FINDS` finds: that is "one day". The rest
+is estimated in full and drawn into ``estimate.tif`` (the baseline, timed as the
+command would run it), and then, timed step by step, as ``remnant estimate`` re-runs
+after the day's import:
+
+- **load**: the saved basis read back (:func:`remnant.io.arrays.read_arrays`);
+- **evidence update**: :func:`remnant.hazard.update.update` with the day's records;
+- **raster**: the stale tiles found (:mod:`remnant.hazard.redraw`), drawn and written
+  into ``estimate.tif`` (:func:`remnant.io.geotiff.update_estimate_tiles`);
+- **save**: the new basis written (:func:`remnant.io.arrays.write_arrays`).
+
+Their sum is the update's time; it is printed with its ratio to the full run's
+(evidence update + raster) measured in the same process, and to the target.
+``--check`` also runs a full estimate with the day's records and prints how far the
+update's total is from it.
+
+Usage::
+
+    .venv/bin/python benchmarks/estimate_update.py --cache /tmp/world100k/tables.pkl
+    .venv/bin/python benchmarks/estimate_update.py --cache /tmp/world100k/tables.pkl \\
+        --subset 0.1 --check
+
+Exits with status 1 when the target is not met. Results are recorded in
+``benchmarks/README.md`` ("Incremental update").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from estimate_scale import StageLog, Tables, _rss_gb, subset_tables, warm_up, world_tables
+from remnant.catalogue import load_catalogue
+from remnant.hazard.config import HazardConfig
+from remnant.hazard.estimate import estimate
+from remnant.hazard.redraw import advanced_state, drawn_state, stale_tiles
+from remnant.hazard.update import update
+from remnant.io.arrays import read_arrays, write_arrays
+from remnant.io.geotiff import update_estimate_tiles, write_estimate_strips
+from remnant.project import raster_tags
+
+TIME_TARGET_S = 5.0
+"""The issue's target for an update after one day of records. [s]"""
+
+ACTIVITIES = 10
+"""Activities in one day of records. [-]"""
+
+FINDS = 100
+"""Finds in one day of records, about. [-]"""
+
+
+def one_day(tables: Tables) -> tuple[Tables, Tables]:
+    """The tables without one day of records, and that day's records (module doc)."""
+    acts, finds = tables["activities"], tables["finds"]
+    per_activity = finds.groupby("activity_id").size()
+    ended = pd.to_datetime(acts["end_date"])
+    order = np.argsort(-ended.to_numpy().astype("datetime64[D]").astype(np.int64), kind="stable")
+    want = FINDS / ACTIVITIES
+    chosen: list[str] = []
+    for i in order:
+        aid = acts["activity_id"].iloc[i]
+        n = int(per_activity.get(aid, 0))
+        if 1 <= n <= 3 * want:
+            chosen.append(aid)
+        if len(chosen) == ACTIVITIES:
+            break
+    late_acts = acts["activity_id"].isin(chosen)
+    late_finds = finds["activity_id"].isin(chosen)
+    base = dict(tables)
+    base["activities"], base["finds"] = acts[~late_acts], finds[~late_finds]
+    return base, {"activities": acts[late_acts], "finds": finds[late_finds]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, help="pickle of world.tables: load, or make")
+    parser.add_argument("--n-strikes", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--as-of", default="2025-06-30")
+    parser.add_argument("--config", choices=["country", "default"], default="country")
+    parser.add_argument("--cell", type=float, default=25.0)
+    parser.add_argument("--subset", type=float, default=1.0)
+    parser.add_argument("--check", action="store_true", help="compare with a full run")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    tables, world = world_tables(args)
+    tables = subset_tables(tables, args.subset)
+    base, day = one_day(tables)
+    catalogue, config = load_catalogue(), HazardConfig(cell_m=args.cell)
+    print(f"world: {world}; one day: {len(day['activities'])} activities, "
+          f"{len(day['finds'])} finds", file=sys.stderr)  # fmt: skip
+    warm_up(tables, catalogue, args.as_of, config)
+    with tempfile.TemporaryDirectory(prefix="estimate_update.") as scratch:
+        out = Path(scratch)
+        log = StageLog("full")
+        full = estimate(base, catalogue, as_of=args.as_of, config=config, progress=log)
+        write_estimate_strips(out / "estimate.tif", full.grid, full.strips(log),
+                              metadata=raster_tags(full))  # fmt: skip
+        full_s = log.elapsed()
+        drawn = drawn_state(full)
+        write_arrays(full.basis, out / "basis.npz")
+        del full
+        seconds: dict[str, float] = {}
+        clock = time.perf_counter()
+        basis = read_arrays(out / "basis.npz")
+        seconds["load"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        est = update(basis, day, catalogue, as_of=args.as_of, progress=StageLog("update"))
+        seconds["evidence update"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        now = drawn_state(est)
+        stale, changed = stale_tiles(drawn, now, est)
+        tiles = est.tiles(stale)
+        update_estimate_tiles(out / "estimate.tif", est.grid, tiles, metadata=raster_tags(est))
+        advanced_state(drawn, now, est, stale, changed).save(out / "drawn.npz")
+        seconds["raster"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        write_arrays(est.basis, out / "basis.npz")
+        seconds["save"] = time.perf_counter() - clock
+    total = sum(seconds.values())
+    figures: dict[str, object] = {
+        "world": world, "activities": len(day["activities"]), "finds": len(day["finds"]),
+        "full_s": full_s, "update_s": total, "steps_s": seconds,
+        "tiles_drawn": int(stale.sum()), "tiles": int(stale.size),
+        "speed_up": full_s / total, "target_s": TIME_TARGET_S,
+        "target_ratio": total / TIME_TARGET_S, "rss_gb": _rss_gb(),
+        "total_remaining": est.total.mean,
+    }  # fmt: skip
+    if args.check:
+        check = estimate(tables, catalogue, as_of=args.as_of, config=config)
+        figures["full_total_remaining"] = check.total.mean
+        figures["total_gap"] = est.total.mean / check.total.mean - 1.0
+    print(json.dumps(figures, indent=2))
+    steps = ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items())
+    drew = f"tiles drawn {int(stale.sum())} of {stale.size}"
+    print(f"update {total:.2f} s ({steps}); full run {full_s:.1f} s: "
+          f"{full_s / total:.0f}x faster; target {TIME_TARGET_S:g} s: ratio "
+          f"{total / TIME_TARGET_S:.2f}; {drew}")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0 if total <= TIME_TARGET_S else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

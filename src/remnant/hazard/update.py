@@ -1,0 +1,312 @@
+"""Update an estimate with new records, without reading the old ones again (docs/model.md §8).
+
+A day of fieldwork adds a few finds and activities to records of a million. The
+update starts from what the last estimate was computed from (its :class:`Basis`) and
+redoes only what the new records touch:
+
+1. the new activities become searches and the new finds, accidents and NTS direct
+   evidence become evidence points, appended after the old ones;
+2. pass 1 is redone for the strikes whose windows meet a tile the new records fall
+   in (:func:`touched_tiles`), on those tiles and the strikes' own; the unrecorded
+   attacks' search coverage and the evidence's background weights are recomputed
+   on the coarse cells of those tiles;
+3. the evidence update starts from the last fixed point; new evidence that no
+   strike explains forms new pseudo-strikes; the sites of the touched strikes are
+   sought again (the others keep theirs);
+4. the tables and pass 2's moments follow as in a full run
+   (:func:`remnant.hazard.estimate.conclude`).
+
+It gives a full run's result up to the fixed points' tolerance and the order in
+which evidence was clustered: a full run clusters all unexplained evidence at once,
+an update clusters only the new.
+
+What it cannot do incrementally it refuses with :class:`NotIncremental`, naming why
+(new strikes or hazard areas, an edited record, evidence beyond the grid, a later
+day when records were left out as later than the last); the caller then runs a full
+estimate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import date
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+
+from remnant.catalogue.model import Catalogue
+from remnant.hazard.components import Components, prior_components, run_rows
+from remnant.hazard.estimate import (
+    _TABLES,
+    Basis,
+    Estimate,
+    Progress,
+    Replay,
+    _day,
+    _later,
+    _merge,
+    _pseudo,
+    _Setup,
+    _site_rounds,
+    _splice,
+    _table,
+    conclude,
+    evidence_reach,
+    meeting,
+)
+from remnant.hazard.grid import TILE, Grid
+from remnant.hazard.inputs import (
+    Evidence,
+    Searches,
+    Strikes,
+    evidence_from_records,
+    searches_from_records,
+)
+from remnant.hazard.integrals import Integrals
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class NotIncremental(ValueError):
+    """The new records need a full estimate; the message says why."""
+
+
+def update(
+    previous: Estimate | Basis,
+    added: Mapping[str, gpd.GeoDataFrame],
+    catalogue: Catalogue,
+    *,
+    as_of: str | date | None = None,
+    progress: Progress | None = None,
+) -> Estimate:
+    """The estimate of ``previous`` updated with the records ``added`` (module doc).
+
+    Parameters
+    ----------
+    previous : Estimate or Basis
+        The last estimate, or its :attr:`Estimate.basis`.
+    added : mapping of str to geopandas.GeoDataFrame
+        Canonical tables of the records imported since (``finds``, ``accidents``,
+        ``activities``; ``strikes`` and ``hazard_areas`` must be empty).
+    catalogue : Catalogue
+        The munition catalogue of the last estimate.
+    as_of : str or datetime.date, optional
+        Day of the estimate; default the last estimate's.
+    progress : callable, optional
+        ``progress(stage, done, total)``.
+
+    Raises
+    ------
+    NotIncremental
+        The records need a full run (module doc).
+    """
+    basis = previous.basis if isinstance(previous, Estimate) else previous
+    tell = progress or (lambda stage, done, total: None)
+    day = basis.day if as_of is None else _day(as_of)
+    frames = {name: _table(added, name) for name in _TABLES}
+    _check_day(basis, day)
+    tell("evidence update", 0, 3)
+    searches, evidence = _new_records(basis, frames, catalogue, day)
+    setup = basis.setup.extended(searches, evidence)
+    touched = touched_tiles(setup.grid, searches, evidence, setup)
+    n_recorded = int(np.sum(~basis.reported.pseudo))
+    recorded = basis.reported.take(np.arange(n_recorded))
+    comps = prior_components(recorded)
+    redo = meeting(setup, recorded, comps, touched)
+    first = _redo_pass1(setup, recorded, comps, basis.first, redo, touched)
+    result = setup.attribute(recorded, first, basis.first_mean)
+    first_mean = result.mean
+    tell("evidence update", 1, 3)
+    old_pseudo = basis.reported.take(np.arange(n_recorded, len(basis.reported)))
+    pseudo = _pseudo(setup.evidence, result, catalogue, recorded.types, setup.config)
+    pseudo, match = _same_pseudo(pseudo, old_pseudo)
+    pending = np.arange(n_recorded, n_recorded + len(pseudo), dtype=np.int64)
+    source = np.concatenate([np.arange(n_recorded), np.where(match >= 0, n_recorded + match, -1)])
+    strikes = recorded.concat(pseudo)
+    strikes, comps, integrals, result, moved, rounds = _site_rounds(
+        strikes, comps.concat(prior_components(pseudo)), _merge(first, len(pseudo)), result,
+        setup, pending, Replay(basis.rounds, source.astype(np.int64), touched),
+    )  # fmt: skip
+    tell("evidence update", 2, 3)
+    basis = dataclasses.replace(
+        basis,
+        day=day,
+        setup=setup,
+        search_ids=np.concatenate([basis.search_ids, searches.ids]),
+        search_detection=np.concatenate([basis.search_detection, searches.detection]),
+        found_in=np.union1d(basis.found_in, frames["finds"]["activity_id"].dropna().to_numpy(str)),
+        later=basis.later + _later(frames, day),
+        first=first,
+        first_mean=first_mean,
+        reported=recorded.concat(pseudo),
+        rounds=rounds,
+        strikes=strikes,
+        comps=comps,
+        integrals=integrals,
+        result=result,
+    )
+    out = conclude(basis, moved, catalogue)
+    tell("evidence update", 3, 3)
+    return out
+
+
+def _same_pseudo(now: Strikes, before: Strikes) -> tuple[Strikes, IntArray]:
+    """The pseudo-strikes ``now``, those also in ``before`` under their old ids.
+
+    A pseudo-strike is the same when its cluster gives the same point, day and
+    location error (the clustering is deterministic). New ones are numbered after the
+    old. Returns them and the index in ``before`` of each (``-1`` for a new one).
+    """
+    key = {
+        (x, y, d, e): i
+        for i, (x, y, d, e) in enumerate(
+            zip(before.x, before.y, before.day, before.location_error, strict=True)
+        )
+    }
+    match = np.array(
+        [key.get(k, -1) for k in zip(now.x, now.y, now.day, now.location_error, strict=True)],
+        dtype=np.int64,
+    )
+    ids = now.ids.copy()
+    ids[match >= 0] = before.ids[match[match >= 0]]
+    numbers = [int(str(i).rsplit("-", 1)[1]) for i in before.ids]
+    fresh = np.flatnonzero(match < 0)
+    first = max(numbers, default=0) + 1
+    ids[fresh] = [f"PSEUDO-{first + k:06d}" for k in range(len(fresh))]
+    return dataclasses.replace(now, ids=ids), match
+
+
+# -- checks and new records ----------------------------------------------------------
+
+
+def _check_day(basis: Basis, day: int) -> None:
+    if day < basis.day:
+        raise NotIncremental("the day is earlier than the last estimate's")
+    if day > basis.day and basis.later:
+        raise NotIncremental(
+            f"{basis.later} record(s) were left out as later than the last estimate's day"
+        )
+
+
+def _new_records(
+    basis: Basis, frames: Mapping[str, gpd.GeoDataFrame], catalogue: Catalogue, day: int
+) -> tuple[Searches, Evidence]:
+    """The new searches and evidence, checked to be new and inside the grid."""
+    for name in ("strikes", "hazard_areas"):
+        if len(frames[name]):
+            raise NotIncremental(f"new or edited {name.replace('_', ' ')}")
+    setup = basis.setup
+    config = setup.config
+    searches = searches_from_records(frames["activities"], basis.crs, config, day)
+    _all_new("activities", searches.ids, basis.search_ids)
+    detection = dict(zip(basis.search_ids, basis.search_detection, strict=True))
+    detection.update(zip(searches.ids, searches.detection, strict=True))
+    evidence = evidence_from_records(
+        frames["finds"], frames["accidents"], frames["activities"], detection, catalogue,
+        basis.strikes.types, basis.crs, config, day, found_in=basis.found_in,
+    )  # fmt: skip
+    _all_new("finds or accidents", evidence.ids, setup.evidence.ids)
+    linked = frames["finds"]["activity_id"].dropna().to_numpy(dtype=object)
+    if np.isin(linked, setup.evidence.ids).any():
+        raise NotIncremental("a new find belongs to a survey that stood as direct evidence")
+    if len(evidence) and not _inside(setup.grid, evidence_reach(evidence, catalogue, config)):
+        raise NotIncremental("new evidence beyond the grid")
+    return searches, evidence
+
+
+def _all_new(what: str, ids: npt.ArrayLike, old: npt.ArrayLike) -> None:
+    again = np.isin(np.asarray(ids, dtype=object), np.asarray(old, dtype=object))
+    if again.any():
+        first = np.asarray(ids, dtype=object)[again][0]
+        raise NotIncremental(f"{int(again.sum())} edited {what} (e.g. {first})")
+
+
+def _inside(grid: Grid, boxes: FloatArray) -> bool:
+    """Whether every box lies inside the grid."""
+    x1, top = grid.x0 + grid.nx * grid.cell, grid.top
+    return bool(
+        np.all(boxes[:, 0] >= grid.x0)
+        & np.all(boxes[:, 2] <= x1)
+        & np.all(boxes[:, 1] >= grid.y0)
+        & np.all(boxes[:, 3] <= top)
+    )
+
+
+# -- where the new records fall ------------------------------------------------------
+
+
+def touched_tiles(grid: Grid, searches: Searches, evidence: Evidence, setup: _Setup) -> IntArray:
+    """Tiles holding a new evidence point or meeting a new search's bounding box."""
+    n_rows, n_cols = grid.n_tiles
+    mask = np.zeros(n_rows * n_cols, dtype=bool)
+    if len(evidence):
+        row, col = grid.cell_of(evidence.x, evidence.y)
+        mask[(row // TILE) * n_cols + col // TILE] = True
+    n_old = len(setup.search_day) - len(searches)
+    box_tiles = setup.searches.tile_index
+    owner = np.repeat(np.arange(n_rows * n_cols), np.diff(setup.searches.tile_offsets))
+    mask[owner[box_tiles >= n_old]] = True
+    return np.flatnonzero(mask).astype(np.int64)
+
+
+def _coarse_closure(
+    tiles: IntArray, grid: Grid, factor: int, shape: tuple[int, int]
+) -> tuple[BoolArray, IntArray]:
+    """The coarse cells meeting ``tiles``, and every tile those cells meet.
+
+    A coarse cell of ``factor`` fine cells may straddle two tile rows or columns; its
+    search coverage is a sum over the tiles it meets, so all of them are visited.
+    """
+    n_rows, n_cols = grid.n_tiles
+    touched = np.zeros(n_rows * n_cols, dtype=bool)
+    touched[tiles] = True
+    cr, cc = np.indices(shape)
+    corners = [
+        np.minimum((cr * factor + dr) // TILE, n_rows - 1) * n_cols
+        + np.minimum((cc * factor + dc) // TILE, n_cols - 1)
+        for dr in (0, factor - 1)
+        for dc in (0, factor - 1)
+    ]
+    cells = np.zeros(shape, dtype=bool)
+    for corner in corners:
+        cells |= touched[corner]
+    visit = np.unique(np.concatenate([corner[cells] for corner in corners]))
+    return cells, visit.astype(np.int64)
+
+
+def _redo_pass1(
+    setup: _Setup,
+    strikes: Strikes,
+    comps: Components,
+    integrals: Integrals,
+    redo: IntArray,
+    touched: IntArray,
+) -> Integrals:
+    """Pass 1 redone for the strikes ``redo`` and the coarse cells of ``touched`` (all parts)."""
+    cells, around = _coarse_closure(touched, setup.grid, setup.factor, setup.background.shape)
+    some, their = strikes.take(redo), comps.take(redo)
+    own = np.flatnonzero(np.diff(setup.pack(some, their).tile_offsets) > 0)
+    visit = np.union1d(around, own).astype(np.int64)
+    redone = setup.integrate(some, their, "all", visit=visit)
+    offsets = comps.offsets
+    out = _splice(_grown(integrals, len(setup.evidence)), redone, redo, offsets, offsets)
+    te_off, te_idx = setup.tile_evidence.offsets, setup.tile_evidence.index
+    points = te_idx[run_rows(te_off[visit], np.diff(te_off)[visit])]
+    ev_bg = out.evidence_background.copy()
+    ev_bg[points] = redone.evidence_background[points]
+    searched, notice = out.searched.copy(), out.notice.copy()
+    searched[cells], notice[cells] = redone.searched[cells], redone.notice[cells]
+    return dataclasses.replace(out, evidence_background=ev_bg, searched=searched, notice=notice)
+
+
+def _grown(integrals: Integrals, n_evidence: int) -> Integrals:
+    """Pass-1 results with room for the new evidence points (background weight 0)."""
+    extra = n_evidence - len(integrals.evidence_background)
+    return dataclasses.replace(
+        integrals,
+        evidence_background=np.concatenate([integrals.evidence_background, np.zeros(extra)]),
+    )

@@ -1,0 +1,68 @@
+"""State files: a tree of dataclasses and arrays written to .npz and read back unchanged."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from remnant.errors import FormatError
+from remnant.hazard.grid import Grid
+from remnant.hazard.tiles import Csr
+from remnant.io.arrays import read_arrays, write_arrays
+
+
+@dataclass(frozen=True)
+class _Foreign:
+    values: np.ndarray
+
+
+def _tree() -> dict:
+    return {
+        "csr": Csr(np.array([0, 2, 2, 3]), np.array([4, 1, 7])),
+        "grid": Grid(crs="EPSG:32637", x0=1.5, y0=-2.0, cell=25.0, nx=7, ny=3),
+        "names": np.array(["S-1", "Überfall", ""], dtype=object),
+        "parts": (np.linspace(0.0, 1.0, 5), [np.float32(2.5), "x"], True),
+        "empty": np.zeros((0, 3)),
+        "missing": None,
+        "scale": float("nan"),
+    }
+
+
+def test_a_tree_reads_back_equal(tmp_path: Path) -> None:
+    tree = _tree()
+    back = read_arrays(write_arrays(tree, tmp_path / "state.npz"))
+    assert type(back["csr"]) is Csr
+    np.testing.assert_array_equal(back["csr"].index, [4, 1, 7])
+    assert back["csr"].offsets.dtype == tree["csr"].offsets.dtype
+    assert back["grid"] == tree["grid"]
+    assert back["names"].dtype == object and back["names"].tolist() == ["S-1", "Überfall", ""]
+    np.testing.assert_array_equal(back["parts"][0], tree["parts"][0])
+    assert isinstance(back["parts"], tuple) and isinstance(back["parts"][1], list)
+    assert back["parts"][1] == [2.5, "x"] and back["parts"][2] is True
+    assert back["empty"].shape == (0, 3)
+    assert back["missing"] is None and np.isnan(back["scale"])
+
+
+def test_a_class_outside_remnant_is_refused(tmp_path: Path) -> None:
+    path = write_arrays({"x": _Foreign(np.zeros(2))}, tmp_path / "state.npz")
+    with pytest.raises(FormatError, match="not Remnant's"):
+        read_arrays(path)
+
+
+def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.npz"
+    np.savez(path, __manifest__=np.array(json.dumps({"format": 99, "tree": None})))
+    with pytest.raises(FormatError, match="format 99"):
+        read_arrays(path)
+    np.savez(path, x=np.zeros(3))
+    with pytest.raises(FormatError, match="no manifest"):
+        read_arrays(path)
+
+
+def test_object_arrays_other_than_strings_are_not_stored(tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        write_arrays({"bad": object()}, tmp_path / "state.npz")
