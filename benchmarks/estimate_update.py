@@ -74,7 +74,7 @@ def one_day(tables: Tables) -> tuple[Tables, Tables]:
     for i in order:
         aid = acts["activity_id"].iloc[i]
         n = int(per_activity.get(aid, 0))
-        if 1 <= n <= 3 * want:
+        if want / 2 <= n <= 3 * want:
             chosen.append(aid)
         if len(chosen) == ACTIVITIES:
             break

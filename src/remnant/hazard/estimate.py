@@ -320,7 +320,7 @@ def estimate(
     return out
 
 
-BASIS_FORMAT = 1
+BASIS_FORMAT = 2
 """Version of :class:`Basis` (and the classes it holds) as saved; bump on any change."""
 
 
@@ -684,11 +684,14 @@ class Round:
         Their new components (in that order).
     integrals : Integrals
         Their pass 1 (strike ``i`` of it is ``strikes[i]``; no hazard areas).
+    mean : ndarray
+        Every strike's expected duds after the round's evidence update. [items]
     """
 
     strikes: IntArray
     comps: Components
     integrals: Integrals
+    mean: FloatArray
 
 
 @dataclass(frozen=True)
@@ -770,15 +773,31 @@ def _site_rounds(
             integrals = _splice(integrals, done.integrals, changed, comps.offsets,
                                 kept.offsets)  # fmt: skip
             comps = kept
-            rounds.append(done)
-        result = setup.attribute(strikes, integrals, result.mean)
+        result = setup.attribute(
+            strikes, integrals, _start(replay, r, result.mean, strikes.prior_mean)
+        )
         if not changed.any():
             break
+        rounds.append(dataclasses.replace(done, mean=result.mean))
     if len(pending):  # no round ran: pass 1 of the pending strikes is still to do
         redone = setup.integrate(strikes.take(pending), comps.take(pending), "strikes")
         integrals = _splice(integrals, redone, pending, comps.offsets, comps.offsets)
         result = setup.attribute(strikes, integrals, result.mean)
     return strikes, comps, integrals, result, moved, tuple(rounds)
+
+
+def _start(replay: Replay | None, r: int, mean: FloatArray, prior: FloatArray) -> FloatArray:
+    """Where round ``r``'s evidence update starts.
+
+    The earlier run's expectations after that round, else ``mean`` (and for strikes
+    without either, their ``prior``).
+    """
+    if replay is None or r >= len(replay.rounds):
+        return mean
+    now = prior.copy()
+    now[: len(mean)] = mean
+    src = replay.source
+    return np.where(src >= 0, replay.rounds[r].mean[np.maximum(src, 0)], now)
 
 
 def _recall(
@@ -815,7 +834,9 @@ def _recall(
     if cand.size == 0:
         return None
     rows = row[cand]
-    return cand, Round(changed[cand], old.comps.take(rows), _rows(old.integrals, old.comps, rows))
+    recalled = Round(changed[cand], old.comps.take(rows), _rows(old.integrals, old.comps, rows),
+                     old.mean)  # fmt: skip
+    return cand, recalled
 
 
 def _round_pass1(
@@ -837,7 +858,7 @@ def _round_pass1(
     if recalled is not None:
         comps = comps.replace(pos, recalled[1].comps)
         parts.append((pos, recalled[1].integrals))
-    return Round(changed, comps, _stack(parts, comps.offsets))
+    return Round(changed, comps, _stack(parts, comps.offsets), np.empty(0))
 
 
 def meeting(setup: _Setup, strikes: Strikes, comps: Components, tiles: IntArray) -> IntArray:
