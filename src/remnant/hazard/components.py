@@ -116,7 +116,9 @@ class Components:
         idx = np.asarray(strikes, dtype=np.int64)
         counts = np.diff(self.offsets)[idx]
         rows = run_rows(self.offsets[idx], counts)
-        return Components(offsets=_offsets(counts), **{n: getattr(self, n)[rows] for n in _FIELDS})
+        return Components(
+            offsets=_offsets(counts), **{n: getattr(self, n)[rows] for n in COMPONENT_FIELDS}
+        )
 
     def replace(self, strikes: npt.ArrayLike, new: Components) -> Components:
         """These components with those of ``strikes`` replaced by ``new`` (same order)."""
@@ -135,7 +137,7 @@ class Components:
         rows = run_rows(start, counts)
         from_new = np.repeat(source, counts)
         fields = {}
-        for name in _FIELDS:
+        for name in COMPONENT_FIELDS:
             out = np.empty(int(offsets[-1]))
             out[~from_new] = getattr(self, name)[rows[~from_new]]
             out[from_new] = getattr(new, name)[rows[from_new]]
@@ -147,7 +149,7 @@ class Components:
         offsets = np.concatenate([self.offsets, other.offsets[1:] + self.offsets[-1]])
         return Components(
             offsets=offsets.astype(np.int64),
-            **{n: np.concatenate([getattr(self, n), getattr(other, n)]) for n in _FIELDS},
+            **{n: np.concatenate([getattr(self, n), getattr(other, n)]) for n in COMPONENT_FIELDS},
         )
 
 
@@ -167,10 +169,11 @@ def run_rows(starts: npt.ArrayLike, counts: npt.ArrayLike) -> IntArray:
     return np.repeat(np.broadcast_to(np.asarray(starts, dtype=np.int64), n.shape), n) + local
 
 
-_FIELDS = (
+COMPONENT_FIELDS = (
     "weight", "x", "y", "along", "across", "heading", "within", "cross",
     "coef_within", "coef_cross",
 )  # fmt: skip
+"""The per-component arrays of :class:`Components` (all but ``offsets``)."""
 
 
 def prior_components(strikes: Strikes) -> Components:
@@ -770,7 +773,7 @@ def _mixtures(strikes: Strikes, sites: Sites, which: IntArray, unlocated: FloatA
     first = offsets[pos] + NODES * run_rows(0, per_strike)
     site_at = (first[:, None] + np.arange(NODES)[None, :]).ravel()
     broad_at = offsets[:-1][keep_broad] + n_site[keep_broad]
-    out = {name: np.empty(int(offsets[-1])) for name in _FIELDS}
+    out = {name: np.empty(int(offsets[-1])) for name in COMPONENT_FIELDS}
 
     def each(a: FloatArray) -> FloatArray:
         return np.repeat(a, NODES)
@@ -796,7 +799,7 @@ def _mixtures(strikes: Strikes, sites: Sites, which: IntArray, unlocated: FloatA
         np.sqrt(np.where(several, sites.pattern / 2.0 + sites.var, wide1 * wide2 / (wide1 + wide2)))
     )
     out["coef_cross"][site_at] = each(across - product)
-    for name in _FIELDS:
+    for name in COMPONENT_FIELDS:
         out[name][broad_at] = getattr(bc, name)[keep_broad]
     out["weight"][broad_at] = broad[keep_broad]
     return Components(offsets=offsets, **out)

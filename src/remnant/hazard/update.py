@@ -35,9 +35,10 @@ from datetime import date
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from remnant.catalogue.model import Catalogue
-from remnant.hazard.components import Components, prior_components, run_rows
+from remnant.hazard.components import COMPONENT_FIELDS, Components, prior_components, run_rows
 from remnant.hazard.estimate import (
     _TABLES,
     Basis,
@@ -104,7 +105,7 @@ def update(
     NotIncremental
         The records need a full run (module doc).
     """
-    basis = previous.basis if isinstance(previous, Estimate) else previous
+    basis = earlier = previous.basis if isinstance(previous, Estimate) else previous
     tell = progress or (lambda stage, done, total: None)
     day = basis.day if as_of is None else _day(as_of)
     frames = {name: _table(added, name) for name in _TABLES}
@@ -149,9 +150,65 @@ def update(
         integrals=integrals,
         result=result,
     )
-    out = conclude(basis, moved, catalogue)
+    kept = _same_areas(earlier, comps, strikes, moved, source, setup, touched)
+    integrals = _with_areas(basis.integrals, earlier.integrals, kept, source[kept])
+    basis = dataclasses.replace(basis, integrals=integrals)
+    out = conclude(basis, np.setdiff1d(moved, kept), catalogue)
     tell("evidence update", 3, 3)
     return out
+
+
+def _same_areas(
+    previous: Basis,
+    comps: Components,
+    strikes: Strikes,
+    moved: IntArray,
+    source: IntArray,
+    setup: _Setup,
+    touched: IntArray,
+) -> IntArray:
+    """Strikes of ``moved`` whose hazard-area masses the earlier run holds.
+
+    Those that ended with the very components they had then, and whose windows meet
+    no touched tile (the areas' searches there are the same).
+    """
+    cand = moved[source[moved] >= 0]
+    if cand.size == 0:
+        return cand
+    old = previous.comps.take(source[cand])
+    now = comps.take(cand)
+    same = np.diff(old.offsets) == np.diff(now.offsets)
+    cand, old, now = cand[same], old.take(np.flatnonzero(same)), now.take(np.flatnonzero(same))
+    differs = np.zeros(len(now), dtype=bool)
+    for name in COMPONENT_FIELDS:
+        a, b = getattr(old, name), getattr(now, name)
+        differs |= ~((a == b) | (np.isnan(a) & np.isnan(b)))
+    bad = np.bincount(now.strike[differs], minlength=len(cand)) > 0
+    cand = cand[~bad]
+    near = meeting(setup, strikes.take(cand), comps.take(cand), touched)
+    return np.delete(cand, near)
+
+
+def _with_areas(
+    integrals: Integrals, earlier: Integrals, idx: IntArray, old_idx: IntArray
+) -> Integrals:
+    """``integrals`` with the hazard-area masses of strikes ``idx`` from ``earlier``'s ``old_idx``.
+
+    The strikes ``idx`` have none in ``integrals`` (their pass 1 was redone).
+    """
+    if idx.size == 0:
+        return integrals
+    to_new = np.full(len(earlier.exposure), -1, dtype=np.int64)
+    to_new[old_idx] = idx
+    rows = to_new[earlier.area_strike] >= 0
+    return dataclasses.replace(
+        integrals,
+        area_strike_area=np.concatenate(
+            [integrals.area_strike_area, earlier.area_strike_area[rows]]
+        ),
+        area_strike=np.concatenate([integrals.area_strike, to_new[earlier.area_strike[rows]]]),
+        area_mass=np.concatenate([integrals.area_mass, earlier.area_mass[rows]]),
+    )
 
 
 def _same_pseudo(now: Strikes, before: Strikes) -> tuple[Strikes, IntArray]:
@@ -211,7 +268,7 @@ def _new_records(
     )  # fmt: skip
     _all_new("finds or accidents", evidence.ids, setup.evidence.ids)
     linked = frames["finds"]["activity_id"].dropna().to_numpy(dtype=object)
-    if np.isin(linked, setup.evidence.ids).any():
+    if pd.Index(setup.evidence.ids).isin(linked).any():
         raise NotIncremental("a new find belongs to a survey that stood as direct evidence")
     if len(evidence) and not _inside(setup.grid, evidence_reach(evidence, catalogue, config)):
         raise NotIncremental("new evidence beyond the grid")
@@ -219,9 +276,13 @@ def _new_records(
 
 
 def _all_new(what: str, ids: npt.ArrayLike, old: npt.ArrayLike) -> None:
-    again = np.isin(np.asarray(ids, dtype=object), np.asarray(old, dtype=object))
+    """Refuse ids already among ``old`` (edited records).
+
+    The few new ids are hashed and the 10⁶ old ones looked up in them, not sorted.
+    """
+    again = pd.Index(np.asarray(old, dtype=object)).isin(np.asarray(ids, dtype=object))
     if again.any():
-        first = np.asarray(ids, dtype=object)[again][0]
+        first = np.asarray(old, dtype=object)[again][0]
         raise NotIncremental(f"{int(again.sum())} edited {what} (e.g. {first})")
 
 
