@@ -101,3 +101,28 @@ def test_state_round_trips_and_another_grid_redraws_everything(tmp_path: Path, r
     (tmp_path / "junk.npz").write_bytes(b"not a state")
     assert DrawnState.load(tmp_path / "junk.npz") is None
     assert DrawnState.load(tmp_path / "missing.npz") is None
+
+
+def test_a_search_hash_changes_with_any_vertex_day_or_detection() -> None:
+    from remnant.hazard.redraw import _polygon_hashes
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=12), rng.normal(size=12)
+    rings, geoms = np.array([0, 4, 8, 12]), np.array([0, 2, 3])  # two searches
+    day = np.array([19000, 19010], dtype=np.int64)
+    keep = np.array([[-1.2, 0.0], [-0.5, -0.7]])
+
+    def hashes(x=x, y=y, day=day, keep=keep):  # type: ignore[no-untyped-def]
+        u = np.uint64
+        return _polygon_hashes(x.view(u), y.view(u), rings, geoms, day.view(u), keep.view(u))
+
+    base = hashes()
+    assert base[0] != base[1]
+    np.testing.assert_array_equal(hashes(x=x.copy()), base)
+    for changed in (
+        hashes(x=np.where(np.arange(12) == 5, x + 1e-9, x)),
+        hashes(y=np.where(np.arange(12) == 1, y - 1e-9, y)),
+        hashes(day=day + np.array([1, 0])),
+        hashes(keep=keep + np.array([[1e-12, 0.0], [0.0, 0.0]])),
+    ):
+        assert (changed != base).sum() == 1
