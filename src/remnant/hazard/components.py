@@ -51,6 +51,7 @@ from scipy.spatial import cKDTree
 
 from remnant.hazard.inputs import Strikes
 from remnant.hazard.kernels import weighted_sums
+from remnant.hazard.tiles import csr_offsets
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -117,7 +118,7 @@ class Components:
         counts = np.diff(self.offsets)[idx]
         rows = run_rows(self.offsets[idx], counts)
         return Components(
-            offsets=_offsets(counts), **{n: getattr(self, n)[rows] for n in COMPONENT_FIELDS}
+            offsets=csr_offsets(counts), **{n: getattr(self, n)[rows] for n in COMPONENT_FIELDS}
         )
 
     def replace(self, strikes: npt.ArrayLike, new: Components) -> Components:
@@ -132,7 +133,7 @@ class Components:
         new_at[idx] = np.arange(len(idx))
         counts = np.diff(self.offsets)
         counts[idx] = np.diff(new.offsets)
-        offsets = _offsets(counts)
+        offsets = csr_offsets(counts)
         start = np.where(source, new.offsets[:-1][new_at], self.offsets[:-1])
         rows = run_rows(start, counts)
         from_new = np.repeat(source, counts)
@@ -151,10 +152,6 @@ class Components:
             offsets=offsets.astype(np.int64),
             **{n: np.concatenate([getattr(self, n), getattr(other, n)]) for n in COMPONENT_FIELDS},
         )
-
-
-def _offsets(counts: IntArray) -> IntArray:
-    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
 def run_rows(starts: npt.ArrayLike, counts: npt.ArrayLike) -> IntArray:

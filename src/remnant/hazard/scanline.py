@@ -49,6 +49,7 @@ import numpy.typing as npt
 import shapely
 
 from remnant.hazard.grid import Grid
+from remnant.hazard.tiles import csr_offsets
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -135,8 +136,8 @@ def polygon_rings(geometries: npt.ArrayLike) -> Rings:
     parts, part_owner = shapely.get_parts(geoms, return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     xy, vertex_ring = shapely.get_coordinates(rings, return_index=True)
-    ring_offsets = _offsets(np.bincount(vertex_ring, minlength=len(rings)))
-    geom_offsets = _offsets(np.bincount(part_owner[ring_part], minlength=len(geoms)))
+    ring_offsets = csr_offsets(np.bincount(vertex_ring, minlength=len(rings)))
+    geom_offsets = csr_offsets(np.bincount(part_owner[ring_part], minlength=len(geoms)))
     return Rings(
         x=np.ascontiguousarray(xy[:, 0], dtype=np.float64),
         y=np.ascontiguousarray(xy[:, 1], dtype=np.float64),
@@ -144,13 +145,6 @@ def polygon_rings(geometries: npt.ArrayLike) -> Rings:
         geom_offsets=geom_offsets,
         bounds=shapely.bounds(geoms).astype(np.float64).reshape(len(geoms), 4),
     )
-
-
-def _offsets(counts: npt.NDArray[np.integer]) -> IntArray:
-    """CSR offsets ``[0, c0, c0 + c1, ...]`` of counts. [-]"""
-    out = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=out[1:])
-    return out
 
 
 # --- numba kernel -------------------------------------------------------------------
@@ -511,7 +505,7 @@ def cells_inside(
     win_a = np.array(win, dtype=np.int64)
     args = (rings.x, rings.y, rings.ring_offsets, rings.geom_offsets, ids, frame, win_a)
     counts = _count_all(*args)
-    offsets = _offsets(counts)
+    offsets = csr_offsets(counts)
     cells = np.empty(offsets[-1], dtype=np.int64)
     _fill_all(*args, grid.nx, offsets, cells)
     return np.repeat(ids, counts), cells

@@ -127,7 +127,7 @@ def tiles_of_points(row: IntArray, col: IntArray, grid: Grid) -> Csr:
     idx = np.flatnonzero(inside)
     order = idx[np.argsort(tile[idx], kind="stable")]
     counts = np.bincount(tile[order], minlength=n_rows * n_cols)
-    return Csr(_offsets(counts), order.astype(np.int64))
+    return Csr(csr_offsets(counts), order.astype(np.int64))
 
 
 def _tile_ranges(
@@ -151,8 +151,12 @@ def _tile_ranges(
     )
     order = np.lexsort((owner, tile) if key is None else (owner, key[owner], tile))
     counts = np.bincount(tile[order], minlength=n_rows * n_cols)
-    return Csr(_offsets(counts), owner[order].astype(np.int64))
+    return Csr(csr_offsets(counts), owner[order].astype(np.int64))
 
 
-def _offsets(counts: npt.ArrayLike) -> IntArray:
-    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+def csr_offsets(counts: npt.ArrayLike) -> IntArray:
+    """CSR offsets ``[0, c0, c0 + c1, …]`` of per-row counts. [-]"""
+    n = np.asarray(counts, dtype=np.int64)
+    out = np.zeros(n.size + 1, dtype=np.int64)
+    np.cumsum(n, out=out[1:])
+    return out
