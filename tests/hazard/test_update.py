@@ -49,13 +49,16 @@ def test_pass_1_redone_where_records_fall_equals_a_full_pass_1(world, before) ->
     touched = touched_tiles(setup.grid, searches, evidence, setup)
     redo = meeting(setup, b.strikes, b.comps, touched)
     assert 0 < len(redo) < len(b.strikes)
-    updated = _redo_pass1(setup, b.strikes, b.comps, b.integrals, redo, touched)
-    full = setup.integrate(b.strikes, b.comps, "base")
-    for name in ("exposure", "component_exposure", "notice_norm", "searched", "notice",
-                 "evidence_background"):  # fmt: skip
+    updated = _redo_pass1(b.setup, setup, b.strikes, b.comps, b.integrals, redo, touched)
+    full = setup.integrate(b.strikes, b.comps, "all")
+    for name in ("exposure", "component_exposure", "notice_norm", "component_notice",
+                 "component_found", "searched", "notice", "evidence_background"):  # fmt: skip
         np.testing.assert_allclose(getattr(updated, name), getattr(full, name), atol=1e-12)
     assert _pairs(updated).keys() == _pairs(full).keys()
     a, f = _pairs(updated), _pairs(full)
+    assert max(abs(a[k] - f[k]) for k in a) < 1e-12
+    a, f = _areas(updated), _areas(full)
+    assert a.keys() == f.keys() and len(a) > 0
     assert max(abs(a[k] - f[k]) for k in a) < 1e-12
 
 
@@ -131,6 +134,11 @@ def _joined(early: Tables, added: Tables) -> Tables:
     for name, frame in added.items():
         out[name] = pd.concat([early[name], frame], ignore_index=True)
     return out
+
+
+def _areas(integrals) -> dict[tuple[int, int], float]:  # type: ignore[no-untyped-def]
+    keys = zip(integrals.area_strike_area.tolist(), integrals.area_strike.tolist(), strict=True)
+    return dict(zip(keys, integrals.area_mass.tolist(), strict=True))
 
 
 def _pairs(integrals) -> dict[tuple[int, int], float]:  # type: ignore[no-untyped-def]

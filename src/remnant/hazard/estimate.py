@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -42,6 +43,7 @@ from remnant.hazard.background import (
     inside_fraction,
 )
 from remnant.hazard.components import (
+    COMPONENT_FIELDS,
     Components,
     SearchedSites,
     find_sites,
@@ -69,13 +71,17 @@ from remnant.hazard.inputs import (
     strikes_from_records,
 )
 from remnant.hazard.integrals import (
+    INTEGRAL_PARTS,
     EvidenceArgs,
     GridArgs,
     Integrals,
     PolygonArgs,
     StrikeSet,
+    Sums,
+    difference,
     integrate,
     polygon_tuple,
+    tile_sums,
 )
 from remnant.hazard.mixture import pack
 from remnant.hazard.scanline import Rings, cells_inside, polygon_rings
@@ -508,6 +514,17 @@ class _Setup:
         csr = tl.tiles_of_windows(table[:, 2:6], self.grid, key=table[:, 0])  # by day
         return StrikeSet(table, packed, self.config.n_sigma, csr.offsets, csr.index)
 
+    def sums(
+        self, strikes: Strikes, comps: Components, tiles: IntArray, parts: str = "all"
+    ) -> Sums:
+        """Pass 1's sums for these strikes on ``tiles`` only (:func:`.integrals.tile_sums`)."""
+        return tile_sums(
+            _grid_args(self.grid), self.pack(strikes, comps), self.searches, self.search_day,
+            self.search_log_keep, self.evidence_args,
+            (self.tile_evidence.offsets, self.tile_evidence.index), self.areas,
+            self.background, self.factor, tiles, INTEGRAL_PARTS[parts],
+        )  # fmt: skip
+
     def integrate(
         self, strikes: Strikes, comps: Components, parts: str, visit: IntArray | None = None
     ) -> Integrals:
@@ -705,12 +722,20 @@ class Replay:
     source : ndarray of int64
         Index in the earlier run of each strike now; ``-1`` for a new one.
     touched : ndarray of int64
-        Tiles that new records fall in: a strike whose window meets one is redone.
+        Tiles that new records fall in: a strike whose window meets one has its pass
+        1 moved by the difference the new records make there
+        (:func:`.integrals.difference`).
+    before : _Setup
+        The earlier run's setup (without the new records).
+    near : ndarray of bool, shape (evidence,)
+        The evidence points in the ``touched`` tiles.
     """
 
     rounds: tuple[Round, ...]
     source: IntArray
     touched: IntArray
+    before: _Setup
+    near: npt.NDArray[np.bool_]
 
 
 def _site_rounds(
@@ -811,9 +836,10 @@ def _recall(
     """What round ``r`` of an earlier run holds of the strikes ``changed``.
 
     A strike's pass 1 is reused when that round redid it too, with components that
-    :func:`_changed` finds the same as ``new``'s, and no new record falls in its
-    window. Returns the strikes' positions in ``changed`` and their rows of that
-    round (components and pass 1, in that order); None when there are none.
+    :func:`_changed` finds the same as ``new``'s; where its window meets a tile of
+    the new records, moved by their difference there. Returns the strikes' positions
+    in ``changed`` and their rows of that round (components and pass 1, in that
+    order); None when there are none.
     """
     if replay is None or r >= len(replay.rounds) or changed.size == 0:
         return None
@@ -828,15 +854,44 @@ def _recall(
         same = np.ones(cand.size, dtype=bool)
         theirs, ours = old.comps.take(row[cand]), new.take(changed[cand])
         same[_changed(theirs, ours, 0.1 * setup.grid.cell)] = False
-        near = meeting(setup, strikes.take(changed[cand]), ours, replay.touched)
-        same[near] = False
         cand = cand[same]
     if cand.size == 0:
         return None
+    near = meeting(setup, strikes.take(changed[cand]), new.take(changed[cand]), replay.touched)
+    if near.size:  # new records in the window: only the very same components are reused
+        differs = ~same_components(old.comps.take(row[cand[near]]), new.take(changed[cand[near]]))
+        cand = np.delete(cand, near[differs])
+    if cand.size == 0:
+        return None
     rows = row[cand]
-    recalled = Round(changed[cand], old.comps.take(rows), _rows(old.integrals, old.comps, rows),
-                     old.mean)  # fmt: skip
-    return cand, recalled
+    comps = old.comps.take(rows)
+    integrals = _rows(old.integrals, old.comps, rows)
+    some = strikes.take(changed[cand])
+    near = meeting(setup, some, comps, replay.touched)
+    if near.size:
+        mine = _rows(integrals, comps, near)
+        theirs, tiles = comps.take(near), replay.touched
+        before = replay.before.sums(some.take(near), theirs, tiles, "strikes")
+        after = setup.sums(some.take(near), theirs, tiles, "strikes")
+        moved = difference(mine, theirs, before, after, replay.near)
+        integrals = _stack([(np.delete(np.arange(len(rows)), near),
+                             _rows(integrals, comps, np.delete(np.arange(len(rows)), near))),
+                            (near, moved)], comps.offsets)  # fmt: skip
+    return cand, Round(changed[cand], comps, integrals, old.mean)
+
+
+def same_components(a: Components, b: Components) -> npt.NDArray[np.bool_]:
+    """Per strike, whether ``a`` and ``b`` hold the very same components (NaN equal to NaN)."""
+    n = len(a.offsets) - 1
+    same = np.diff(a.offsets) == np.diff(b.offsets)
+    idx = np.flatnonzero(same)
+    ours, theirs = a.take(idx), b.take(idx)
+    differs = np.zeros(len(ours), dtype=bool)
+    for name in COMPONENT_FIELDS:
+        x, y = getattr(ours, name), getattr(theirs, name)
+        differs |= ~((x == y) | (np.isnan(x) & np.isnan(y)))
+    same[idx[np.bincount(ours.strike[differs], minlength=idx.size) > 0]] = False
+    return same if n else np.zeros(0, dtype=bool)
 
 
 def _round_pass1(
@@ -875,11 +930,12 @@ def _rows(integrals: Integrals, comps: Components, rows: IntArray) -> Integrals:
     local[rows] = np.arange(len(rows))
     keep = local[integrals.pair_strike] >= 0
     counts = np.diff(comps.offsets)[rows]
+    comp_rows = run_rows(comps.offsets[rows], counts)
     none = np.empty(0, dtype=np.int64)
     return dataclasses.replace(
         integrals,
         exposure=integrals.exposure[rows],
-        component_exposure=integrals.component_exposure[run_rows(comps.offsets[rows], counts)],
+        **{name: getattr(integrals, name)[comp_rows] for name in _PER_COMPONENT},
         last_exposure=integrals.last_exposure[rows],
         notice_norm=integrals.notice_norm[rows],
         pair_evidence=integrals.pair_evidence[keep],
@@ -899,16 +955,18 @@ def _stack(parts: list[tuple[IntArray, Integrals]], offsets: IntArray) -> Integr
     n = len(offsets) - 1
     counts = np.diff(offsets)
     exposure, last, norm = np.zeros(n), np.zeros(n), np.ones(n)
-    comp_exposure = np.zeros(int(offsets[-1]))
+    per_comp: dict[str, Any] = {name: np.zeros(int(offsets[-1])) for name in _PER_COMPONENT}
     for pos, part in parts:
         exposure[pos], last[pos], norm[pos] = part.exposure, part.last_exposure, part.notice_norm
-        comp_exposure[run_rows(offsets[pos], counts[pos])] = part.component_exposure
+        at = run_rows(offsets[pos], counts[pos])
+        for name in _PER_COMPONENT:
+            per_comp[name][at] = getattr(part, name)
     first = parts[0][1]
     none = np.empty(0, dtype=np.int64)
     return dataclasses.replace(
         first,
         exposure=exposure,
-        component_exposure=comp_exposure,
+        **per_comp,
         last_exposure=last,
         notice_norm=norm,
         pair_evidence=np.concatenate([p.pair_evidence for _, p in parts]),
@@ -954,11 +1012,15 @@ def _splice(
     moved = np.zeros(len(old.exposure), dtype=bool)
     moved[idx] = True
     counts = np.diff(offsets)
-    comp_exposure = np.empty(int(offsets[-1]))
     kept = np.flatnonzero(~moved)
     src = run_rows(old_offsets[kept], counts[kept])
-    comp_exposure[run_rows(offsets[kept], counts[kept])] = old.component_exposure[src]
-    comp_exposure[run_rows(offsets[idx], counts[idx])] = new.component_exposure
+    at_kept, at_new = run_rows(offsets[kept], counts[kept]), run_rows(offsets[idx], counts[idx])
+    per_comp = {}
+    for name in _PER_COMPONENT:
+        values = np.empty(int(offsets[-1]))
+        values[at_kept] = getattr(old, name)[src]
+        values[at_new] = getattr(new, name)
+        per_comp[name] = values
     exposure = old.exposure.copy()
     exposure[idx] = new.exposure
     last = old.last_exposure.copy()
@@ -969,7 +1031,7 @@ def _splice(
     keep_a = ~moved[old.area_strike]
     return Integrals(
         exposure=exposure,
-        component_exposure=comp_exposure,
+        **per_comp,
         last_exposure=last,
         notice_norm=norm,
         searched=old.searched,
@@ -983,6 +1045,10 @@ def _splice(
         area_mass=np.concatenate([old.area_mass[keep_a], new.area_mass]),
         area_cells=old.area_cells,
     )
+
+
+_PER_COMPONENT = ("component_exposure", "component_notice", "component_found")
+"""The per-component arrays of :class:`.integrals.Integrals`."""
 
 
 def _splice_areas(old: Integrals, new: Integrals, idx: IntArray) -> Integrals:
@@ -1001,7 +1067,7 @@ def _merge(a: Integrals, n: int) -> Integrals:
     return dataclasses.replace(
         a,
         exposure=np.concatenate([a.exposure, zeros]),
-        component_exposure=np.concatenate([a.component_exposure, zeros]),
+        **{name: np.concatenate([getattr(a, name), zeros]) for name in _PER_COMPONENT},
         last_exposure=np.concatenate([a.last_exposure, zeros]),
         notice_norm=np.concatenate([a.notice_norm, zeros + 1.0]),
     )

@@ -24,8 +24,10 @@ its own slices of the outputs.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -59,6 +61,10 @@ from remnant.hazard.mixture import (
     point_mass,
 )
 from remnant.hazard.scanline import fill_cells
+from remnant.hazard.tiles import csr_offsets
+
+if TYPE_CHECKING:
+    from remnant.hazard.components import Components
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -106,6 +112,10 @@ class Integrals:
     last_exposure : ndarray, shape (strikes,)
         The exposure of each strike's last component alone (not weighted): of its
         prior component, or of its carriers not located (:mod:`.components`). [-]
+    component_notice, component_found : ndarray, shape (components,)
+        The sums they come from, ``Σ_c w_kc (1 − L_c)`` and ``Σ_c w_kc (1 − S_c L_c)``
+        over each component's cells: they add up over tiles, so that an update can
+        redo them on a few tiles (:mod:`.update`). [-]
     searched : ndarray, shape (coarse rows, coarse cols)
         Mean over the fine cells of each coarse cell of ``1 − S_c``, the chance that
         an item there was found by some search (docs/model.md §5). [-]
@@ -131,6 +141,8 @@ class Integrals:
     component_exposure: FloatArray
     last_exposure: FloatArray
     notice_norm: FloatArray
+    component_notice: FloatArray
+    component_found: FloatArray
     searched: FloatArray
     notice: FloatArray
     pair_evidence: IntArray
@@ -558,7 +570,7 @@ def integrate(
     """
     if parts not in INTEGRAL_PARTS:
         raise ValueError(f"unknown parts {parts!r}; valid: {sorted(INTEGRAL_PARTS)}")
-    ts_off, ts_idx = strikes.tile_offsets, strikes.tile_index
+    ts_off = strikes.tile_offsets
     n_tiles = len(ts_off) - 1
     want = INTEGRAL_PARTS[parts]
     busy = np.diff(ts_off) > 0
@@ -569,15 +581,78 @@ def integrate(
         if parts not in ("strikes", "all") or not np.all(np.isin(np.flatnonzero(busy), visit)):
             raise ValueError("visit: only with parts 'strikes' or 'all', holding their tiles")
         tiles = np.asarray(visit, dtype=np.int64)
+    args = (grid, strikes, searches, search_day, search_log_keep, evidence, tile_evidence)
+    sums = tile_sums(*args, areas, background, factor, tiles, want)
+    return reduce_sums(sums, strikes)
+
+
+@dataclass(frozen=True)
+class Sums:
+    """Pass 1 over some tiles, not yet reduced: every part adds up over tiles.
+
+    Parameters
+    ----------
+    component_notice, component_found : ndarray, shape (components,)
+        ``Σ w (1 − L)`` and ``Σ w (1 − S L)`` of each component over the tiles. [-]
+    pair_offsets : ndarray of int64, shape (evidence + 1,)
+        CSR of each evidence point's candidate pairs.
+    pair_strike : ndarray of int64
+        The strike of each candidate pair.
+    pair_weight : ndarray
+        ``ω_js Z_s`` (not yet divided by ``Z_s``), for the points in the tiles (0
+        elsewhere). [-]
+    area_strike_area, area_strike : ndarray of int64
+        (hazard area, strike) of each positive mass, once per tile.
+    area_mass : ndarray
+        ``Σ_{c ∈ A} w S L`` over one tile's cells. [-]
+    area_cells : ndarray of int64, shape (areas,)
+        Cells of each area in the tiles.
+    searched, notice, evidence_background
+        As in :class:`Integrals`, complete where the tiles cover.
+    """
+
+    component_notice: FloatArray
+    component_found: FloatArray
+    pair_offsets: IntArray
+    pair_strike: IntArray
+    pair_weight: FloatArray
+    area_strike_area: IntArray
+    area_strike: IntArray
+    area_mass: FloatArray
+    area_cells: IntArray
+    searched: FloatArray
+    notice: FloatArray
+    evidence_background: FloatArray
+
+
+def tile_sums(
+    grid: GridArgs,
+    strikes: StrikeSet,
+    searches: PolygonArgs,
+    search_day: IntArray,
+    search_log_keep: FloatArray,
+    evidence: EvidenceArgs,
+    tile_evidence: tuple[IntArray, IntArray],
+    areas: PolygonArgs,
+    background: FloatArray,
+    factor: int,
+    tiles: IntArray,
+    want: tuple[bool, bool, bool] = (True, True, True),
+) -> Sums:
+    """Pass 1 of ``strikes`` on ``tiles`` only (ascending): the sums, not reduced.
+
+    ``want``: exposures, evidence weights, hazard areas (:data:`INTEGRAL_PARTS`).
+    """
+    ts_off, ts_idx = strikes.tile_offsets, strikes.tile_index
     pair_off, pair_strike = candidate_pairs(
         tile_evidence, (ts_off, ts_idx), evidence.row, evidence.col, evidence.day, strikes.table
     )
     n_st = np.diff(ts_off)
     th_off = areas.tile_offsets
     per_entry = np.repeat(n_st, np.diff(th_off))
-    area_slot = np.concatenate([[0], np.cumsum(per_entry)]).astype(np.int64)
+    area_slot = csr_offsets(per_entry)
     per_strike = strikes.table[:, K1] - strikes.table[:, K0]
-    exposure_slot = np.concatenate([[0], np.cumsum(per_strike[ts_idx])]).astype(np.int64)
+    exposure_slot = csr_offsets(per_strike[ts_idx])
     out = _Parts(
         exposure=np.zeros(2 * int(exposure_slot[-1])),
         searched=np.zeros_like(background),
@@ -588,7 +663,7 @@ def integrate(
         area_cells=np.zeros(len(areas.tile_index), dtype=np.int64),
     )
     _pass(
-        tiles.astype(np.int64),
+        np.asarray(tiles, dtype=np.int64),
         (grid.x0, grid.top, grid.cell, grid.nx, grid.ny, grid.tile_cols),
         strikes.table, strikes.comps, strikes.clip, strikes.kmax, ts_off, ts_idx,
         polygon_tuple(searches), search_day, search_log_keep,
@@ -598,7 +673,108 @@ def integrate(
         out.exposure, out.searched, out.notice, out.pair_weight, out.evidence_background,
         out.area_mass, out.area_cells,
     )  # fmt: skip
-    return _reduce(out, strikes, exposure_slot, pair_off, pair_strike, areas, area_slot, factor)
+    k_count = np.diff(exposure_slot)
+    comp = np.repeat(strikes.table[ts_idx, K0], k_count) + run_local(k_count)
+    n_comps = len(strikes.comps)
+    entry_tile = np.repeat(np.arange(len(th_off) - 1), np.diff(th_off))
+    slot_area = np.repeat(areas.tile_index, per_entry)
+    slot_strike = ts_idx[np.repeat(ts_off[entry_tile], per_entry) + run_local(per_entry)]
+    positive = out.area_mass > 0.0
+    n_areas = len(areas.geom_offsets) - 1
+    return Sums(
+        component_notice=weighted_sums(comp, out.exposure[0::2], n_comps),
+        component_found=weighted_sums(comp, out.exposure[1::2], n_comps),
+        pair_offsets=pair_off,
+        pair_strike=pair_strike,
+        pair_weight=out.pair_weight,
+        area_strike_area=slot_area[positive],
+        area_strike=slot_strike[positive],
+        area_mass=out.area_mass[positive],
+        area_cells=np.bincount(areas.tile_index, out.area_cells, n_areas).astype(np.int64),
+        searched=out.searched / factor**2,
+        notice=out.notice / factor**2,
+        evidence_background=out.evidence_background,
+    )
+
+
+def run_local(counts: IntArray) -> IntArray:
+    """Each row's position within its run, for runs of ``counts`` rows."""
+    n = np.asarray(counts, dtype=np.int64)
+    return np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+
+
+def strike_exposures(
+    component_notice: FloatArray, component_found: FloatArray, weight: FloatArray,
+    k0: IntArray, k1: IntArray,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:  # fmt: skip
+    """``e_s``, each component's exposure, the last component's and ``Z_s`` from the sums.
+
+    ``weight`` the components' weights; strike *s* owns components ``k0[s]:k1[s]``.
+    """
+    n = len(k0)
+    owner = np.repeat(np.arange(n), k1 - k0)
+    notice = np.minimum(weighted_sums(owner, weight * component_notice, n), 1.0 - 1e-12)
+    norm = 1.0 - notice  # Z_s: the mass where the strike may still have fallen
+    found = weighted_sums(owner, weight * component_found, n)
+    comp = np.clip(
+        (component_found - component_notice) / np.maximum(1.0 - component_notice, 1e-12),
+        0.0, 1.0,
+    )  # fmt: skip
+    last = np.where(k1 > k0, comp[np.maximum(k1 - 1, 0)], 0.0)
+    return np.clip((found - notice) / norm, 0.0, 1.0), comp, last, norm
+
+
+def kept_pairs(sums: Sums) -> npt.NDArray[np.bool_]:
+    """The candidate pairs above :data:`PAIR_FLOOR` of their point's largest."""
+    off = sums.pair_offsets
+    pair_ev = np.repeat(np.arange(len(off) - 1, dtype=np.int64), np.diff(off))
+    return sums.pair_weight > PAIR_FLOOR * _segment_max(sums.pair_weight, off)[pair_ev]
+
+
+def merged_areas(
+    area: IntArray, strike: IntArray, mass: FloatArray
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """One row per (hazard area, strike), its masses (over tiles, or a difference) summed.
+
+    Rows left with no positive mass are dropped.
+    """
+    if area.size == 0:
+        return area, strike, mass
+    n = int(strike.max()) + 1
+    keys, inverse = np.unique(area * n + strike, return_inverse=True)
+    total = weighted_sums(inverse.ravel(), mass, len(keys))
+    keep = total > 0.0
+    return (keys[keep] // n).astype(np.int64), (keys[keep] % n).astype(np.int64), total[keep]
+
+
+def reduce_sums(sums: Sums, strikes: StrikeSet) -> Integrals:
+    """Integrals from the sums over every tile of the strikes; pairs kept, weights over ``Z_s``."""
+    t = strikes.table
+    exposure, comp, last, norm = strike_exposures(
+        sums.component_notice, sums.component_found, strikes.comps[:, WEIGHT], t[:, K0], t[:, K1]
+    )
+    off = sums.pair_offsets
+    pair_ev = np.repeat(np.arange(len(off) - 1, dtype=np.int64), np.diff(off))
+    keep = kept_pairs(sums)
+    area, strike, mass = merged_areas(sums.area_strike_area, sums.area_strike, sums.area_mass)
+    return Integrals(
+        exposure=exposure,
+        component_exposure=comp,
+        last_exposure=last,
+        notice_norm=norm,
+        component_notice=sums.component_notice,
+        component_found=sums.component_found,
+        notice=sums.notice,
+        searched=sums.searched,
+        pair_evidence=pair_ev[keep],
+        pair_strike=sums.pair_strike[keep],
+        pair_weight=sums.pair_weight[keep] / norm[sums.pair_strike[keep]],
+        evidence_background=sums.evidence_background,
+        area_strike_area=area,
+        area_strike=strike,
+        area_mass=mass,
+        area_cells=sums.area_cells,
+    )
 
 
 def polygon_tuple(
@@ -637,58 +813,49 @@ def _segment_max(values: FloatArray, offsets: IntArray) -> FloatArray:
     return out
 
 
-def _reduce(
-    out: _Parts,
-    strikes: StrikeSet,
-    exposure_slot: IntArray,
-    pair_off: IntArray,
-    pair_strike: IntArray,
-    areas: PolygonArgs,
-    area_slot: IntArray,
-    factor: int,
+def difference(
+    rows: Integrals, comps: Components, old: Sums, new: Sums, near: npt.NDArray[np.bool_]
 ) -> Integrals:
-    """Sum the per-tile parts; keep the pairs with a positive weight; normalise by ``Z_s``."""
-    ts_off, ts_idx = strikes.tile_offsets, strikes.tile_index
-    n_strikes = len(strikes.table)
-    k0, k1 = strikes.table[:, K0], strikes.table[:, K1]
-    k_count = np.diff(exposure_slot)
-    k_local = np.arange(int(exposure_slot[-1])) - np.repeat(exposure_slot[:-1], k_count)
-    comp = np.repeat(k0[ts_idx], k_count) + k_local
-    n_comps = len(strikes.comps)
-    comp_l = weighted_sums(comp, out.exposure[0::2], n_comps)  # Σ w (1 − L)
-    comp_sl = weighted_sums(comp, out.exposure[1::2], n_comps)  # Σ w (1 − S L)
-    weight = strikes.comps[:, WEIGHT]
-    owner = np.repeat(np.arange(n_strikes), k1 - k0)
-    notice = np.minimum(weighted_sums(owner, weight * comp_l, n_strikes), 1.0 - 1e-12)
-    norm = 1.0 - notice  # Z_s: the mass where the strike may still have fallen
-    found = weighted_sums(owner, weight * comp_sl, n_strikes)
-    last = np.maximum(k1 - 1, 0)
-    comp_exposure = np.clip((comp_sl - comp_l) / np.maximum(1.0 - comp_l, 1e-12), 0.0, 1.0)
-    n_areas = len(areas.geom_offsets) - 1
-    pair_ev = np.repeat(np.arange(len(pair_off) - 1, dtype=np.int64), np.diff(pair_off))
-    keep = out.pair_weight > PAIR_FLOOR * _segment_max(out.pair_weight, pair_off)[pair_ev]
-    th_off, th_idx = areas.tile_offsets, areas.tile_index
-    n_st = np.diff(ts_off)
-    entry_tile = np.repeat(np.arange(len(th_off) - 1), np.diff(th_off))
-    per_entry = n_st[entry_tile]
-    slot_area = np.repeat(th_idx, per_entry)
-    local = np.arange(int(area_slot[-1])) - np.repeat(area_slot[:-1], per_entry)
-    slot_strike = ts_idx[np.repeat(ts_off[entry_tile], per_entry) + local]
-    mass = out.area_mass
-    a_keep = mass > 0.0
-    return Integrals(
-        exposure=np.clip((found - notice) / norm, 0.0, 1.0),
-        component_exposure=comp_exposure,
-        last_exposure=np.where(k1 > k0, comp_exposure[last], 0.0),
+    """Pass 1 of some strikes (``rows``) moved by the sums of some tiles, ``new`` − ``old``.
+
+    Exposures, component sums and hazard-area masses add up over tiles, so the
+    difference of the sums on the tiles where the records changed (and on any
+    other, where it is 0) brings them up to date. The evidence points ``near`` (in
+    those tiles) get their pairs anew; the others keep theirs, scaled to the new
+    ``Z_s``.
+    """
+    cn = rows.component_notice + new.component_notice - old.component_notice
+    cf = rows.component_found + new.component_found - old.component_found
+    k0, k1 = comps.offsets[:-1], comps.offsets[1:]
+    exposure, comp, last, norm = strike_exposures(cn, cf, comps.weight, k0, k1)
+    far = ~near[rows.pair_evidence]
+    s = rows.pair_strike[far]
+    off = new.pair_offsets
+    pair_ev = np.repeat(np.arange(len(off) - 1, dtype=np.int64), np.diff(off))
+    fresh = kept_pairs(new) & near[pair_ev]
+    t = new.pair_strike[fresh]
+    area, strike, mass = merged_areas(
+        np.concatenate([rows.area_strike_area, new.area_strike_area, old.area_strike_area]),
+        np.concatenate([rows.area_strike, new.area_strike, old.area_strike]),
+        np.concatenate([rows.area_mass, new.area_mass, -old.area_mass]),
+    )
+    return dataclasses.replace(
+        rows,
+        exposure=exposure,
+        component_exposure=comp,
+        last_exposure=last,
         notice_norm=norm,
-        notice=out.notice / factor**2,
-        searched=out.searched / factor**2,
-        pair_evidence=pair_ev[keep],
-        pair_strike=pair_strike[keep],
-        pair_weight=out.pair_weight[keep] / norm[pair_strike[keep]],
-        evidence_background=out.evidence_background,
-        area_strike_area=slot_area[a_keep],
-        area_strike=slot_strike[a_keep],
-        area_mass=mass[a_keep],
-        area_cells=np.bincount(th_idx, out.area_cells, n_areas).astype(np.int64),
+        component_notice=cn,
+        component_found=cf,
+        pair_evidence=np.concatenate([rows.pair_evidence[far], pair_ev[fresh]]),
+        pair_strike=np.concatenate([s, t]),
+        pair_weight=np.concatenate(
+            [
+                rows.pair_weight[far] * rows.notice_norm[s] / norm[s],
+                new.pair_weight[fresh] / norm[t],
+            ]
+        ),
+        area_strike_area=area,
+        area_strike=strike,
+        area_mass=mass,
     )

@@ -38,7 +38,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from remnant.catalogue.model import Catalogue
-from remnant.hazard.components import COMPONENT_FIELDS, Components, prior_components, run_rows
+from remnant.hazard.components import Components, prior_components, run_rows
 from remnant.hazard.estimate import (
     _TABLES,
     Basis,
@@ -49,6 +49,7 @@ from remnant.hazard.estimate import (
     _later,
     _merge,
     _pseudo,
+    _rows,
     _Setup,
     _site_rounds,
     _splice,
@@ -56,6 +57,7 @@ from remnant.hazard.estimate import (
     conclude,
     evidence_reach,
     meeting,
+    same_components,
 )
 from remnant.hazard.grid import TILE, Grid
 from remnant.hazard.inputs import (
@@ -65,7 +67,7 @@ from remnant.hazard.inputs import (
     evidence_from_records,
     searches_from_records,
 )
-from remnant.hazard.integrals import Integrals
+from remnant.hazard.integrals import Integrals, difference
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -118,7 +120,7 @@ def update(
     recorded = basis.reported.take(np.arange(n_recorded))
     comps = prior_components(recorded)
     redo = meeting(setup, recorded, comps, touched)
-    first = _redo_pass1(setup, recorded, comps, basis.first, redo, touched)
+    first = _redo_pass1(basis.setup, setup, recorded, comps, basis.first, redo, touched)
     result = setup.attribute(recorded, first, basis.first_mean)
     first_mean = result.mean
     tell("evidence update", 1, 3)
@@ -130,7 +132,8 @@ def update(
     strikes = recorded.concat(pseudo)
     strikes, comps, integrals, result, moved, rounds = _site_rounds(
         strikes, comps.concat(prior_components(pseudo)), _merge(first, len(pseudo)), result,
-        setup, pending, Replay(basis.rounds, source.astype(np.int64), touched),
+        setup, pending, Replay(basis.rounds, source.astype(np.int64), touched, basis.setup,
+                               _points_in(setup, touched)),
     )  # fmt: skip
     tell("evidence update", 2, 3)
     basis = dataclasses.replace(
@@ -175,16 +178,7 @@ def _same_areas(
     cand = moved[source[moved] >= 0]
     if cand.size == 0:
         return cand
-    old = previous.comps.take(source[cand])
-    now = comps.take(cand)
-    same = np.diff(old.offsets) == np.diff(now.offsets)
-    cand, old, now = cand[same], old.take(np.flatnonzero(same)), now.take(np.flatnonzero(same))
-    differs = np.zeros(len(now), dtype=bool)
-    for name in COMPONENT_FIELDS:
-        a, b = getattr(old, name), getattr(now, name)
-        differs |= ~((a == b) | (np.isnan(a) & np.isnan(b)))
-    bad = np.bincount(now.strike[differs], minlength=len(cand)) > 0
-    cand = cand[~bad]
+    cand = cand[same_components(previous.comps.take(source[cand]), comps.take(cand))]
     near = meeting(setup, strikes.take(cand), comps.take(cand), touched)
     return np.delete(cand, near)
 
@@ -340,6 +334,7 @@ def _coarse_closure(
 
 
 def _redo_pass1(
+    before: _Setup,
     setup: _Setup,
     strikes: Strikes,
     comps: Components,
@@ -347,21 +342,38 @@ def _redo_pass1(
     redo: IntArray,
     touched: IntArray,
 ) -> Integrals:
-    """Pass 1 redone for the strikes ``redo`` and the coarse cells of ``touched`` (all parts)."""
-    cells, around = _coarse_closure(touched, setup.grid, setup.factor, setup.background.shape)
-    some, their = strikes.take(redo), comps.take(redo)
-    own = np.flatnonzero(np.diff(setup.pack(some, their).tile_offsets) > 0)
-    visit = np.union1d(around, own).astype(np.int64)
-    redone = setup.integrate(some, their, "all", visit=visit)
-    offsets = comps.offsets
-    out = _splice(_grown(integrals, len(setup.evidence)), redone, redo, offsets, offsets)
+    """Pass 1 of the strikes ``redo`` and the coarse cells of ``touched``, brought up to date.
+
+    ``before`` is the setup ``integrals`` were computed on, ``setup`` the one with the
+    new records. Only the tiles around ``touched`` are visited
+    (:func:`.integrals.difference`).
+    """
+    cells, visit = _coarse_closure(touched, setup.grid, setup.factor, setup.background.shape)
     te_off, te_idx = setup.tile_evidence.offsets, setup.tile_evidence.index
     points = te_idx[run_rows(te_off[visit], np.diff(te_off)[visit])]
-    ev_bg = out.evidence_background.copy()
-    ev_bg[points] = redone.evidence_background[points]
-    searched, notice = out.searched.copy(), out.notice.copy()
-    searched[cells], notice[cells] = redone.searched[cells], redone.notice[cells]
-    return dataclasses.replace(out, evidence_background=ev_bg, searched=searched, notice=notice)
+    grown = _grown(integrals, len(setup.evidence))
+    if redo.size:
+        some, their = strikes.take(redo), comps.take(redo)
+        old, new = before.sums(some, their, visit), setup.sums(some, their, visit)
+        near = _points_in(setup, touched)
+        rows = _with_areas(_rows(grown, comps, redo), grown, np.arange(redo.size), redo)
+        updated = difference(rows, their, old, new, near)
+        grown = _splice(grown, updated, redo, comps.offsets, comps.offsets)
+    else:
+        new = setup.sums(strikes.take(redo), comps.take(redo), visit)
+    ev_bg = grown.evidence_background.copy()
+    ev_bg[points] = new.evidence_background[points]
+    searched, notice = grown.searched.copy(), grown.notice.copy()
+    searched[cells], notice[cells] = new.searched[cells], new.notice[cells]
+    return dataclasses.replace(grown, evidence_background=ev_bg, searched=searched, notice=notice)
+
+
+def _points_in(setup: _Setup, tiles: IntArray) -> BoolArray:
+    """The evidence points in ``tiles``."""
+    te_off, te_idx = setup.tile_evidence.offsets, setup.tile_evidence.index
+    out = np.zeros(len(setup.evidence), dtype=bool)
+    out[te_idx[run_rows(te_off[tiles], np.diff(te_off)[tiles])]] = True
+    return out
 
 
 def _grown(integrals: Integrals, n_evidence: int) -> Integrals:
