@@ -129,6 +129,31 @@ def test_separate_carriers_make_separate_sites() -> None:
     assert located_carriers(sites, 1)[0] == pytest.approx(3.0)
 
 
+def test_sites_count_their_items_and_the_searched_ones() -> None:
+    """``W`` and ``W_s`` of each site and of each part of a split one (for :mod:`.aim`)."""
+    strikes = _strikes("M26", 40)
+    sigma = math.sqrt(strikes.pattern_var[0])
+    rng = np.random.default_rng(3)
+    aims = np.array([[X0, Y0], [X0 + 20 * sigma, Y0], [X0 + 20 * sigma, Y0 + 4 * sigma]])
+    xy = _carrier_points(rng, aims, sigma, 40)
+    n = len(xy)
+    quantity = rng.integers(1, 3, size=n).astype(float)
+    searched = rng.random(n) < 0.7
+    sites = find_sites(
+        strikes, np.zeros(n, np.int64), xy[:, 0], xy[:, 1], quantity, np.full(n, 5.0),
+        ev_searched=searched,
+    )  # fmt: skip
+    assert len(sites) > 2
+    assert sites.items.sum() == pytest.approx(quantity.sum())
+    assert sites.searched.sum() == pytest.approx(quantity[searched].sum())
+    assert np.all(sites.searched <= sites.items)
+    unsearched = find_sites(
+        strikes, np.zeros(n, np.int64), xy[:, 0], xy[:, 1], quantity, np.full(n, 5.0)
+    )
+    np.testing.assert_array_equal(unsearched.searched, 0.0)
+    np.testing.assert_allclose(unsearched.x, sites.x)
+
+
 def test_a_wide_site_is_split_and_counts_its_carriers() -> None:
     """Ten overlapping carriers, all items found: the wide site becomes pattern-sized
     parts whose carriers add up to about ten, not to the ellipse of the points."""

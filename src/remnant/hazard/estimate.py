@@ -36,6 +36,7 @@ from scipy import special
 from remnant.catalogue.model import Catalogue
 from remnant.hazard import tiles as tl
 from remnant.hazard.accumulate import Moments, _strip
+from remnant.hazard.aim import MomentsFn, aim_sites, searched_moments
 from remnant.hazard.background import (
     background_density,
     bandwidths,
@@ -59,6 +60,7 @@ from remnant.hazard.failure_rate import FailureRatePosterior
 from remnant.hazard.grid import TILE, Grid, choose_crs
 from remnant.hazard.inputs import (
     EVIDENCE,
+    SEARCHED,
     UNKNOWN_CARRIER,
     Evidence,
     Searches,
@@ -751,8 +753,10 @@ def _site_rounds(
 
     Each round assigns every evidence point to the strike holding most of it (when
     that is more than half), groups each strike's points into sites
-    (:func:`.components.find_sites`), weighs how many carriers are still unlocated
-    given that the searches of their area found none — the exposure of the strike's
+    (:func:`.components.find_sites`), centres each on its carriers' aim point given
+    where the searches that found its points were (:func:`.aim.aim_sites`), weighs
+    how many carriers are still unlocated given that the searches of their area found
+    none — the exposure of the strike's
     last component, its prior one or its carriers not located
     (:func:`.components.unlocated_carriers`) — rebuilds the components and carrier
     counts, reruns pass 1 for the strikes whose components changed (and, in the
@@ -776,7 +780,9 @@ def _site_rounds(
         owner = _owners(integrals, result, len(ev))
         duds = reported.per_carrier * result.posterior.mean[reported.type_index]
         searched = SearchedSites.of(comps, integrals.component_exposure)
-        sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m, duds, searched)
+        sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m, duds, searched,
+                           ev.kind == SEARCHED)  # fmt: skip
+        sites = aim_sites(sites, _search_moments(setup, reported.day[sites.strike]))
         unlocated = np.zeros(len(reported))
         which = np.unique(sites.strike)
         if which.size:
@@ -976,6 +982,18 @@ def _stack(parts: list[tuple[IntArray, Integrals]], offsets: IntArray) -> Integr
         area_strike=none,
         area_mass=np.empty(0),
     )
+
+
+def _search_moments(setup: _Setup, day: IntArray) -> MomentsFn:
+    """:func:`.aim.searched_moments` of patterns of strikes of ``day``, this setup's searches."""
+    grid = dataclasses.astuple(_grid_args(setup.grid))
+    polygons = polygon_tuple(setup.searches)
+
+    def moments(x: FloatArray, y: FloatArray, sigma: FloatArray) -> FloatArray:
+        return searched_moments(x, y, sigma, day, grid, polygons, setup.search_day,
+                                setup.search_log_keep, setup.config.n_sigma)  # fmt: skip
+
+    return moments
 
 
 def _owners(integrals: Integrals, result: Attribution, n_evidence: int) -> IntArray:

@@ -1,0 +1,98 @@
+"""Aim points from thinned finds (:mod:`remnant.hazard.aim`), against closed forms and
+simulation."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import shapely
+
+from remnant.hazard.aim import corrected_centres, searched_moments
+from remnant.hazard.estimate import _grid_args, _polygons
+from remnant.hazard.grid import Grid
+from remnant.hazard.integrals import polygon_tuple
+from remnant.hazard.scanline import polygon_rings
+
+CRS = "EPSG:32637"
+SIGMA = 40.0
+P = 0.95
+
+
+def _moments(polygons: list[shapely.Geometry], x: float, y: float, sigma: float = SIGMA):
+    grid = Grid.covering(-2000.0, -2000.0, 2000.0, 2000.0, 5.0, CRS)
+    searches = _polygons(polygon_rings(np.array(polygons, dtype=object)), grid)
+    log_keep = np.tile([math.log(1 - P), 0.0], (len(polygons), 1))
+    return searched_moments(
+        np.array([x]), np.array([y]), np.array([sigma]), np.array([0]),
+        dataclasses.astuple(_grid_args(grid)), polygon_tuple(searches),
+        np.full(len(polygons), 10), log_keep, 4.0,
+    )[0]  # fmt: skip
+
+
+def test_a_half_plane_search_sees_a_half_normal() -> None:
+    # east of the aim point: E = p/2, mean σ√(2/π) east, variance σ²(1 − 2/π) across
+    e, mx, my, sxx, syy, sxy = _moments([shapely.box(0, -1000, 1000, 1000)], 0.0, 0.0)
+    assert e == pytest.approx(P / 2, rel=2e-3)
+    assert mx == pytest.approx(SIGMA * math.sqrt(2 / math.pi), rel=0.01)
+    assert my == pytest.approx(0.0, abs=1e-6)
+    assert sxx == pytest.approx(SIGMA**2 * (1 - 2 / math.pi), rel=0.02)
+    assert syy == pytest.approx(SIGMA**2, rel=0.01)
+    assert sxy == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_search_before_the_strike_and_no_search_see_nothing() -> None:
+    grid = Grid.covering(-500.0, -500.0, 500.0, 500.0, 5.0, CRS)
+    searches = _polygons(polygon_rings(np.array([shapely.box(-400, -400, 400, 400)])), grid)
+    out = searched_moments(
+        np.array([0.0]), np.array([0.0]), np.array([SIGMA]), np.array([20]),
+        dataclasses.astuple(_grid_args(grid)), polygon_tuple(searches), np.array([10]),
+        np.array([[math.log(0.05), 0.0]]), 3.0,
+    )  # fmt: skip
+    assert np.all(out == 0.0)
+
+
+def test_an_even_search_leaves_the_mean_and_its_variance() -> None:
+    mom = _moments([shapely.box(-1000, -1000, 1000, 1000)], 3.0, -2.0)
+    x, y, var = corrected_centres(
+        np.array([3.0]), np.array([-2.0]), np.array([10.0]), np.array([10.0]),
+        np.array([SIGMA**2]), mom[None, :],
+    )  # fmt: skip
+    assert x[0] == pytest.approx(3.0, abs=0.05)
+    assert y[0] == pytest.approx(-2.0, abs=0.05)
+    assert var[0] == pytest.approx(SIGMA**2 / 10, rel=0.01)
+
+
+def test_points_no_search_thinned_are_left_alone() -> None:
+    mom = _moments([shapely.box(0, -1000, 1000, 1000)], 0.0, 0.0)
+    x, y, var = corrected_centres(
+        np.array([0.0]), np.array([0.0]), np.array([4.0]), np.array([0.0]),
+        np.array([SIGMA**2]), mom[None, :],
+    )  # fmt: skip
+    assert (x[0], y[0]) == (0.0, 0.0)
+    assert var[0] == pytest.approx(SIGMA**2 / 4)
+
+
+def test_finds_of_a_half_searched_pattern_are_moved_towards_the_rest() -> None:
+    # a clearance of the east half from 10 m east of the aim point: the finds' mean
+    # lies east of it; the corrected centre lies between the aim point and the mean,
+    # on average nearer the aim point (simulated finds)
+    search = shapely.box(10, -1000, 1000, 1000)
+    rng = np.random.default_rng(7)
+    mean_err, corr_err = [], []
+    for _ in range(200):
+        xy = rng.normal(scale=SIGMA, size=(400, 2))
+        found = xy[(xy[:, 0] > 10) & (rng.random(400) < P)][:8]
+        mx, my = found.mean(axis=0)
+        mom = _moments([search], mx, my)
+        x, _, _ = corrected_centres(
+            np.array([mx]), np.array([my]), np.array([8.0]), np.array([8.0]),
+            np.array([SIGMA**2]), mom[None, :],
+        )  # fmt: skip
+        mean_err.append(mx)
+        corr_err.append(x[0])
+    assert np.mean(mean_err) > 30.0  # 10 + σ φ(¼)/(1 − Φ(¼)) ≈ 48
+    assert 0.0 < np.mean(corr_err) < np.mean(mean_err) - 10.0
+    assert np.sqrt(np.mean(np.square(corr_err))) < np.sqrt(np.mean(np.square(mean_err)))
