@@ -724,10 +724,15 @@ def strike_exposures(
     return np.clip((found - notice) / norm, 0.0, 1.0), comp, last, norm
 
 
+def pair_points(offsets: IntArray) -> IntArray:
+    """The evidence point of each candidate pair, from the pairs' CSR ``offsets``."""
+    return np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+
+
 def kept_pairs(sums: Sums) -> npt.NDArray[np.bool_]:
     """The candidate pairs above :data:`PAIR_FLOOR` of their point's largest."""
     off = sums.pair_offsets
-    pair_ev = np.repeat(np.arange(len(off) - 1, dtype=np.int64), np.diff(off))
+    pair_ev = pair_points(off)
     return sums.pair_weight > PAIR_FLOOR * _segment_max(sums.pair_weight, off)[pair_ev]
 
 
@@ -754,7 +759,7 @@ def reduce_sums(sums: Sums, strikes: StrikeSet) -> Integrals:
         sums.component_notice, sums.component_found, strikes.comps[:, WEIGHT], t[:, K0], t[:, K1]
     )
     off = sums.pair_offsets
-    pair_ev = np.repeat(np.arange(len(off) - 1, dtype=np.int64), np.diff(off))
+    pair_ev = pair_points(off)
     keep = kept_pairs(sums)
     area, strike, mass = merged_areas(sums.area_strike_area, sums.area_strike, sums.area_mass)
     return Integrals(
@@ -831,7 +836,7 @@ def difference(
     far = ~near[rows.pair_evidence]
     s = rows.pair_strike[far]
     off = new.pair_offsets
-    pair_ev = np.repeat(np.arange(len(off) - 1, dtype=np.int64), np.diff(off))
+    pair_ev = pair_points(off)
     fresh = kept_pairs(new) & near[pair_ev]
     t = new.pair_strike[fresh]
     area, strike, mass = merged_areas(
