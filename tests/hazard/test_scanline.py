@@ -297,3 +297,13 @@ def test_fill_cells_closes_an_open_ring() -> None:
     n = fill_cells(x, y, offsets, 0, 1, GRID.x0, GRID.top, GRID.cell, 0, 0, 50, 60, out)
     assert n == 100
     np.testing.assert_array_equal(out[:n], cells_inside([box(0, 0, 100, 100)], GRID)[1])
+
+
+def test_rings_concatenated_are_the_rings_of_both_lists() -> None:
+    holed = Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(1, 1), (2, 1), (2, 2), (1, 2)]])
+    first = [box(0, 0, 1, 1), None, holed]
+    second = [MultiPolygon([box(5, 5, 6, 6), box(7, 7, 8, 9)]), box(2, 3, 4, 5)]
+    joined = polygon_rings(first).concat(polygon_rings(second))
+    whole = polygon_rings(first + second)
+    for name in ("x", "y", "ring_offsets", "geom_offsets", "bounds"):
+        np.testing.assert_array_equal(getattr(joined, name), getattr(whole, name))

@@ -144,3 +144,13 @@ def _areas(integrals) -> dict[tuple[int, int], float]:  # type: ignore[no-untype
 def _pairs(integrals) -> dict[tuple[int, int], float]:  # type: ignore[no-untyped-def]
     keys = zip(integrals.pair_evidence.tolist(), integrals.pair_strike.tolist(), strict=True)
     return dict(zip(keys, integrals.pair_weight.tolist(), strict=True))
+
+
+def test_evidence_of_another_catalogue_is_not_appended(before) -> None:
+    ev = before.basis.setup.evidence
+    joined = ev.concat(ev)
+    assert len(joined) == 2 * len(ev) and joined.items == ev.items
+    np.testing.assert_array_equal(joined.x[len(ev) :], ev.x)
+    other = dataclasses.replace(ev, compat=ev.compat * 0.5)
+    with pytest.raises(ValueError, match="another catalogue"):
+        ev.concat(other)
