@@ -329,7 +329,7 @@ def estimate_project(
     seconds: dict[str, float] = {}
     catalogue = catalogue or load_catalogue()
     day = as_of or date.today()
-    est, how = _evidence_update(store, out, catalogue, day, config, full, tell, seconds)
+    est, how, tables = _evidence_update(store, out, catalogue, day, config, full, tell, seconds)
     paths = {role: out / name for role, name in ESTIMATE_FILES.items()}
     clock = time.perf_counter()
     state_path = out / STATE_FILE
@@ -353,8 +353,7 @@ def estimate_project(
         clock = time.perf_counter()
         from remnant.report.maps import plot_estimate
 
-        tables = read_all(store)
-
+        tables = tables if tables is not None else read_all(store)
         title = (
             f"Remnant — expected unexploded items as of {est.as_of}: "
             f"{est.total.mean:,.0f} (90 % interval {est.total.lower:,.0f}–{est.total.upper:,.0f})"
@@ -376,10 +375,11 @@ def _evidence_update(
     full: bool,
     tell: Callable[[str, float, float], None],
     seconds: dict[str, float],
-) -> tuple[Estimate, dict[str, object]]:
+) -> tuple[Estimate, dict[str, object], dict[str, gpd.GeoDataFrame] | None]:
     """The last estimate updated with the records imported since, or a full estimate.
 
-    Saves what the update of the next run starts from (:data:`BASIS_FILE`).
+    Saves what the update of the next run starts from (:data:`BASIS_FILE`). Also
+    returns the store's tables when a full run read them (None after an update).
     """
     from remnant.hazard.estimate import BASIS_FORMAT, estimate
     from remnant.hazard.update import NotIncremental, update
@@ -388,7 +388,7 @@ def _evidence_update(
     path = out / BASIS_FILE
     import_id = store.last_import_id()
     how: dict[str, object] = {"mode": "full", "reason": "asked" if full else "no earlier run"}
-    est = None
+    est, tables = None, None
     saved = None if full else _saved_basis(path, catalogue, config)
     if saved is not None:
         clock = time.perf_counter()
@@ -415,7 +415,7 @@ def _evidence_update(
              "basis": est.basis}  # fmt: skip
     write_arrays(state, path)
     seconds["save state"] = time.perf_counter() - clock
-    return est, how
+    return est, how, tables
 
 
 def _saved_basis(path: Path, catalogue: Catalogue, config: HazardConfig) -> dict[str, Any] | None:

@@ -46,7 +46,7 @@ def test_pass_1_redone_where_records_fall_equals_a_full_pass_1(world, before) ->
     frames = {name: added.get(name, before_empty(name)) for name in _names()}
     searches, evidence = _new_records(b, frames, load_catalogue(), b.day)
     setup = b.setup.extended(searches, evidence)
-    touched = touched_tiles(setup.grid, searches, evidence, setup)
+    touched = touched_tiles(setup, searches, evidence)
     redo = meeting(setup, b.strikes, b.comps, touched)
     assert 0 < len(redo) < len(b.strikes)
     updated = _redo_pass1(b.setup, setup, b.strikes, b.comps, b.integrals, redo, touched)

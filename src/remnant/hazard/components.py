@@ -52,7 +52,7 @@ from scipy.spatial import cKDTree
 
 from remnant.hazard.inputs import Strikes
 from remnant.hazard.kernels import weighted_sums
-from remnant.hazard.tiles import csr_offsets
+from remnant.hazard.tiles import csr_offsets, run_rows
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -153,18 +153,6 @@ class Components:
             offsets=offsets.astype(np.int64),
             **{n: np.concatenate([getattr(self, n), getattr(other, n)]) for n in COMPONENT_FIELDS},
         )
-
-
-def run_rows(starts: npt.ArrayLike, counts: npt.ArrayLike) -> IntArray:
-    """The rows of runs ``starts[i], …, starts[i] + counts[i] − 1``, one run after another.
-
-    A ragged table's rows for some of its groups (``starts`` their offsets), or, with
-    ``starts`` 0, each row's position within its group.
-    """
-    n = np.asarray(counts, dtype=np.int64)
-    first = np.cumsum(n) - n
-    local = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(first, n)
-    return np.repeat(np.broadcast_to(np.asarray(starts, dtype=np.int64), n.shape), n) + local
 
 
 COMPONENT_FIELDS = (

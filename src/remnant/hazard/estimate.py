@@ -50,7 +50,6 @@ from remnant.hazard.components import (
     find_sites,
     located_carriers,
     prior_components,
-    run_rows,
     sited_components,
     unlocated_carriers,
 )
@@ -474,6 +473,13 @@ def _crs(frames: Mapping[str, gpd.GeoDataFrame]) -> str:
 # -- grid, tiles, background ----------------------------------------------------------
 
 
+_PassArgs = tuple[
+    GridArgs, StrikeSet, PolygonArgs, IntArray, FloatArray, EvidenceArgs,
+    tuple[IntArray, IntArray], PolygonArgs, FloatArray, int,
+]  # fmt: skip
+"""Pass 1's arguments up to ``factor`` (:func:`.integrals.tile_sums`)."""
+
+
 @dataclass(frozen=True)
 class _Setup:
     """The grid and every kernel argument that does not depend on the strikes."""
@@ -520,22 +526,19 @@ class _Setup:
         self, strikes: Strikes, comps: Components, tiles: IntArray, parts: str = "all"
     ) -> Sums:
         """Pass 1's sums for these strikes on ``tiles`` only (:func:`.integrals.tile_sums`)."""
-        return tile_sums(
-            _grid_args(self.grid), self.pack(strikes, comps), self.searches, self.search_day,
-            self.search_log_keep, self.evidence_args,
-            (self.tile_evidence.offsets, self.tile_evidence.index), self.areas,
-            self.background, self.factor, tiles, INTEGRAL_PARTS[parts],
-        )  # fmt: skip
+        return tile_sums(*self._pass_args(strikes, comps), tiles, INTEGRAL_PARTS[parts])
 
-    def integrate(
-        self, strikes: Strikes, comps: Components, parts: str, visit: IntArray | None = None
-    ) -> Integrals:
+    def integrate(self, strikes: Strikes, comps: Components, parts: str) -> Integrals:
         """Pass 1 for these strikes (:func:`.integrals.integrate`)."""
-        return integrate(
+        return integrate(*self._pass_args(strikes, comps), parts=parts)
+
+    def _pass_args(self, strikes: Strikes, comps: Components) -> _PassArgs:
+        """Pass 1's arguments up to ``factor`` (:func:`.integrals.tile_sums`)."""
+        return (
             _grid_args(self.grid), self.pack(strikes, comps), self.searches, self.search_day,
             self.search_log_keep, self.evidence_args,
             (self.tile_evidence.offsets, self.tile_evidence.index), self.areas,
-            self.background, self.factor, parts=parts, visit=visit,
+            self.background, self.factor,
         )  # fmt: skip
 
     def attribute(
@@ -880,9 +883,8 @@ def _recall(
         before = replay.before.sums(some.take(near), theirs, tiles, "strikes")
         after = setup.sums(some.take(near), theirs, tiles, "strikes")
         moved = difference(mine, theirs, before, after, replay.near)
-        integrals = _stack([(np.delete(np.arange(len(rows)), near),
-                             _rows(integrals, comps, np.delete(np.arange(len(rows)), near))),
-                            (near, moved)], comps.offsets)  # fmt: skip
+        far = np.delete(np.arange(len(rows)), near)
+        integrals = _stack([(far, _rows(integrals, comps, far)), (near, moved)], comps.offsets)
     return cand, Round(changed[cand], comps, integrals, old.mean)
 
 
@@ -936,7 +938,7 @@ def _rows(integrals: Integrals, comps: Components, rows: IntArray) -> Integrals:
     local[rows] = np.arange(len(rows))
     keep = local[integrals.pair_strike] >= 0
     counts = np.diff(comps.offsets)[rows]
-    comp_rows = run_rows(comps.offsets[rows], counts)
+    comp_rows = tl.run_rows(comps.offsets[rows], counts)
     none = np.empty(0, dtype=np.int64)
     return dataclasses.replace(
         integrals,
@@ -964,7 +966,7 @@ def _stack(parts: list[tuple[IntArray, Integrals]], offsets: IntArray) -> Integr
     per_comp: dict[str, Any] = {name: np.zeros(int(offsets[-1])) for name in _PER_COMPONENT}
     for pos, part in parts:
         exposure[pos], last[pos], norm[pos] = part.exposure, part.last_exposure, part.notice_norm
-        at = run_rows(offsets[pos], counts[pos])
+        at = tl.run_rows(offsets[pos], counts[pos])
         for name in _PER_COMPONENT:
             per_comp[name][at] = getattr(part, name)
     first = parts[0][1]
@@ -1031,8 +1033,11 @@ def _splice(
     moved[idx] = True
     counts = np.diff(offsets)
     kept = np.flatnonzero(~moved)
-    src = run_rows(old_offsets[kept], counts[kept])
-    at_kept, at_new = run_rows(offsets[kept], counts[kept]), run_rows(offsets[idx], counts[idx])
+    src = tl.run_rows(old_offsets[kept], counts[kept])
+    at_kept, at_new = (
+        tl.run_rows(offsets[kept], counts[kept]),
+        tl.run_rows(offsets[idx], counts[idx]),
+    )
     per_comp = {}
     for name in _PER_COMPONENT:
         values = np.empty(int(offsets[-1]))

@@ -61,7 +61,7 @@ from remnant.hazard.mixture import (
     point_mass,
 )
 from remnant.hazard.scanline import fill_cells
-from remnant.hazard.tiles import csr_offsets
+from remnant.hazard.tiles import csr_offsets, run_rows
 
 if TYPE_CHECKING:
     from remnant.hazard.components import Components
@@ -534,7 +534,6 @@ def integrate(
     factor: int,
     *,
     parts: str = "all",
-    visit: IntArray | None = None,
 ) -> Integrals:
     """Run pass 1 over every tile and reduce its partial sums (module docstring).
 
@@ -562,11 +561,6 @@ def integrate(
         tiles their windows meet (``searched`` and ``evidence_background`` then are
         incomplete, for a caller that keeps its earlier values); ``areas``, the
         hazard areas' masses and cells (with the exposures they are normalised by).
-    visit : ndarray of int64, optional
-        With ``strikes`` or ``all``: the tiles to visit (ascending, every tile of these strikes'
-        windows among them), instead of those windows' tiles; ``searched``, ``notice``
-        and ``evidence_background`` are then complete in these tiles (an update
-        recomputes them where new records fall, :mod:`.update`).
     """
     if parts not in INTEGRAL_PARTS:
         raise ValueError(f"unknown parts {parts!r}; valid: {sorted(INTEGRAL_PARTS)}")
@@ -577,10 +571,6 @@ def integrate(
     if parts == "areas":
         busy &= np.diff(areas.tile_offsets) > 0
     tiles = np.flatnonzero(busy) if parts in ("strikes", "areas") else np.arange(n_tiles)
-    if visit is not None:
-        if parts not in ("strikes", "all") or not np.all(np.isin(np.flatnonzero(busy), visit)):
-            raise ValueError("visit: only with parts 'strikes' or 'all', holding their tiles")
-        tiles = np.asarray(visit, dtype=np.int64)
     args = (grid, strikes, searches, search_day, search_log_keep, evidence, tile_evidence)
     sums = tile_sums(*args, areas, background, factor, tiles, want)
     return reduce_sums(sums, strikes)
@@ -674,11 +664,11 @@ def tile_sums(
         out.area_mass, out.area_cells,
     )  # fmt: skip
     k_count = np.diff(exposure_slot)
-    comp = np.repeat(strikes.table[ts_idx, K0], k_count) + run_local(k_count)
+    comp = run_rows(strikes.table[ts_idx, K0], k_count)
     n_comps = len(strikes.comps)
     entry_tile = np.repeat(np.arange(len(th_off) - 1), np.diff(th_off))
     slot_area = np.repeat(areas.tile_index, per_entry)
-    slot_strike = ts_idx[np.repeat(ts_off[entry_tile], per_entry) + run_local(per_entry)]
+    slot_strike = ts_idx[run_rows(ts_off[entry_tile], per_entry)]
     positive = out.area_mass > 0.0
     n_areas = len(areas.geom_offsets) - 1
     return Sums(
@@ -695,12 +685,6 @@ def tile_sums(
         notice=out.notice / factor**2,
         evidence_background=out.evidence_background,
     )
-
-
-def run_local(counts: IntArray) -> IntArray:
-    """Each row's position within its run, for runs of ``counts`` rows."""
-    n = np.asarray(counts, dtype=np.int64)
-    return np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
 
 
 def strike_exposures(

@@ -41,8 +41,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from remnant.hazard.components import run_rows
-from remnant.hazard.grid import TILE, Grid
+from remnant.hazard.grid import Grid
 from remnant.hazard.mixture import (
     ACROSS,
     ALONG,
@@ -59,6 +58,7 @@ from remnant.hazard.mixture import (
     X,
     Y,
 )
+from remnant.hazard.tiles import coarse_corner_tiles, csr_offsets, run_rows
 from remnant.io.files import atomic_path
 
 if TYPE_CHECKING:
@@ -255,7 +255,7 @@ def advanced_state(
         per_strike[name] = values
     counts = np.diff(now.comp_offsets)
     counts[keep] = np.diff(previous.comp_offsets)[j]
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    offsets = csr_offsets(counts)
     comps = np.empty((int(offsets[-1]), now.comps.shape[1]))
     comps[run_rows(offsets[:-1][keep], counts[keep])] = previous.comps[
         run_rows(previous.comp_offsets[j], counts[keep])
@@ -348,13 +348,8 @@ def _background_tiles(
     if not moved.any():
         return np.zeros(rows * cols, dtype=bool)
     cr, cc = np.nonzero(moved)
-    # a coarse cell covers fine rows cr·f … (cr + 1)·f − 1, which may straddle two tiles
     out = np.zeros(rows * cols, dtype=bool)
-    for dr in (0, factor - 1):
-        for dc in (0, factor - 1):
-            tr = np.minimum((cr * factor + dr) // TILE, rows - 1)
-            tc = np.minimum((cc * factor + dc) // TILE, cols - 1)
-            out[tr * cols + tc] = True
+    out[coarse_corner_tiles(cr, cc, factor, grid).ravel()] = True
     return out
 
 
@@ -362,19 +357,9 @@ def _coarse_of_tiles(
     tiles: BoolArray, grid: Grid, shape: tuple[int, ...], factor: int
 ) -> npt.NDArray[np.bool_]:
     """Coarse cells lying wholly inside the drawn tiles."""
-    rows, cols = grid.n_tiles
-    drawn = tiles.reshape(rows, cols)
     cr, cc = np.indices(shape[:2])
-    first_tr, first_tc = (cr * factor) // TILE, (cc * factor) // TILE
-    last_tr = np.minimum((cr * factor + factor - 1) // TILE, rows - 1)
-    last_tc = np.minimum((cc * factor + factor - 1) // TILE, cols - 1)
-    first_tr, first_tc = np.minimum(first_tr, rows - 1), np.minimum(first_tc, cols - 1)
-    return (
-        drawn[first_tr, first_tc]
-        & drawn[first_tr, last_tc]
-        & drawn[last_tr, first_tc]
-        & drawn[last_tr, last_tc]
-    )
+    corners = coarse_corner_tiles(cr, cc, factor, grid)
+    return np.asarray(np.asarray(tiles, dtype=bool)[corners].all(axis=0), dtype=bool)
 
 
 # -- hashes -----------------------------------------------------------------------------

@@ -160,3 +160,30 @@ def csr_offsets(counts: npt.ArrayLike) -> IntArray:
     out = np.zeros(n.size + 1, dtype=np.int64)
     np.cumsum(n, out=out[1:])
     return out
+
+
+def coarse_corner_tiles(cr: IntArray, cc: IntArray, factor: int, grid: Grid) -> IntArray:
+    """Row-major tile under each corner of the coarse cells ``(cr, cc)``, shape ``(4, n)``.
+
+    A coarse cell of ``factor × factor`` fine cells covers fine rows ``cr·f … (cr+1)·f − 1``
+    (and so for columns), which may straddle two tile rows and two tile columns.
+    """
+    n_rows, n_cols = grid.n_tiles
+    return np.stack([
+        np.minimum((cr * factor + dr) // TILE, n_rows - 1) * n_cols
+        + np.minimum((cc * factor + dc) // TILE, n_cols - 1)
+        for dr in (0, factor - 1)
+        for dc in (0, factor - 1)
+    ])  # fmt: skip
+
+
+def run_rows(starts: npt.ArrayLike, counts: npt.ArrayLike) -> IntArray:
+    """The rows of runs ``starts[i], …, starts[i] + counts[i] − 1``, one run after another.
+
+    A ragged table's rows for some of its groups (``starts`` their offsets), or, with
+    ``starts`` 0, each row's position within its group.
+    """
+    n = np.asarray(counts, dtype=np.int64)
+    first = np.cumsum(n) - n
+    local = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(first, n)
+    return np.repeat(np.broadcast_to(np.asarray(starts, dtype=np.int64), n.shape), n) + local

@@ -1,27 +1,29 @@
 """Update an estimate with new records, without reading the old ones again (docs/model.md §8).
 
 A day of fieldwork adds a few finds and activities to records of a million. The
-update starts from what the last estimate was computed from (its :class:`Basis`) and
-redoes only what the new records touch:
+carrier sites of a full run are a path — two rounds from the prior components — not a
+unique fixed point, so an update *replays* the full run on the new records, reusing
+what the last run kept (its :class:`Basis`) wherever nothing changed:
 
 1. the new activities become searches and the new finds, accidents and NTS direct
    evidence become evidence points, appended after the old ones;
-2. pass 1 is redone for the strikes whose windows meet a tile the new records fall
-   in (:func:`touched_tiles`), on those tiles and the strikes' own; the unrecorded
-   attacks' search coverage and the evidence's background weights are recomputed
-   on the coarse cells of those tiles;
-3. the evidence update starts from the last fixed point; new evidence that no
-   strike explains forms new pseudo-strikes; the sites of the touched strikes are
-   sought again (the others keep theirs);
-4. the tables and pass 2's moments follow as in a full run
-   (:func:`remnant.hazard.estimate.conclude`).
+2. the first pass 1 of the strikes whose windows meet a tile the new records fall in
+   (:func:`touched_tiles`) is moved by the difference the records make on those
+   tiles (:func:`.integrals.difference`), and the unrecorded attacks' search
+   coverage and the evidence's background weights are recomputed on the coarse
+   cells of those tiles;
+3. the first evidence update starts from the last run's; all unexplained evidence is
+   clustered again into pseudo-strikes (an unchanged cluster keeps its id);
+4. each round of locating carriers reuses the last run's pass 1 of a strike whose
+   components came out the same (moved by the difference where the records fall),
+   and its evidence update starts from the last run's after that round;
+5. the tables and pass 2's moments follow as in a full run
+   (:func:`remnant.hazard.estimate.conclude`), the hazard-area masses of strikes
+   that did not change taken from the last run.
 
-It gives a full run's result up to the fixed points' tolerance and the order in
-which evidence was clustered: a full run clusters all unexplained evidence at once,
-an update clusters only the new.
-
-What it cannot do incrementally it refuses with :class:`NotIncremental`, naming why
-(new strikes or hazard areas, an edited record, evidence beyond the grid, a later
+It gives a full run's result up to the fixed points' tolerance. What it cannot do
+incrementally it refuses with :class:`NotIncremental`, naming why (new strikes or
+hazard areas, an edited record, evidence beyond the grid, an earlier day, a later
 day when records were left out as later than the last); the caller then runs a full
 estimate.
 """
@@ -38,7 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from remnant.catalogue.model import Catalogue
-from remnant.hazard.components import Components, prior_components, run_rows
+from remnant.hazard.components import Components, prior_components
 from remnant.hazard.estimate import (
     _TABLES,
     Basis,
@@ -68,6 +70,7 @@ from remnant.hazard.inputs import (
     searches_from_records,
 )
 from remnant.hazard.integrals import Integrals, difference
+from remnant.hazard.tiles import coarse_corner_tiles, run_rows
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -107,7 +110,7 @@ def update(
     NotIncremental
         The records need a full run (module doc).
     """
-    basis = earlier = previous.basis if isinstance(previous, Estimate) else previous
+    basis = previous.basis if isinstance(previous, Estimate) else previous
     tell = progress or (lambda stage, done, total: None)
     day = basis.day if as_of is None else _day(as_of)
     frames = {name: _table(added, name) for name in _TABLES}
@@ -115,7 +118,7 @@ def update(
     tell("evidence update", 0, 3)
     searches, evidence = _new_records(basis, frames, catalogue, day)
     setup = basis.setup.extended(searches, evidence)
-    touched = touched_tiles(setup.grid, searches, evidence, setup)
+    touched = touched_tiles(setup, searches, evidence)
     n_recorded = int(np.sum(~basis.reported.pseudo))
     recorded = basis.reported.take(np.arange(n_recorded))
     comps = prior_components(recorded)
@@ -129,13 +132,14 @@ def update(
     pseudo, match = _same_pseudo(pseudo, old_pseudo)
     pending = np.arange(n_recorded, n_recorded + len(pseudo), dtype=np.int64)
     source = np.concatenate([np.arange(n_recorded), np.where(match >= 0, n_recorded + match, -1)])
-    strikes = recorded.concat(pseudo)
+    reported = recorded.concat(pseudo)
     strikes, comps, integrals, result, moved, rounds = _site_rounds(
-        strikes, comps.concat(prior_components(pseudo)), _merge(first, len(pseudo)), result,
+        reported, comps.concat(prior_components(pseudo)), _merge(first, len(pseudo)), result,
         setup, pending, Replay(basis.rounds, source.astype(np.int64), touched, basis.setup,
                                _points_in(setup, touched)),
     )  # fmt: skip
     tell("evidence update", 2, 3)
+    kept = _same_areas(basis, comps, strikes, moved, source, setup, touched)
     basis = dataclasses.replace(
         basis,
         day=day,
@@ -146,16 +150,13 @@ def update(
         later=basis.later + _later(frames, day),
         first=first,
         first_mean=first_mean,
-        reported=recorded.concat(pseudo),
+        reported=reported,
         rounds=rounds,
         strikes=strikes,
         comps=comps,
-        integrals=integrals,
+        integrals=_with_areas(integrals, basis.integrals, kept, source[kept]),
         result=result,
     )
-    kept = _same_areas(earlier, comps, strikes, moved, source, setup, touched)
-    integrals = _with_areas(basis.integrals, earlier.integrals, kept, source[kept])
-    basis = dataclasses.replace(basis, integrals=integrals)
     out = conclude(basis, np.setdiff1d(moved, kept), catalogue)
     tell("evidence update", 3, 3)
     return out
@@ -294,8 +295,12 @@ def _inside(grid: Grid, boxes: FloatArray) -> bool:
 # -- where the new records fall ------------------------------------------------------
 
 
-def touched_tiles(grid: Grid, searches: Searches, evidence: Evidence, setup: _Setup) -> IntArray:
-    """Tiles holding a new evidence point or meeting a new search's bounding box."""
+def touched_tiles(setup: _Setup, searches: Searches, evidence: Evidence) -> IntArray:
+    """Tiles holding a new evidence point or meeting a new search's bounding box.
+
+    ``setup`` is the one extended with ``searches`` and ``evidence``.
+    """
+    grid = setup.grid
     n_rows, n_cols = grid.n_tiles
     mask = np.zeros(n_rows * n_cols, dtype=bool)
     if len(evidence):
@@ -320,17 +325,9 @@ def _coarse_closure(
     touched = np.zeros(n_rows * n_cols, dtype=bool)
     touched[tiles] = True
     cr, cc = np.indices(shape)
-    corners = [
-        np.minimum((cr * factor + dr) // TILE, n_rows - 1) * n_cols
-        + np.minimum((cc * factor + dc) // TILE, n_cols - 1)
-        for dr in (0, factor - 1)
-        for dc in (0, factor - 1)
-    ]
-    cells = np.zeros(shape, dtype=bool)
-    for corner in corners:
-        cells |= touched[corner]
-    visit = np.unique(np.concatenate([corner[cells] for corner in corners]))
-    return cells, visit.astype(np.int64)
+    corners = coarse_corner_tiles(cr, cc, factor, grid)
+    cells = np.asarray(touched[corners].any(axis=0), dtype=bool)
+    return cells, np.unique(corners[:, cells]).astype(np.int64)
 
 
 def _redo_pass1(
@@ -349,18 +346,15 @@ def _redo_pass1(
     (:func:`.integrals.difference`).
     """
     cells, visit = _coarse_closure(touched, setup.grid, setup.factor, setup.background.shape)
-    te_off, te_idx = setup.tile_evidence.offsets, setup.tile_evidence.index
-    points = te_idx[run_rows(te_off[visit], np.diff(te_off)[visit])]
+    points = _points_in(setup, visit)
     grown = _grown(integrals, len(setup.evidence))
+    some, their = strikes.take(redo), comps.take(redo)
+    new = setup.sums(some, their, visit)
     if redo.size:
-        some, their = strikes.take(redo), comps.take(redo)
-        old, new = before.sums(some, their, visit), setup.sums(some, their, visit)
-        near = _points_in(setup, touched)
+        old = before.sums(some, their, visit)
         rows = _with_areas(_rows(grown, comps, redo), grown, np.arange(redo.size), redo)
-        updated = difference(rows, their, old, new, near)
+        updated = difference(rows, their, old, new, _points_in(setup, touched))
         grown = _splice(grown, updated, redo, comps.offsets, comps.offsets)
-    else:
-        new = setup.sums(strikes.take(redo), comps.take(redo), visit)
     ev_bg = grown.evidence_background.copy()
     ev_bg[points] = new.evidence_background[points]
     searched, notice = grown.searched.copy(), grown.notice.copy()
