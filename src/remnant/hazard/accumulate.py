@@ -33,7 +33,7 @@ import numpy.typing as npt
 from remnant.hazard.cells import cell_bands
 from remnant.hazard.grid import TILE
 from remnant.hazard.integrals import FAST, span
-from remnant.hazard.kernels import advance, tile_events, tile_survival
+from remnant.hazard.kernels import advance, tile_searches, tile_survival
 from remnant.hazard.mixture import (
     C0,
     COEF_W,
@@ -125,11 +125,11 @@ def _strip(
         row0, col0 = (t // tile_cols) * TILE, (t % tile_cols) * TILE
         nrows, ncols = min(TILE, ny - row0), min(TILE, nx - col0)
         lc0 = col0 - (tiles[0] % tile_cols) * TILE
-        start, ev_day, ev_cum = tile_events(
-            ta_idx[ta_off[t] : ta_off[t + 1]], ax, ay, a_ring, a_geom, a_day, a_lk,
+        events = tile_searches(
+            ta_idx[ta_off[t] : ta_off[t + 1]], ax, ay, a_ring, a_geom, a_day,
             x0, top, cell, row0, col0, nrows, ncols,
         )  # fmt: skip
-        clock = tile_survival(start, ev_day, ev_cum)
+        clock = tile_survival(events, a_day, a_lk, nrows * ncols)
         acc = np.zeros((2 + n_types, nrows * ncols))  # mean, variance terms, per type
         axes = np.empty((6, kmax, TILE))
         wbuf = np.empty(nrows * ncols)

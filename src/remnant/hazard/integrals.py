@@ -41,6 +41,7 @@ from remnant.hazard.kernels import (
     advance,
     log_survival,
     tile_events,
+    tile_searches,
     tile_survival,
     weighted_sums,
 )
@@ -158,7 +159,7 @@ class Integrals:
 # -- the candidate (evidence, strike) pairs --------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(parallel=True, cache=True)
 def _pairs(
     te_off: IntArray,
     te_idx: IntArray,
@@ -172,8 +173,11 @@ def _pairs(
     out: IntArray,
     fill: bool,
 ) -> None:
-    """Count (``fill`` false) or list the strikes that may explain each evidence point."""
-    for t in range(len(te_off) - 1):
+    """Count (``fill`` false) or list the strikes that may explain each evidence point.
+
+    Tiles run in parallel: a point lies in one tile, so each writes only its own entries.
+    """
+    for t in numba.prange(len(te_off) - 1):
         for k in range(te_off[t], te_off[t + 1]):
             j = te_idx[k]
             n = offsets[j]
@@ -267,11 +271,11 @@ def _pass(
         t = tiles[it]
         row0, col0 = (t // tile_cols) * TILE, (t % tile_cols) * TILE
         nrows, ncols = min(TILE, ny - row0), min(TILE, nx - col0)
-        start, ev_day_c, ev_cum = tile_events(
-            ta_idx[ta_off[t] : ta_off[t + 1]], ax, ay, a_ring, a_geom, a_day, a_lk,
+        events = tile_searches(
+            ta_idx[ta_off[t] : ta_off[t + 1]], ax, ay, a_ring, a_geom, a_day,
             x0, top, cell, row0, col0, nrows, ncols,
         )  # fmt: skip
-        clock = tile_survival(start, ev_day_c, ev_cum)
+        clock = tile_survival(events, a_day, a_lk, nrows * ncols)
         found, notice = clock[5], clock[6]
         searched_row = np.zeros(nrows, dtype=np.bool_)
         noticed_row = np.zeros(nrows, dtype=np.bool_)
@@ -317,7 +321,8 @@ def _pass(
                     strikes, comps, s, box, rows, cols, spans, clip, g, clock[4],
                     a_cell[a_off[q] : a_off[q + 1]],
                 )  # fmt: skip
-        if want[1]:
+        if want[1] and te_off[t + 1] > te_off[t]:
+            start, ev_day_c, ev_cum = tile_events(events, a_day, a_lk, nrows * ncols)
             _evidence_weights(
                 t, te_off, te_idx, ev_row, ev_col, ev_day, ev_item, pair_off, pair_strike,
                 compat, strikes, comps, clip, g, row0, col0, ncols, (start, ev_day_c, ev_cum),

@@ -9,8 +9,9 @@ and plain arrays, so that :mod:`remnant.hazard.integrals` and
   (docs/model.md §1, as :func:`remnant.hazard.footprint.isotropic_cell_mass`).
 - :func:`rotated_mass` — the midpoint-rule mass of an oriented normal at one cell
   (as :func:`remnant.hazard.footprint.rotated_cell_mass`).
-- :func:`tile_events` — every search's cells in a tile, grouped by cell and sorted by
-  day, with cumulative ``log(1 − p)``; :func:`log_survival` then gives
+- :func:`tile_searches` — every search's cells in a tile, in day order;
+  :func:`tile_survival` sweeps them for strikes in day order, and :func:`tile_events`
+  groups them by cell, latest first, with cumulative ``log(1 − p)``; :func:`log_survival` then gives
   ``log S_sc = Σ_{a: t_a > t_s, c ∈ a} log(1 − p_a)`` for any strike day (docs/model.md
   §2) by a short scan of the cell's events.
 
@@ -156,15 +157,18 @@ def rotated_density(
 # -- searches in a tile ----------------------------------------------------------------
 
 
+TileSearches = tuple[IntArray, IntArray]
+"""The cells of a tile inside searches and the search of each, in day order."""
+
+
 @numba.njit(cache=True)
-def tile_events(
+def tile_searches(
     ids: IntArray,
     rx: FloatArray,
     ry: FloatArray,
     ring_offsets: IntArray,
     geom_offsets: IntArray,
     day: IntArray,
-    log_keep: FloatArray,
     x0: float,
     top: float,
     cell: float,
@@ -172,16 +176,12 @@ def tile_events(
     col0: int,
     nrows: int,
     ncols: int,
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """Every cell of a tile inside searches ``ids``, grouped by cell, latest search first.
+) -> TileSearches:
+    """Every cell of a tile inside searches ``ids``: ``(cells, search)``, by day ascending.
 
-    Returns ``start`` (shape ``nrows·ncols + 1``), ``ev_day`` and ``ev_cum``: the
-    events of local cell ``c = (row − row0)·ncols + (col − col0)`` are
-    ``start[c]:start[c+1]``, sorted by day descending, with ``ev_cum[k, j]`` the sum
-    of ``log_keep[:, j]`` over the cell's events up to and including ``k``.
-    ``log_keep`` has two columns: :data:`SEARCH` (``log(1 − p)``, the items found)
-    and :data:`NOTICE` (``log(1 − q)``, what an NTS without evidence says of where
-    an attack fell, docs/model.md §2).
+    Cells are local, ``c = (row − row0)·ncols + (col − col0)``. The searches are
+    visited in day order, so the events come out in day order with no sort of the
+    cells (a tile may hold tens of thousands).
     """
     n_cells = nrows * ncols
     buf = np.empty(n_cells, dtype=np.int64)
@@ -189,7 +189,7 @@ def tile_events(
     cells = np.empty(cap, dtype=np.int64)
     owner = np.empty(cap, dtype=np.int64)
     n = 0
-    for a in ids:
+    for a in ids[np.argsort(day[ids], kind="mergesort")]:
         lo, hi = geom_offsets[a], geom_offsets[a + 1]
         k = fill_cells(rx, ry, ring_offsets, lo, hi, x0, top, cell, row0, col0, nrows, ncols, buf)
         if n + k > cap:
@@ -199,7 +199,7 @@ def tile_events(
         cells[n : n + k] = buf[:k]
         owner[n : n + k] = a
         n += k
-    return _group_by_cell(cells[:n], owner[:n], day, log_keep, n_cells)
+    return cells[:n], owner[:n]
 
 
 @numba.njit(cache=True)
@@ -210,25 +210,32 @@ def _grow(a: IntArray, cap: int) -> IntArray:
 
 
 @numba.njit(cache=True)
-def _group_by_cell(
-    cells: IntArray, owner: IntArray, day: IntArray, log_keep: FloatArray, n_cells: int
+def tile_events(
+    found: TileSearches, day: IntArray, log_keep: FloatArray, n_cells: int
 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """Counting sort of events by cell; within a cell, by day descending; cumulative sums."""
+    """The events of :func:`tile_searches` grouped by cell, latest search first.
+
+    Returns ``start`` (shape ``n_cells + 1``), ``ev_day`` and ``ev_cum``: the events of
+    local cell ``c`` are ``start[c]:start[c+1]``, sorted by day descending, with
+    ``ev_cum[k, j]`` the sum of ``log_keep[:, j]`` over the cell's events up to and
+    including ``k``. ``log_keep`` has two columns: :data:`SEARCH` (``log(1 − p)``, the
+    items found) and :data:`NOTICE` (``log(1 − q)``, what an NTS without evidence
+    says of where an attack fell, docs/model.md §2). A counting sort by cell that fills
+    each cell from its end, earliest event first, so its events come out latest first.
+    """
+    cells, owner = found
     start = np.zeros(n_cells + 1, dtype=np.int64)
     for c in cells:
         start[c + 1] += 1
     for c in range(n_cells):
         start[c + 1] += start[c]
-    at = start[:-1].copy()
-    ev_day = np.empty(len(cells), dtype=np.int64)
+    at = start[1:].copy()
     ev_owner = np.empty(len(cells), dtype=np.int64)
-    for k in range(len(cells)):
+    for k in range(len(cells)):  # earliest first, to the end of its cell
         c = cells[k]
-        ev_day[at[c]] = day[owner[k]]
+        at[c] -= 1
         ev_owner[at[c]] = owner[k]
-        at[c] += 1
-    for c in range(n_cells):
-        _sort_desc(ev_day, ev_owner, start[c], start[c + 1])
+    ev_day = day[ev_owner]
     ev_cum = np.empty((len(cells), 2), dtype=np.float64)
     for c in range(n_cells):
         acc0, acc1 = 0.0, 0.0
@@ -241,21 +248,9 @@ def _group_by_cell(
 
 
 @numba.njit(cache=True)
-def _sort_desc(days: IntArray, values: IntArray, lo: int, hi: int) -> None:
-    """Insertion sort of ``days[lo:hi]`` descending, carrying ``values`` (few per cell)."""
-    for k in range(lo + 1, hi):
-        d, v = days[k], values[k]
-        m = k - 1
-        while m >= lo and days[m] < d:
-            days[m + 1] = days[m]
-            values[m + 1] = values[m]
-            m -= 1
-        days[m + 1] = d
-        values[m + 1] = v
-
-
-@numba.njit(cache=True)
-def tile_survival(start: IntArray, ev_day: IntArray, ev_cum: FloatArray) -> SearchClock:
+def tile_survival(
+    found: TileSearches, day: IntArray, log_keep: FloatArray, n_cells: int
+) -> SearchClock:
     """The searches of a tile in day order, to sweep strikes through in day order.
 
     ``S_sc`` of a strike dated ``t_s`` is the product of ``1 − p`` over the searches
@@ -264,31 +259,34 @@ def tile_survival(start: IntArray, ev_day: IntArray, ev_cum: FloatArray) -> Sear
     tile's strikes in day order, the passes start from every search in the future
     (the sums of all of a cell's logs) and :func:`advance` past each search as the
     strikes' days pass it, so every strike reads ``S·L`` and ``L`` from dense arrays:
-    no per-cell search of events, no branch.
+    no per-cell search of events, no branch. ``found`` are the tile's events in day
+    order (:func:`tile_searches`).
 
     Returns
     -------
     SearchClock
-        ``(days, cells, log_keep)`` of the tile's searches sorted by day, ``logs``
+        ``(days, cells, log_keep)`` of the tile's events in day order, ``logs``
         (``log S`` and ``log L`` per local cell), ``s_now = S·L``,
         ``found = 1 − S·L`` and ``notice = 1 − L``.
     """
-    n = len(start) - 1
-    n_ev = start[-1]
-    cells = np.empty(n_ev, dtype=np.int64)
+    cells, owner = found
+    n_ev = len(cells)
+    days = np.empty(n_ev, dtype=np.int64)
     lks = np.empty((n_ev, 2))
-    logs = np.zeros((n, 2))
-    for c in range(n):
-        previous = np.zeros(2)
-        for k in range(start[c], start[c + 1]):
-            cells[k] = c
-            lks[k] = ev_cum[k] - previous
-            previous = ev_cum[k]
-        logs[c] = previous
-    order = np.argsort(ev_day, kind="mergesort")
-    s_now = np.exp(logs[:, SEARCH] + logs[:, NOTICE])
-    notice = 1.0 - np.exp(logs[:, NOTICE])
-    return ev_day[order], cells[order], lks[order], logs, s_now, 1.0 - s_now, notice
+    logs = np.zeros((n_cells, 2))
+    for k in range(n_ev):  # scalars only: array temporaries per event would cost the most
+        a, c = owner[k], cells[k]
+        days[k] = day[a]
+        lks[k, SEARCH], lks[k, NOTICE] = log_keep[a, SEARCH], log_keep[a, NOTICE]
+        logs[c, SEARCH] += log_keep[a, SEARCH]
+        logs[c, NOTICE] += log_keep[a, NOTICE]
+    s_now = np.ones(n_cells)
+    notice = np.zeros(n_cells)
+    for c in range(n_cells):
+        if logs[c, SEARCH] != 0.0 or logs[c, NOTICE] != 0.0:
+            s_now[c] = math.exp(logs[c, SEARCH] + logs[c, NOTICE])
+            notice[c] = 1.0 - math.exp(logs[c, NOTICE])
+    return days, cells, lks, logs, s_now, 1.0 - s_now, notice
 
 
 @numba.njit(cache=True)

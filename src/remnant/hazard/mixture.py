@@ -166,11 +166,13 @@ def component_mass(
         d = rotated_density(dx, dy, comps[k, ALONG], comps[k, ACROSS], comps[k, SIN], comps[k, COS])
         return d * cell * cell / comps[k, NORM]
     sig = comps[k, ALONG]
-    scale = ndtr(clip) - ndtr(-clip)
     zx0 = min(max((x0 + col * cell - cx) / sig, -clip), clip)
     zx1 = min(max((x0 + (col + 1) * cell - cx) / sig, -clip), clip)
     zy0 = min(max((top - (row + 1) * cell - cy) / sig, -clip), clip)
     zy1 = min(max((top - row * cell - cy) / sig, -clip), clip)
+    if zx0 == zx1 or zy0 == zy1:  # outside the cut window: no erfc for a zero
+        return 0.0
+    scale = ndtr(clip) - ndtr(-clip)
     return (ndtr(zx1) - ndtr(zx0)) * (ndtr(zy1) - ndtr(zy0)) / (scale * scale)
 
 
