@@ -200,28 +200,46 @@ def _shares(
     return _Shares(share, bg, found)
 
 
-@numba.njit(cache=True)
+SHARE_CHUNKS = 4
+"""Pieces the pairs are cut into for :func:`_share_pairs`, each summed on its own core
+into its own array: a fixed number, so that the sums, and so the estimate, do not
+depend on how many cores the machine has."""
+
+
+@numba.njit(parallel=True, cache=True)
 def _share_pairs(
     pair_ev: IntArray, pair_st: IntArray, pair_w: FloatArray, mean: FloatArray,
     bg: FloatArray, searched: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:  # fmt: skip
     """Two passes over the pairs: each point's total weight, then the shares (numba).
 
-    A point no source can explain (total 0) goes to the background whole.
+    A point no source can explain (total 0) goes to the background whole. The pairs
+    run in :data:`SHARE_CHUNKS` pieces in parallel.
     """
-    total = bg.copy()
-    for p in range(len(pair_ev)):
-        total[pair_ev[p]] += mean[pair_st[p]] * pair_w[p]
-    share = np.empty(len(pair_ev))
-    found = np.zeros(len(mean))
-    for p in range(len(pair_ev)):
-        j = pair_ev[p]
-        share[p] = mean[pair_st[p]] * pair_w[p] / total[j] if total[j] > 0.0 else 0.0
-        found[pair_st[p]] += share[p] * searched[j]
-    bg_share = np.ones(len(bg))
-    for j in range(len(bg)):
-        if total[j] > 0.0:
-            bg_share[j] = bg[j] / total[j]
+    n, n_ev, n_st = len(pair_ev), len(bg), len(mean)
+    size = -(-n // SHARE_CHUNKS)
+    part = np.zeros((SHARE_CHUNKS, n_ev))
+    for c in numba.prange(SHARE_CHUNKS):
+        for p in range(c * size, min(n, (c + 1) * size)):
+            part[c, pair_ev[p]] += mean[pair_st[p]] * pair_w[p]
+    total = np.empty(n_ev)
+    bg_share = np.empty(n_ev)
+    for j in numba.prange(n_ev):
+        t = bg[j]
+        for c in range(SHARE_CHUNKS):
+            t += part[c, j]
+        total[j] = t
+        bg_share[j] = bg[j] / t if t > 0.0 else 1.0
+    share = np.empty(n)
+    found_part = np.zeros((SHARE_CHUNKS, n_st))
+    for c in numba.prange(SHARE_CHUNKS):
+        for p in range(c * size, min(n, (c + 1) * size)):
+            j = pair_ev[p]
+            share[p] = mean[pair_st[p]] * pair_w[p] / total[j] if total[j] > 0.0 else 0.0
+            found_part[c, pair_st[p]] += share[p] * searched[j]
+    found = np.zeros(n_st)
+    for c in range(SHARE_CHUNKS):
+        found += found_part[c]
     return share, bg_share, found
 
 
