@@ -334,7 +334,7 @@ def update_estimate_tiles(
     blocks = list(tiles)
     with atomic_path(target) as tmp:
         shutil.copyfile(target, tmp)
-        with rasterio.open(tmp, "r+") as dst:
+        with rasterio.open(tmp, "r+", num_threads="all_cpus") as dst:
             if _grid_of(target, dst) != grid:
                 raise ValueError(f"{target}: written on another grid than {grid}")
             for tile_row, tile_col, bands in blocks:
@@ -346,7 +346,7 @@ def update_estimate_tiles(
             overview_pyramid(b.astype(np.float32, copy=False), len(factors)) for *_, b in blocks
         ]
         for index, f in enumerate(factors):
-            with rasterio.open(tmp, "r+", overview_level=index) as ov:
+            with rasterio.open(tmp, "r+", overview_level=index, num_threads="all_cpus") as ov:
                 for (tile_row, tile_col, _), pyramid in zip(blocks, pyramids, strict=True):
                     row0, col0, _, _ = grid.tile_window(tile_row, tile_col)
                     means = pyramid[index]
