@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numba
 import numpy as np
 
-from remnant.hazard.evidence import _share_pairs
+from remnant.hazard.evidence import _Pairs, _shares
+from remnant.hazard.integrals import Integrals
+
+FloatArray = np.ndarray
 
 
-def _pairs(seed: int, n_ev: int = 500, n_st: int = 60, n_pairs: int = 3000):
+def _integrals(pair_ev: np.ndarray, pair_st: np.ndarray, weight: FloatArray, bg: FloatArray):
+    """Integrals holding only what the shares read: the pairs and the background weights."""
+    none, empty = np.empty(0, dtype=np.int64), np.empty(0)
+    fields = {f.name: empty for f in dataclasses.fields(Integrals)}
+    fields.update(area_strike_area=none, area_strike=none, area_cells=none)
+    fields.update(pair_evidence=pair_ev, pair_strike=pair_st, pair_weight=weight)
+    return Integrals(**{**fields, "evidence_background": bg})
+
+
+def _case(seed: int, n_ev: int = 500, n_st: int = 60, n_pairs: int = 3000):
     rng = np.random.default_rng(seed)
-    pair_ev = rng.integers(0, n_ev, n_pairs)
+    pair_ev = rng.integers(0, n_ev, n_pairs)  # in no order, as after a splice
     pair_st = rng.integers(0, n_st, n_pairs)
     weight = rng.exponential(1.0, n_pairs)
     weight[rng.random(n_pairs) < 0.05] = 0.0
@@ -22,31 +36,45 @@ def _pairs(seed: int, n_ev: int = 500, n_st: int = 60, n_pairs: int = 3000):
 
 
 def test_shares_are_each_sources_part_of_its_points_total() -> None:
-    pair_ev, pair_st, weight, mean, bg, searched = _pairs(1)
-    share, bg_share, found = _share_pairs(pair_ev, pair_st, weight, mean, bg, searched)
+    pair_ev, pair_st, weight, mean, bg, searched = _case(1)
+    pairs = _Pairs.of(_integrals(pair_ev, pair_st, weight, bg))
+    shares = _shares(pairs, mean, 1.0, searched)
+    share = pairs.in_given_order(shares.strike)
     total = bg + np.bincount(pair_ev, mean[pair_st] * weight, len(bg))
     explained = total > 0
     safe = np.where(explained, total, 1.0)
     expect = np.where(explained[pair_ev], mean[pair_st] * weight / safe[pair_ev], 0.0)
     np.testing.assert_allclose(share, expect, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(bg_share, np.where(explained, bg / safe, 1.0), rtol=1e-12)
+    np.testing.assert_allclose(shares.background, np.where(explained, bg / safe, 1.0), rtol=1e-12)
     by_strike = np.bincount(pair_st, expect * searched[pair_ev], len(mean))
-    np.testing.assert_allclose(found, by_strike, rtol=1e-12)
+    np.testing.assert_allclose(shares.found, by_strike, rtol=1e-12)
     # every point is shared out whole: its sources' shares and the background's sum to 1
-    whole = bg_share + np.bincount(pair_ev, share, len(bg))
+    whole = shares.background + np.bincount(pair_ev, share, len(bg))
     np.testing.assert_allclose(whole[explained], 1.0, rtol=1e-12)
-    assert np.all(bg_share[~explained] == 1.0)
+    assert np.all(shares.background[~explained] == 1.0)
+
+
+def test_pairs_in_evidence_order_keep_each_points_pairs_in_their_order() -> None:
+    pair_ev, pair_st, weight, _, bg, _ = _case(3)
+    pairs = _Pairs.of(_integrals(pair_ev, pair_st, weight, bg))
+    assert np.all(np.diff(pairs.evidence) >= 0)
+    assert np.array_equal(pairs.evidence, pair_ev[np.argsort(pair_ev, kind="stable")])
+    assert np.array_equal(pairs.in_given_order(pairs.weight), weight)
+    ordered = np.sort(pair_ev)
+    already = _Pairs.of(_integrals(ordered, pair_st, weight, bg))
+    assert already.order is None and np.array_equal(already.offsets, pairs.offsets)
 
 
 def test_shares_do_not_depend_on_the_number_of_threads() -> None:
-    args = _pairs(2, n_ev=2000, n_pairs=20_001)
+    pair_ev, pair_st, weight, mean, bg, searched = _case(2, n_ev=2000, n_pairs=20_001)
+    pairs = _Pairs.of(_integrals(pair_ev, pair_st, weight, bg))
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = _share_pairs(*args)
+        one = _shares(pairs, mean, 1.0, searched)
         numba.set_num_threads(before)
-        many = _share_pairs(*args)
+        many = _shares(pairs, mean, 1.0, searched)
     finally:
         numba.set_num_threads(before)
-    for a, b in zip(one, many, strict=True):
+    for a, b in zip(dataclasses.astuple(one), dataclasses.astuple(many), strict=True):
         assert np.array_equal(a, b)

@@ -139,9 +139,10 @@ def attribute(
     removed = np.isin(kind, (REPORTED, ACCIDENT)).astype(np.float64) * quantity
 
     window: list[FloatArray] = []  # the last step's grids: the next starts from them
+    pairs = _Pairs.of(integrals)
 
     def step(log_mean: FloatArray) -> FloatArray:
-        shares = _shares(integrals, np.exp(log_mean), background, searched)
+        shares = _shares(pairs, np.exp(log_mean), background, searched)
         k, e = _counts(integrals, shares)
         post = _learn(strikes, k, e, EM_GRID_POINTS, 1, seed, window[-1] if window else None)
         window[:] = [post.window]
@@ -155,7 +156,7 @@ def attribute(
         mean = np.exp(log_mean)
     else:
         mean = strikes.prior_mean
-    shares = _shares(integrals, mean, background, searched)
+    shares = _shares(pairs, mean, background, searched)
     k, e = _counts(integrals, shares)
     nothing = np.zeros(len(strikes))
     post = (
@@ -163,9 +164,7 @@ def attribute(
         if learn
         else _learn(strikes, nothing, nothing, None, draws, seed)
     )
-    k_rem = weighted_sums(
-        integrals.pair_strike, shares.strike * removed[integrals.pair_evidence], len(strikes)
-    )
+    k_rem = weighted_sums(pairs.strike, shares.strike * removed[pairs.evidence], len(strikes))
     k_rem += np.where(integrals.exposure > 0, 0.0, shares.found)
     return Attribution(
         posterior=post,
@@ -173,70 +172,124 @@ def attribute(
         removed=k_rem,
         exposure=e,
         responsibility_background=shares.background,
-        pair_share=shares.strike,
+        pair_share=pairs.in_given_order(shares.strike),
         iterations=n_done,
     )
 
 
 @dataclass(frozen=True)
 class _Shares:
-    strike: FloatArray  # per pair
+    strike: FloatArray  # per pair, in evidence order
     background: FloatArray  # per evidence point
     found: FloatArray  # searched items per strike, before the exposure check
 
 
-def _shares(
-    integrals: Integrals, mean: FloatArray, bg_mean: float, searched: FloatArray
-) -> _Shares:
+@dataclass(frozen=True)
+class _Pairs:
+    """The (evidence, strike) pairs in evidence order, a CSR over the evidence points.
+
+    Pass 1 lists them so, but splicing the strikes a round redid breaks the order;
+    one counting sort per evidence update puts it back, and every step of the update
+    then reads each point's pairs in one run.
+    """
+
+    offsets: IntArray
+    evidence: IntArray
+    strike: IntArray
+    weight: FloatArray
+    background: FloatArray
+    order: IntArray | None  # position in the integrals' order of each; None if the same
+
+    @classmethod
+    def of(cls, integrals: Integrals) -> _Pairs:
+        ev = integrals.pair_evidence
+        n_ev = len(integrals.evidence_background)
+        offsets = np.zeros(n_ev + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ev, minlength=n_ev), out=offsets[1:])
+        if np.all(ev[1:] >= ev[:-1]):
+            order = None
+            strike, weight = integrals.pair_strike, integrals.pair_weight
+        else:
+            order = _counting_order(ev, offsets)
+            ev, strike, weight = (
+                ev[order],
+                integrals.pair_strike[order],
+                integrals.pair_weight[order],
+            )
+        return cls(offsets, ev, strike, weight, integrals.evidence_background, order)
+
+    def in_given_order(self, values: FloatArray) -> FloatArray:
+        """Per-pair ``values`` (evidence order) back in the integrals' order."""
+        if self.order is None:
+            return values
+        out = np.empty_like(values)
+        out[self.order] = values
+        return out
+
+
+@numba.njit(cache=True)
+def _counting_order(key: IntArray, offsets: IntArray) -> IntArray:
+    """The stable order of ``key`` by a counting sort; ``offsets`` its CSR (numba)."""
+    at = offsets[:-1].copy()
+    order = np.empty(len(key), dtype=np.int64)
+    for p in range(len(key)):
+        order[at[key[p]]] = p
+        at[key[p]] += 1
+    return order
+
+
+def _shares(pairs: _Pairs, mean: FloatArray, bg_mean: float, searched: FloatArray) -> _Shares:
     """Responsibilities of each (evidence, strike) pair and of the background.
 
-    Also the searched items attributed to each strike, in the same two passes over
-    the pairs (:func:`_share_pairs`).
+    Also the searched items attributed to each strike, in the same pass over the
+    pairs (:func:`_share_pairs`).
     """
     share, bg, found = _share_pairs(
-        integrals.pair_evidence, integrals.pair_strike, integrals.pair_weight, mean,
-        bg_mean * integrals.evidence_background, searched,
-    )  # fmt: skip
+        pairs.offsets, pairs.strike, pairs.weight, mean, bg_mean * pairs.background, searched
+    )
     return _Shares(share, bg, found)
 
 
 SHARE_CHUNKS = 4
-"""Pieces the pairs are cut into for :func:`_share_pairs`, each summed on its own core
-into its own array: a fixed number, so that the sums, and so the estimate, do not
-depend on how many cores the machine has."""
+"""Pieces the evidence points are cut into for :func:`_share_pairs`, each run on its own
+core with its own sums per strike: a fixed number, so that the sums, and so the
+estimate, do not depend on how many cores the machine has."""
 
 
 @numba.njit(parallel=True, cache=True)
 def _share_pairs(
-    pair_ev: IntArray, pair_st: IntArray, pair_w: FloatArray, mean: FloatArray,
+    offsets: IntArray, pair_st: IntArray, pair_w: FloatArray, mean: FloatArray,
     bg: FloatArray, searched: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:  # fmt: skip
-    """Two passes over the pairs: each point's total weight, then the shares (numba).
+    """Per point, its total weight, then the shares of its pairs (numba).
 
-    A point no source can explain (total 0) goes to the background whole. The pairs
-    run in :data:`SHARE_CHUNKS` pieces in parallel.
+    ``offsets`` is the CSR of each point's pairs. A point no source can explain (total
+    0) goes to the background whole. The points run in :data:`SHARE_CHUNKS` pieces in
+    parallel.
     """
-    n, n_ev, n_st = len(pair_ev), len(bg), len(mean)
-    size = -(-n // SHARE_CHUNKS)
-    part = np.zeros((SHARE_CHUNKS, n_ev))
-    for c in numba.prange(SHARE_CHUNKS):
-        for p in range(c * size, min(n, (c + 1) * size)):
-            part[c, pair_ev[p]] += mean[pair_st[p]] * pair_w[p]
-    total = np.empty(n_ev)
+    n_ev, n_st = len(bg), len(mean)
+    size = -(-n_ev // SHARE_CHUNKS)
+    share = np.empty(len(pair_st))
     bg_share = np.empty(n_ev)
-    for j in numba.prange(n_ev):
-        t = bg[j]
-        for c in range(SHARE_CHUNKS):
-            t += part[c, j]
-        total[j] = t
-        bg_share[j] = bg[j] / t if t > 0.0 else 1.0
-    share = np.empty(n)
     found_part = np.zeros((SHARE_CHUNKS, n_st))
     for c in numba.prange(SHARE_CHUNKS):
-        for p in range(c * size, min(n, (c + 1) * size)):
-            j = pair_ev[p]
-            share[p] = mean[pair_st[p]] * pair_w[p] / total[j] if total[j] > 0.0 else 0.0
-            found_part[c, pair_st[p]] += share[p] * searched[j]
+        for j in range(c * size, min(n_ev, (c + 1) * size)):
+            lo, hi = offsets[j], offsets[j + 1]
+            total = bg[j]
+            for p in range(lo, hi):
+                share[p] = mean[pair_st[p]] * pair_w[p]
+                total += share[p]
+            if total > 0.0:
+                bg_share[j] = bg[j] / total
+                inverse, items = 1.0 / total, searched[j]
+                for p in range(lo, hi):
+                    share[p] *= inverse
+                if items != 0.0:
+                    for p in range(lo, hi):
+                        found_part[c, pair_st[p]] += share[p] * items
+            else:
+                bg_share[j] = 1.0
+                share[lo:hi] = 0.0
     found = np.zeros(n_st)
     for c in range(SHARE_CHUNKS):
         found += found_part[c]
