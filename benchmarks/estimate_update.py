@@ -13,7 +13,9 @@ after the day's import:
 - **load**: the saved basis read back (:func:`remnant.io.arrays.read_arrays`);
 - **evidence update**: :func:`remnant.hazard.update.update` with the day's records;
 - **raster**: the stale tiles found (:mod:`remnant.hazard.redraw`), drawn and written
-  into ``estimate.tif`` (:func:`remnant.io.geotiff.update_estimate_tiles`);
+  into ``estimate.tif`` (:func:`remnant.io.geotiff.update_estimate_tiles`; the file's
+  size before and after is printed: GDAL writes a recompressed block that no longer
+  fits its old place at the end of the file);
 - **save**: the new basis written (:func:`remnant.io.arrays.write_arrays`).
 
 Their sum is the update's time; it is printed with its ratio to the full run's
@@ -121,6 +123,7 @@ def main() -> int:
         clock = time.perf_counter()
         est = update(basis, day, catalogue, as_of=args.as_of, progress=StageLog("update"))
         seconds["evidence update"] = time.perf_counter() - clock
+        raster_mb = [(out / "estimate.tif").stat().st_size / 1e6]
         clock = time.perf_counter()
         now = drawn_state(est)
         stale, changed = stale_tiles(drawn, now, est)
@@ -128,6 +131,7 @@ def main() -> int:
         update_estimate_tiles(out / "estimate.tif", est.grid, tiles, metadata=raster_tags(est))
         advanced_state(drawn, now, est, stale, changed).save(out / "drawn.npz")
         seconds["raster"] = time.perf_counter() - clock
+        raster_mb.append((out / "estimate.tif").stat().st_size / 1e6)
         clock = time.perf_counter()
         write_arrays(est.basis, out / "basis.npz")
         seconds["save"] = time.perf_counter() - clock
@@ -138,7 +142,7 @@ def main() -> int:
         "tiles_drawn": int(stale.sum()), "tiles": int(stale.size),
         "speed_up": full_s / total, "target_s": TIME_TARGET_S,
         "target_ratio": total / TIME_TARGET_S, "rss_gb": _rss_gb(),
-        "total_remaining": est.total.mean,
+        "total_remaining": est.total.mean, "raster_mb": raster_mb,
     }  # fmt: skip
     if args.check:
         check = estimate(tables, catalogue, as_of=args.as_of, config=config)
@@ -146,7 +150,8 @@ def main() -> int:
         figures["total_gap"] = est.total.mean / check.total.mean - 1.0
     print(json.dumps(figures, indent=2))
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items())
-    drew = f"tiles drawn {int(stale.sum())} of {stale.size}"
+    drew = (f"tiles drawn {int(stale.sum())} of {stale.size}; estimate.tif "
+            f"{raster_mb[0]:,.0f} MB before, {raster_mb[1]:,.0f} MB after")  # fmt: skip
     print(f"update {total:.2f} s ({steps}); full run {full_s:.1f} s: "
           f"{full_s / total:.0f}x faster; target {TIME_TARGET_S:g} s: ratio "
           f"{total / TIME_TARGET_S:.2f}; {drew}")  # fmt: skip
