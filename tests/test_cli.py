@@ -133,6 +133,12 @@ def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
     drawn, tiles = _drawn(run("estimate", project, *args))
     assert drawn == tiles > 0
     assert _drawn(run("estimate", project, *args)) == (0, tiles)
+    raster = out / "estimate.tif"
+    with raster.open("ab") as fh:  # the space many updates would leave behind in the file
+        fh.write(bytes(2 * raster.stat().st_size))
+    bloated = raster.stat().st_size
+    assert _drawn(run("estimate", project, *args)) == (tiles, tiles)  # written afresh
+    assert raster.stat().st_size < bloated / 2
     run("import", project, tmp_path / "late" / "finds.csv")
     drawn, _ = _drawn(run("estimate", project, *args))
     assert 0 < drawn < tiles, (drawn, tiles)

@@ -242,6 +242,12 @@ ESTIMATE_FILES = {
 STATE_FILE = ".state/drawn.npz"
 """What the raster was drawn from, in the output folder (:mod:`remnant.hazard.redraw`)."""
 
+MAX_UNUSED_RASTER = 0.5
+"""Share of ``estimate.tif`` left unused by blocks rewritten elsewhere in updates
+(:func:`remnant.io.geotiff.unused_share`) above which a re-run writes the raster afresh:
+a file updated every day grows by a few per cent a day (6 % after one day at country
+scale), so it is rewritten about every week or two. [-]"""
+
 BASIS_FILE = ".state/basis.npz"
 """What the evidence update was computed from, with the store's last import then
 (:mod:`remnant.hazard.update`), in the output folder."""
@@ -288,7 +294,9 @@ def estimate_project(
     or hazard areas, an edited record, ...; ``estimate.json`` says why). It then
     redraws only the tiles of ``estimate.tif`` that could change by more than 1 %
     (:mod:`remnant.hazard.redraw`), from what it drew before (``out/.state/drawn.npz``).
-    The grid or the assumptions changed, or ``full``, and it does both in full. The
+    The grid or the assumptions changed, or ``full``, and it does both in full; a
+    raster that updates have left more than half unused (:data:`MAX_UNUSED_RASTER`)
+    is written afresh. The
     raster's state is removed while the raster is updated and written after it, so
     that a run that stops half-way leaves the next to draw the whole raster.
 
@@ -315,7 +323,7 @@ def estimate_project(
         ``progress(label, done, total)``.
     """
     from remnant.hazard.redraw import DrawnState, advanced_state, drawn_state, stale_tiles
-    from remnant.io.geotiff import update_estimate_tiles, write_estimate_strips
+    from remnant.io.geotiff import unused_share, update_estimate_tiles, write_estimate_strips
     from remnant.io.summary import write_json, write_summary_csv
 
     out = Path(out)
@@ -336,6 +344,8 @@ def estimate_project(
     previous = None if full or not paths["raster"].exists() else DrawnState.load(state_path)
     now = drawn_state(est)
     stale, changed = stale_tiles(previous, now, est)
+    if previous is not None and unused_share(paths["raster"]) > MAX_UNUSED_RASTER:
+        stale[:] = True  # written afresh: compact again
     state_path.unlink(missing_ok=True)
     if previous is not None and not stale.all():
         tiles = est.tiles(stale, tell)

@@ -205,6 +205,22 @@ def test_updating_tiles_equals_writing_them(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["estimate.tif", "fresh.tif"]
 
 
+def test_unused_share_counts_the_space_updates_leave_behind(tmp_path: Path) -> None:
+    path = write_estimate(tmp_path / "estimate.tif", GRID, _bands(), metadata=META)
+    fresh = geotiff.unused_share(path)
+    assert 0.0 <= fresh < 0.05  # headers and tags only
+    size = path.stat().st_size
+    noise = np.random.default_rng(5).random((4, 256, 256)).astype(np.float32)
+    geotiff.update_estimate_tiles(path, GRID, [(0, 0, noise)])  # compresses worse: moved
+    grown = path.stat().st_size - size
+    assert grown > 0
+    # the old blocks' space is left behind; the new ones, no smaller, took what it grew by
+    assert fresh + 0.01 < geotiff.unused_share(path) <= fresh + grown / (size + grown)
+    with path.open("ab") as fh:
+        fh.write(bytes(3 * path.stat().st_size))
+    assert geotiff.unused_share(path) > 0.75
+
+
 def test_missing_band_is_a_format_error(tmp_path: Path) -> None:
     path = tmp_path / "two_bands.tif"
     profile = {

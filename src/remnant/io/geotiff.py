@@ -48,7 +48,7 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 from rasterio.crs import CRS as RioCRS
-from rasterio.enums import Resampling
+from rasterio.enums import Interleaving, Resampling
 from rasterio.errors import CRSError, RasterioIOError
 from rasterio.io import DatasetReader, DatasetWriter
 from rasterio.transform import Affine
@@ -353,6 +353,29 @@ def update_estimate_tiles(
                     window = Window(col0 // f, row0 // f, means.shape[2], means.shape[1])
                     ov.write(means, window=window)
     return target
+
+
+def unused_share(path: str | Path) -> float:
+    """Share of a GeoTIFF's bytes that none of its blocks uses.
+
+    :func:`update_estimate_tiles` leaves the space of a block whose recompressed data
+    no longer fits in its place (GDAL writes it at the end of the file), so a file
+    updated again and again grows; its caller writes it afresh once this share is
+    large. Reads only the blocks' sizes, not their data. [-]
+    """
+    with rasterio.open(path) as src:
+        levels = len(src.overviews(1))
+    used = 0
+    for level in range(-1, levels):
+        with rasterio.open(path, overview_level=level if level >= 0 else None) as ds:
+            h, w = ds.block_shapes[0]
+            rows, cols = -(-ds.height // h), -(-ds.width // w)
+            bands = range(1, ds.count + 1) if ds.interleaving == Interleaving.band else (1,)
+            used += sum(
+                ds.block_size(b, i, j) for b in bands for i in range(rows) for j in range(cols)
+            )
+    size = Path(path).stat().st_size
+    return max(0.0, 1.0 - used / size) if size else 0.0
 
 
 def block_means(bands: np.ndarray, factor: int) -> np.ndarray:
