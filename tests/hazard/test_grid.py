@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from remnant.hazard.grid import TILE, Grid, choose_crs
+from remnant.hazard.tiles import unique_rows
 
 GRID = Grid(crs="EPSG:32637", x0=1000.0, y0=2000.0, cell=10.0, nx=600, ny=300)
 
@@ -102,3 +103,15 @@ def test_choose_crs_uses_the_median_point() -> None:
 def test_choose_crs_rejects_points_outside_utm() -> None:
     with pytest.raises(ValueError, match="UTM"):
         choose_crs([10.0], [88.0])
+
+
+@pytest.mark.parametrize("n", [0, 1, 2000])
+def test_unique_rows_numbers_rows_as_numpy_unique_does(n: int) -> None:
+    rng = np.random.default_rng(n)
+    owner = rng.integers(0, 7, n)
+    x, y = np.floor(rng.normal(0, 2, n)), np.floor(rng.normal(0, 2, n))  # many repeats
+    first, number = unique_rows(owner, x, y)
+    rows = np.column_stack([owner, x, y]).astype(float)
+    _, want_first, want_number = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    np.testing.assert_array_equal(first, want_first)
+    np.testing.assert_array_equal(number, want_number.ravel())

@@ -52,7 +52,7 @@ from scipy.spatial import cKDTree
 
 from remnant.hazard.inputs import Strikes
 from remnant.hazard.kernels import weighted_sums
-from remnant.hazard.tiles import csr_offsets, run_rows
+from remnant.hazard.tiles import csr_offsets, run_rows, unique_rows
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -419,9 +419,7 @@ def _split_wide(
     mine = is_wide[label]
     sigma_f = np.sqrt(strikes.pattern_var[sites.strike])
     side = SPLIT_SIDE * sigma_f[label[mine]]
-    keys = np.column_stack([label[mine], np.floor(x[mine] / side), np.floor(y[mine] / side)])
-    _, part = np.unique(keys, axis=0, return_inverse=True)
-    part = part.ravel()
+    _, part = unique_rows(label[mine], np.floor(x[mine] / side), np.floor(y[mine] / side))
     n_part = int(part.max()) + 1
     parent = np.zeros(n_part, dtype=np.int64)
     parent[part] = label[mine]
@@ -522,9 +520,7 @@ def _link(strikes: Strikes, owner: IntArray, x: FloatArray, y: FloatArray) -> tu
     """
     link = SITE_LINK * np.sqrt(strikes.pattern_var)[owner]
     h = link / 4.0
-    keys = np.column_stack([owner, np.floor(x / h), np.floor(y / h)])
-    _, rep, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.ravel()
+    rep, inverse = unique_rows(owner, np.floor(x / h), np.floor(y / h))
     n_rep = len(rep)
     count = np.bincount(inverse, minlength=n_rep)
     pts = np.column_stack([weighted_sums(inverse, x, n_rep), weighted_sums(inverse, y, n_rep)])
