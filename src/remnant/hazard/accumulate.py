@@ -145,6 +145,7 @@ def _strip(
                 )  # fmt: skip
         studied = _add_background(bg, factor, bgm, row0, col0, nrows, ncols, acc)
         studied = studied or ts_off[t + 1] > ts_off[t]
+        last_mu, last_var, p_any, lo, hi = -1.0, -1.0, 0.0, 0.0, 0.0
         for c in range(nrows * ncols):
             lr, lcol = c // ncols, lc0 + c % ncols
             if not studied:
@@ -155,7 +156,10 @@ def _strip(
             var = mu + acc[1, c]
             for ty in range(n_types):
                 var += type_rel_var[ty] * acc[2 + ty, c] ** 2
-            p_any, lo, hi = cell_bands(mu, max(var, mu), q[0], q[1])
+            var = max(var, mu)
+            if mu != last_mu or var != last_var:  # runs of cells with the background alone
+                p_any, lo, hi = cell_bands(mu, var, q[0], q[1])
+                last_mu, last_var = mu, var
             out[0, lr, lcol] = mu
             out[1, lr, lcol] = p_any
             out[2, lr, lcol] = lo
