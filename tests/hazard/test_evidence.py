@@ -8,7 +8,7 @@ import numba
 import numpy as np
 
 from remnant.hazard.evidence import _Pairs, _shares
-from remnant.hazard.integrals import Integrals
+from remnant.hazard.integrals import Integrals, splice_pairs
 
 FloatArray = np.ndarray
 
@@ -78,3 +78,19 @@ def test_shares_do_not_depend_on_the_number_of_threads() -> None:
         numba.set_num_threads(before)
     for a, b in zip(dataclasses.astuple(one), dataclasses.astuple(many), strict=True):
         assert np.array_equal(a, b)
+
+
+def test_splicing_pairs_keeps_them_in_evidence_order() -> None:
+    rng = np.random.default_rng(4)
+    old_ev = np.sort(rng.integers(0, 300, 4000))
+    old = (old_ev, rng.integers(0, 50, 4000), rng.random(4000))
+    keep = rng.random(4000) < 0.7
+    new = (rng.integers(0, 300, 900), rng.integers(50, 60, 900), rng.random(900))  # unsorted
+    got = splice_pairs(old, keep, new)
+    joined = [np.concatenate([o[keep], n]) for o, n in zip(old, new, strict=True)]
+    order = np.argsort(joined[0], kind="stable")  # what the evidence update would sort into
+    for a, b in zip(got, joined, strict=True):
+        assert np.array_equal(a, b[order])
+    unsorted = (old_ev[::-1].copy(), old[1], old[2])  # not in evidence order: put together
+    for a, b in zip(splice_pairs(unsorted, keep, new), [unsorted[0], *old[1:]], strict=True):
+        assert np.array_equal(a[: keep.sum()], b[keep])

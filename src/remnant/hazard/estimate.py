@@ -82,6 +82,7 @@ from remnant.hazard.integrals import (
     difference,
     integrate,
     polygon_tuple,
+    splice_pairs,
     tile_sums,
 )
 from remnant.hazard.mixture import pack
@@ -1050,7 +1051,11 @@ def _splice(
     last[idx] = new.last_exposure
     norm = old.notice_norm.copy()
     norm[idx] = new.notice_norm
-    keep = ~moved[old.pair_strike]
+    pair_ev, pair_st, pair_w = splice_pairs(
+        (old.pair_evidence, old.pair_strike, old.pair_weight),
+        ~moved[old.pair_strike],
+        (new.pair_evidence, idx[new.pair_strike], new.pair_weight),
+    )
     keep_a = ~moved[old.area_strike]
     return Integrals(
         exposure=exposure,
@@ -1059,9 +1064,9 @@ def _splice(
         notice_norm=norm,
         searched=old.searched,
         notice=old.notice,
-        pair_evidence=np.concatenate([old.pair_evidence[keep], new.pair_evidence]),
-        pair_strike=np.concatenate([old.pair_strike[keep], idx[new.pair_strike]]),
-        pair_weight=np.concatenate([old.pair_weight[keep], new.pair_weight]),
+        pair_evidence=pair_ev,
+        pair_strike=pair_st,
+        pair_weight=pair_w,
         evidence_background=old.evidence_background,
         area_strike_area=np.concatenate([old.area_strike_area[keep_a], new.area_strike_area]),
         area_strike=np.concatenate([old.area_strike[keep_a], idx[new.area_strike]]),

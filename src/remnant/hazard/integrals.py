@@ -853,3 +853,49 @@ def difference(
         area_strike=strike,
         area_mass=mass,
     )
+
+
+def splice_pairs(
+    old: tuple[IntArray, IntArray, FloatArray],
+    keep: npt.NDArray[np.bool_],
+    new: tuple[IntArray, IntArray, FloatArray],
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """The ``keep`` pairs of ``old`` and all of ``new``, each ``(evidence, strike, weight)``.
+
+    Where ``old`` is in evidence order the result is too, each point's kept old pairs
+    before its new ones: a merge, so that the evidence update needs no sort
+    (:class:`.evidence._Pairs`). Otherwise the two are put one after the other.
+    """
+    ev, st, w = old
+    n_ev, n_st, n_w = new
+    if len(n_ev) == 0 or not np.all(ev[1:] >= ev[:-1]):
+        return (
+            np.concatenate([ev[keep], n_ev]),
+            np.concatenate([st[keep], n_st]),
+            np.concatenate([w[keep], n_w]),
+        )
+    if not np.all(n_ev[1:] >= n_ev[:-1]):
+        order = np.argsort(n_ev, kind="stable")
+        n_ev, n_st, n_w = n_ev[order], n_st[order], n_w[order]
+    size = int(np.count_nonzero(keep)) + len(n_ev)
+    out = (np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size))
+    _merge_pairs(ev, st, w, keep, n_ev, n_st, n_w, *out)
+    return out
+
+
+@numba.njit(cache=True)
+def _merge_pairs(
+    ev: IntArray, st: IntArray, w: FloatArray, keep: npt.NDArray[np.bool_], n_ev: IntArray,
+    n_st: IntArray, n_w: FloatArray, o_ev: IntArray, o_st: IntArray, o_w: FloatArray,
+) -> None:  # fmt: skip
+    i, j, k = 0, 0, 0
+    while i < len(ev) or j < len(n_ev):
+        if j >= len(n_ev) or (i < len(ev) and ev[i] <= n_ev[j]):
+            if keep[i]:
+                o_ev[k], o_st[k], o_w[k] = ev[i], st[i], w[i]
+                k += 1
+            i += 1
+        else:
+            o_ev[k], o_st[k], o_w[k] = n_ev[j], n_st[j], n_w[j]
+            k += 1
+            j += 1
