@@ -188,9 +188,10 @@ class _Shares:
 class _Pairs:
     """The (evidence, strike) pairs in evidence order, a CSR over the evidence points.
 
-    Pass 1 lists them so, but splicing the strikes a round redid breaks the order;
-    one counting sort per evidence update puts it back, and every step of the update
-    then reads each point's pairs in one run.
+    Pass 1 lists them so and its splices keep them so (:func:`.integrals.splice_pairs`);
+    where an update's pass 1 moved by a difference has not, one counting sort per
+    evidence update puts them back. Every step of the update then reads each point's
+    pairs in one run.
     """
 
     offsets: IntArray
