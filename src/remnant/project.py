@@ -344,7 +344,8 @@ def estimate_project(
     previous = None if full or not paths["raster"].exists() else DrawnState.load(state_path)
     now = drawn_state(est)
     stale, changed = stale_tiles(previous, now, est)
-    if previous is not None and unused_share(paths["raster"]) > MAX_UNUSED_RASTER:
+    raster_in_use = previous is not None and not stale.all()
+    if raster_in_use and unused_share(paths["raster"]) > MAX_UNUSED_RASTER:
         stale[:] = True  # written afresh: compact again
     state_path.unlink(missing_ok=True)
     if previous is not None and not stale.all():

@@ -43,7 +43,7 @@ from scipy.spatial import cKDTree
 
 from remnant.hazard.failure_rate import FailureRatePosterior, learn_failure_rates
 from remnant.hazard.inputs import ACCIDENT, REPORTED, SEARCHED, Strikes
-from remnant.hazard.integrals import Integrals
+from remnant.hazard.integrals import Integrals, ascending
 from remnant.hazard.kernels import weighted_sums
 
 FloatArray = npt.NDArray[np.float64]
@@ -207,7 +207,7 @@ class _Pairs:
         n_ev = len(integrals.evidence_background)
         offsets = np.zeros(n_ev + 1, dtype=np.int64)
         np.cumsum(np.bincount(ev, minlength=n_ev), out=offsets[1:])
-        if np.all(ev[1:] >= ev[:-1]):
+        if ascending(ev):
             order = None
             strike, weight = integrals.pair_strike, integrals.pair_weight
         else:

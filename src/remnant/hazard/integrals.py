@@ -855,6 +855,11 @@ def difference(
     )
 
 
+def ascending(values: IntArray) -> bool:
+    """Whether ``values`` never decrease (pairs in evidence order)."""
+    return bool(np.all(values[1:] >= values[:-1]))
+
+
 def splice_pairs(
     old: tuple[IntArray, IntArray, FloatArray],
     keep: npt.NDArray[np.bool_],
@@ -868,13 +873,13 @@ def splice_pairs(
     """
     ev, st, w = old
     n_ev, n_st, n_w = new
-    if len(n_ev) == 0 or not np.all(ev[1:] >= ev[:-1]):
+    if len(n_ev) == 0 or not ascending(ev):
         return (
             np.concatenate([ev[keep], n_ev]),
             np.concatenate([st[keep], n_st]),
             np.concatenate([w[keep], n_w]),
         )
-    if not np.all(n_ev[1:] >= n_ev[:-1]):
+    if not ascending(n_ev):
         order = np.argsort(n_ev, kind="stable")
         n_ev, n_st, n_w = n_ev[order], n_st[order], n_w[order]
     size = int(np.count_nonzero(keep)) + len(n_ev)

@@ -11,9 +11,9 @@ and plain arrays, so that :mod:`remnant.hazard.integrals` and
   (as :func:`remnant.hazard.footprint.rotated_cell_mass`).
 - :func:`tile_searches` — every search's cells in a tile, in day order;
   :func:`tile_survival` sweeps them for strikes in day order, and :func:`tile_events`
-  groups them by cell, latest first, with cumulative ``log(1 − p)``; :func:`log_survival` then gives
-  ``log S_sc = Σ_{a: t_a > t_s, c ∈ a} log(1 − p_a)`` for any strike day (docs/model.md
-  §2) by a short scan of the cell's events.
+  groups them by cell, latest first, with cumulative ``log(1 − p)``;
+  :func:`log_survival` then gives ``log S_sc = Σ_{a: t_a > t_s, c ∈ a} log(1 − p_a)``
+  for any strike day (docs/model.md §2) by a short scan of the cell's events.
 
 References
 ----------
@@ -211,7 +211,7 @@ def _grow(a: IntArray, cap: int) -> IntArray:
 
 @numba.njit(cache=True)
 def tile_events(
-    found: TileSearches, day: IntArray, log_keep: FloatArray, n_cells: int
+    events: TileSearches, day: IntArray, log_keep: FloatArray, n_cells: int
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """The events of :func:`tile_searches` grouped by cell, latest search first.
 
@@ -223,7 +223,7 @@ def tile_events(
     says of where an attack fell, docs/model.md §2). A counting sort by cell that fills
     each cell from its end, earliest event first, so its events come out latest first.
     """
-    cells, owner = found
+    cells, owner = events
     start = np.zeros(n_cells + 1, dtype=np.int64)
     for c in cells:
         start[c + 1] += 1
@@ -249,7 +249,7 @@ def tile_events(
 
 @numba.njit(cache=True)
 def tile_survival(
-    found: TileSearches, day: IntArray, log_keep: FloatArray, n_cells: int
+    events: TileSearches, day: IntArray, log_keep: FloatArray, n_cells: int
 ) -> SearchClock:
     """The searches of a tile in day order, to sweep strikes through in day order.
 
@@ -259,7 +259,7 @@ def tile_survival(
     tile's strikes in day order, the passes start from every search in the future
     (the sums of all of a cell's logs) and :func:`advance` past each search as the
     strikes' days pass it, so every strike reads ``S·L`` and ``L`` from dense arrays:
-    no per-cell search of events, no branch. ``found`` are the tile's events in day
+    no per-cell search of events, no branch. ``events`` are the tile's events in day
     order (:func:`tile_searches`).
 
     Returns
@@ -269,7 +269,7 @@ def tile_survival(
         (``log S`` and ``log L`` per local cell), ``s_now = S·L``,
         ``found = 1 − S·L`` and ``notice = 1 − L``.
     """
-    cells, owner = found
+    cells, owner = events
     n_ev = len(cells)
     days = np.empty(n_ev, dtype=np.int64)
     lks = np.empty((n_ev, 2))
