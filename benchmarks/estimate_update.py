@@ -114,11 +114,11 @@ def main() -> int:
                               metadata=raster_tags(full))  # fmt: skip
         full_s = log.elapsed()
         drawn = drawn_state(full)
-        write_arrays(full.basis, out / "basis.npz")
+        write_arrays(full.basis, out / "basis.arrays")
         del full
         seconds: dict[str, float] = {}
         clock = time.perf_counter()
-        basis = read_arrays(out / "basis.npz")
+        basis = read_arrays(out / "basis.arrays")
         seconds["load"] = time.perf_counter() - clock
         clock = time.perf_counter()
         est = update(basis, day, catalogue, as_of=args.as_of, progress=StageLog("update"))
@@ -133,7 +133,7 @@ def main() -> int:
         seconds["raster"] = time.perf_counter() - clock
         raster_mb.append((out / "estimate.tif").stat().st_size / 1e6)
         clock = time.perf_counter()
-        write_arrays(est.basis, out / "basis.npz")
+        write_arrays(est.basis, out / "basis.arrays")
         seconds["save"] = time.perf_counter() - clock
     total = sum(seconds.values())
     figures: dict[str, object] = {

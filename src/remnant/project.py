@@ -248,7 +248,7 @@ MAX_UNUSED_RASTER = 0.5
 a file updated every day grows by a few per cent a day (6 % after one day at country
 scale), so it is rewritten about every week or two. [-]"""
 
-BASIS_FILE = ".state/basis.npz"
+BASIS_FILE = ".state/basis.arrays"
 """What the evidence update was computed from, with the store's last import then
 (:mod:`remnant.hazard.update`), in the output folder."""
 
@@ -289,7 +289,7 @@ def estimate_project(
     ``estimate.png``.
 
     A re-run into the same folder updates the last estimate with the records
-    imported since (:func:`remnant.hazard.update.update`, from ``out/.state/basis.npz``)
+    imported since (:func:`remnant.hazard.update.update`, from ``out/.state/basis.arrays``)
     instead of reading every record again, unless they need a full run (new strikes
     or hazard areas, an edited record, ...; ``estimate.json`` says why). It then
     redraws only the tiles of ``estimate.tif`` that could change by more than 1 %

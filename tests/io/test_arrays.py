@@ -1,4 +1,4 @@
-"""State files: a tree of dataclasses and arrays written to .npz and read back unchanged."""
+"""State files: a tree of dataclasses and arrays written to one file and read back unchanged."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from remnant.errors import FormatError
 from remnant.hazard.grid import Grid
 from remnant.hazard.tiles import Csr
-from remnant.io.arrays import read_arrays, write_arrays
+from remnant.io.arrays import ALIGN, MAGIC, read_arrays, write_arrays
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def _tree() -> dict:
 
 def test_a_tree_reads_back_equal(tmp_path: Path) -> None:
     tree = _tree()
-    back = read_arrays(write_arrays(tree, tmp_path / "state.npz"))
+    back = read_arrays(write_arrays(tree, tmp_path / "state.arrays"))
     assert type(back["csr"]) is Csr
     np.testing.assert_array_equal(back["csr"].index, [4, 1, 7])
     assert back["csr"].offsets.dtype == tree["csr"].offsets.dtype
@@ -48,21 +48,54 @@ def test_a_tree_reads_back_equal(tmp_path: Path) -> None:
 
 
 def test_a_class_outside_remnant_is_refused(tmp_path: Path) -> None:
-    path = write_arrays({"x": _Foreign(np.zeros(2))}, tmp_path / "state.npz")
+    path = write_arrays({"x": _Foreign(np.zeros(2))}, tmp_path / "state.arrays")
     with pytest.raises(FormatError, match="not Remnant's"):
         read_arrays(path)
 
 
 def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.npz"
-    np.savez(path, __manifest__=np.array(json.dumps({"format": 99, "tree": None})))
+    np.savez(path, __manifest__=np.array(json.dumps({"format": 2, "tree": None})))
+    with pytest.raises(FormatError, match="not a Remnant state file"):
+        read_arrays(path)
+    manifest = json.dumps({"format": 99, "tree": None, "arrays": {}}).encode()
+    path.write_bytes(MAGIC + len(manifest).to_bytes(8, "little") + manifest)
     with pytest.raises(FormatError, match="format 99"):
         read_arrays(path)
-    np.savez(path, x=np.zeros(3))
-    with pytest.raises(FormatError, match="no manifest"):
+    path.write_bytes(MAGIC + (5).to_bytes(8, "little") + b"{not")
+    with pytest.raises(FormatError, match="manifest is damaged"):
         read_arrays(path)
+
+
+def test_a_cut_file_is_refused(tmp_path: Path) -> None:
+    path = write_arrays({"x": np.arange(1000.0)}, tmp_path / "state.arrays")
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-8])
+    with pytest.raises(FormatError, match="its manifest says"):
+        read_arrays(path)
+
+
+def test_arrays_are_aligned_and_changing_them_leaves_the_file(tmp_path: Path) -> None:
+    tree = {
+        "a": np.arange(3, dtype=np.int8),
+        "b": np.arange(5.0),
+        "c": np.ones((2, 3), ">f4"),
+        "d": np.array(7, dtype=np.int16),
+        "e": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+    }
+    path = write_arrays(tree, tmp_path / "state.arrays")
+    before = path.read_bytes()
+    back = read_arrays(path)
+    for name, a in tree.items():
+        got = back[name]
+        assert type(got) is np.ndarray and got.dtype == a.dtype
+        np.testing.assert_array_equal(got, a)
+        assert got.ctypes.data % ALIGN == 0
+    back["b"][:] = -1.0  # copy-on-write: the file stays as written
+    assert path.read_bytes() == before
+    np.testing.assert_array_equal(read_arrays(path)["b"], tree["b"])
 
 
 def test_object_arrays_other_than_strings_are_not_stored(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
-        write_arrays({"bad": object()}, tmp_path / "state.npz")
+        write_arrays({"bad": object()}, tmp_path / "state.arrays")

@@ -1,11 +1,20 @@
-"""A tree of dataclasses and arrays as one ``.npz`` file: how Remnant keeps its working state.
+"""A tree of dataclasses and arrays as one file: how Remnant keeps its working state.
 
 ``write_arrays(obj, path)`` stores every NumPy array of ``obj`` — a dataclass, tuple,
-list or dict of them, nested to any depth — as a member of an uncompressed ``.npz``
-(fast to write and to map back), and the tree around them (classes, scalars, strings)
-as a JSON manifest member. ``read_arrays(path)`` rebuilds it. No pickle is involved:
-the file is read with ``allow_pickle=False``, and only dataclasses of Remnant's own
-modules are rebuilt, so a state file cannot run code.
+list or dict of them, nested to any depth — and the tree around them (classes,
+scalars, strings) as a JSON manifest. ``read_arrays(path)`` rebuilds it. No pickle is
+involved, and only dataclasses of Remnant's own modules are rebuilt, so a state file
+cannot run code.
+
+The layout is made for state of gigabytes that an incremental update reads and writes
+each time (docs/model.md §8): the magic ``RMNTARR1``, the manifest's length (8 bytes,
+little-endian) and the manifest, then each array's bytes as they lie in memory, each
+at an offset that is a multiple of :data:`ALIGN`. Writing is one copy of the bytes to
+the file, with no checksum or compression; reading maps the file into memory
+(copy-on-write: the arrays may be changed, the file never is) and reads a page of it
+only when it is used. A file shorter than its manifest says is refused. (NumPy's
+``.npz``, a ZIP of ``.npy`` members, checks a CRC over every member on both ways and
+copies each into memory on reading: 9 s of an update's 58 at country scale.)
 
 Arrays of Python objects are stored only when they hold strings (as fixed-width
 unicode, turned back into object arrays on reading). The file is written atomically.
@@ -16,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import mmap
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +34,16 @@ import numpy as np
 from remnant.errors import FormatError
 from remnant.io.files import atomic_path
 
-FORMAT = 1
-"""Version of the manifest; a file of another version is refused."""
+FORMAT = 2
+"""Version of the layout and manifest; a file of another version is refused."""
 
-_MANIFEST = "__manifest__"
+MAGIC = b"RMNTARR1"
+"""First bytes of a state file."""
+
+ALIGN = 64
+"""Every array starts at a multiple of this many bytes from the file's start (a cache
+line, and more than any dtype's alignment)."""
+
 _OWN = "remnant."
 
 
@@ -35,12 +51,23 @@ def write_arrays(obj: object, path: str | Path) -> Path:
     """Write ``obj`` (a tree of dataclasses, sequences, dicts, scalars, arrays) to ``path``."""
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, arrays)
-    manifest = json.dumps({"format": FORMAT, "tree": tree})
+    members: dict[str, dict[str, Any]] = {}
+    offsets, at = [], 0
+    for key, a in arrays.items():
+        members[key] = {"dtype": a.dtype.str, "shape": list(a.shape), "at": at}
+        offsets.append(at)
+        at += _aligned(a.nbytes)
+    manifest = json.dumps({"format": FORMAT, "tree": tree, "arrays": members}).encode()
+    start = _aligned(len(MAGIC) + 8 + len(manifest))
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-        members: dict[str, Any] = {_MANIFEST: np.array(manifest), **arrays}
-        np.savez(fh, **members)
+        fh.write(MAGIC + len(manifest).to_bytes(8, "little") + manifest)
+        for a, offset in zip(arrays.values(), offsets, strict=True):
+            fh.seek(start + offset)
+            if a.nbytes:
+                fh.write(np.ascontiguousarray(a).reshape(-1).view(np.uint8).data)
+        fh.truncate(start + at)
     return target
 
 
@@ -50,19 +77,56 @@ def read_arrays(path: str | Path) -> Any:
     Raises
     ------
     FormatError
-        The file is of another format, misses a member or names a class that is not
-        a dataclass of Remnant.
+        The file is not a state file of this format, is shorter than its manifest
+        says, misses a member or names a class that is not a dataclass of Remnant.
     OSError
         The file cannot be read.
     """
-    with np.load(Path(path), allow_pickle=False) as data:
-        try:
-            manifest = json.loads(str(data[_MANIFEST]))
-        except KeyError as exc:
-            raise FormatError(f"{path}: no manifest; not a Remnant state file") from exc
-        if manifest.get("format") != FORMAT:
-            raise FormatError(f"{path}: state format {manifest.get('format')}, not {FORMAT}")
-        return _decode(manifest["tree"], data, str(path))
+    with open(path, "rb") as fh:
+        head = fh.read(len(MAGIC) + 8)
+        if len(head) < len(MAGIC) + 8 or head[: len(MAGIC)] != MAGIC:
+            raise FormatError(f"{path}: not a Remnant state file")
+        size = int.from_bytes(head[len(MAGIC) :], "little")
+        raw = fh.read(size)
+    try:
+        manifest = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: the manifest is damaged ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise FormatError(f"{path}: state format {found}, not {FORMAT}")
+    start = _aligned(len(MAGIC) + 8 + size)
+    data = _Members(Path(path), start, manifest["arrays"])
+    return _decode(manifest["tree"], data, str(path))
+
+
+def _aligned(n: int) -> int:
+    return -(-n // ALIGN) * ALIGN
+
+
+class _Members:
+    """The arrays of a state file, mapped from it one by one as the tree asks."""
+
+    def __init__(self, path: Path, start: int, members: dict[str, Any]) -> None:
+        end = start + max((m["at"] + _nbytes(m) for m in members.values()), default=0)
+        if path.stat().st_size < end:
+            raise FormatError(f"{path}: {path.stat().st_size} bytes, its manifest says {end}")
+        self.start, self.members = start, members
+        self.file = None
+        if end > start:
+            with open(path, "rb") as fh:  # the map outlives the descriptor
+                self.file = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        m = self.members[key]
+        dtype, shape = np.dtype(m["dtype"]), tuple(m["shape"])
+        if _nbytes(m) == 0 or self.file is None:
+            return np.empty(shape, dtype=dtype)
+        return np.ndarray(shape, dtype=dtype, buffer=self.file, offset=self.start + m["at"])
+
+
+def _nbytes(member: dict[str, Any]) -> int:
+    return int(np.dtype(member["dtype"]).itemsize * np.prod(member["shape"], dtype=np.int64))
 
 
 def _encode(obj: object, arrays: dict[str, np.ndarray]) -> object:
