@@ -91,6 +91,10 @@ def test_splicing_pairs_keeps_them_in_evidence_order() -> None:
     order = np.argsort(joined[0], kind="stable")  # what the evidence update would sort into
     for a, b in zip(got, joined, strict=True):
         assert np.array_equal(a, b[order])
+    later = (np.sort(rng.integers(300, 320, 50)), rng.integers(0, 60, 50), rng.random(50))
+    got = splice_pairs(old, keep, later)  # an update's new points come after the old ones
+    for a, o, n in zip(got, old, later, strict=True):
+        assert np.array_equal(a, np.concatenate([o[keep], n]))
     unsorted = (old_ev[::-1].copy(), old[1], old[2])  # not in evidence order: put together
     for a, b in zip(splice_pairs(unsorted, keep, new), [unsorted[0], *old[1:]], strict=True):
         assert np.array_equal(a[: keep.sum()], b[keep])

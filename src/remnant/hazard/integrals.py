@@ -882,25 +882,48 @@ def splice_pairs(
     if not ascending(n_ev):
         order = np.argsort(n_ev, kind="stable")
         n_ev, n_st, n_w = n_ev[order], n_st[order], n_w[order]
-    size = int(np.count_nonzero(keep)) + len(n_ev)
-    out = (np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size))
-    _merge_pairs(ev, st, w, keep, n_ev, n_st, n_w, *out)
-    return out
+    cuts = np.linspace(0, max(int(ev[-1]) if len(ev) else 0, int(n_ev[-1])) + 1,
+                       MERGE_PIECES + 1).astype(np.int64)  # fmt: skip
+    return _merge_pieces(ev, st, w, keep, n_ev, n_st, n_w, np.searchsorted(ev, cuts),
+                         np.searchsorted(n_ev, cuts))  # fmt: skip
 
 
-@numba.njit(cache=True)
-def _merge_pairs(
+MERGE_PIECES = 8
+"""Ranges of evidence points :func:`splice_pairs` merges each on its own core. [-]"""
+
+
+@numba.njit(parallel=True, cache=True)
+def _merge_pieces(
     ev: IntArray, st: IntArray, w: FloatArray, keep: npt.NDArray[np.bool_], n_ev: IntArray,
-    n_st: IntArray, n_w: FloatArray, o_ev: IntArray, o_st: IntArray, o_w: FloatArray,
-) -> None:  # fmt: skip
-    i, j, k = 0, 0, 0
-    while i < len(ev) or j < len(n_ev):
-        if j >= len(n_ev) or (i < len(ev) and ev[i] <= n_ev[j]):
-            if keep[i]:
-                o_ev[k], o_st[k], o_w[k] = ev[i], st[i], w[i]
+    n_st: IntArray, n_w: FloatArray, old_at: IntArray, new_at: IntArray,
+) -> tuple[IntArray, IntArray, FloatArray]:  # fmt: skip
+    """Merge piece by piece, each on its own core (numba).
+
+    Piece *p* holds the old pairs ``old_at[p]:old_at[p+1]`` and the new
+    ``new_at[p]:new_at[p+1]``: the pairs of one range of evidence points, so the
+    pieces follow each other in the result.
+    """
+    pieces = len(old_at) - 1
+    out_at = np.zeros(pieces + 1, dtype=np.int64)
+    kept = np.zeros(pieces, dtype=np.int64)
+    for p in numba.prange(pieces):
+        for i in range(old_at[p], old_at[p + 1]):
+            kept[p] += keep[i]
+    for p in range(pieces):
+        out_at[p + 1] = out_at[p] + kept[p] + new_at[p + 1] - new_at[p]
+    size = out_at[pieces]
+    o_ev, o_st, o_w = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size)
+    for p in numba.prange(pieces):
+        i, j, k = old_at[p], new_at[p], out_at[p]
+        i_end, j_end = old_at[p + 1], new_at[p + 1]
+        while i < i_end or j < j_end:
+            if j >= j_end or (i < i_end and ev[i] <= n_ev[j]):
+                if keep[i]:
+                    o_ev[k], o_st[k], o_w[k] = ev[i], st[i], w[i]
+                    k += 1
+                i += 1
+            else:
+                o_ev[k], o_st[k], o_w[k] = n_ev[j], n_st[j], n_w[j]
                 k += 1
-            i += 1
-        else:
-            o_ev[k], o_st[k], o_w[k] = n_ev[j], n_st[j], n_w[j]
-            k += 1
-            j += 1
+                j += 1
+    return o_ev, o_st, o_w
