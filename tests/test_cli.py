@@ -140,8 +140,11 @@ def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
     assert _drawn(run("estimate", project, *args)) == (tiles, tiles)  # written afresh
     assert raster.stat().st_size < bloated / 2
     run("import", project, tmp_path / "late" / "finds.csv")
+    old_state = out / ".state" / "basis.npz"  # an earlier version's: read by none, removed
+    old_state.write_bytes(b"PK")
     drawn, _ = _drawn(run("estimate", project, *args))
     assert 0 < drawn < tiles, (drawn, tiles)
+    assert not old_state.exists() and (out / ".state" / "basis.arrays").exists()
     full = tmp_path / "full"
     assert _drawn(run("estimate", project, "--out", full, "--as-of", as_of, "--no-map", "--full"))
     _, updated, _ = read_estimate(out / "estimate.tif")

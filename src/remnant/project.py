@@ -252,6 +252,10 @@ BASIS_FILE = ".state/basis.arrays"
 """What the evidence update was computed from, with the store's last import then
 (:mod:`remnant.hazard.update`), in the output folder."""
 
+OLD_BASIS_FILE = ".state/basis.npz"
+"""Where earlier versions kept it, as a ``.npz`` (state format 1): removed when the new
+one is written, as no version reads it any more (gigabytes at country scale)."""
+
 
 @dataclass
 class EstimateRun:
@@ -425,6 +429,7 @@ def _evidence_update(
     state = {"format": BASIS_FORMAT, "import_id": import_id, "catalogue": catalogue.version,
              "basis": est.basis}  # fmt: skip
     write_arrays(state, path)
+    (out / OLD_BASIS_FILE).unlink(missing_ok=True)
     seconds["save state"] = time.perf_counter() - clock
     return est, how, tables
 

@@ -23,8 +23,10 @@ from scipy import integrate
 from remnant.catalogue import load_catalogue
 from remnant.hazard.components import prior_components
 from remnant.hazard.config import HazardConfig
-from remnant.hazard.estimate import estimate
+from remnant.hazard.estimate import AreaCells, estimate
 from remnant.hazard.footprint import isotropic_cell_mass
+from remnant.hazard.grid import Grid
+from remnant.hazard.scanline import cells_inside, polygon_rings
 from remnant.records.frame import to_canonical
 from remnant.records.schema import TABLES
 
@@ -354,3 +356,22 @@ def test_every_estimate_is_a_distribution_of_counts(tables: dict[str, gpd.GeoDat
     rates = est.failure_rates
     assert np.all((rates["posterior_lower"] <= rates["posterior_mean"])
                   & (rates["posterior_mean"] <= rates["posterior_upper"]))  # fmt: skip
+
+
+def test_area_cells_count_every_cell_of_each_area_in_its_coarse_cell() -> None:
+    grid = Grid(crs="EPSG:32637", x0=0.0, y0=0.0, cell=25.0, nx=37, ny=29)
+    areas = [
+        shapely.box(30.0, 40.0, 610.0, 500.0),
+        shapely.Polygon([(400.0, 100.0), (925.0, 300.0), (500.0, 725.0)]),  # overlaps the first
+        shapely.box(-100.0, -100.0, 60.0, 60.0),  # cut by the grid's edge
+    ]
+    rings = polygon_rings(np.array(areas, dtype=object))
+    factor = 4
+    got = AreaCells.of(rings, grid, factor)
+    owner, flat = cells_inside(rings, grid)
+    remaining = np.random.default_rng(3).random((-(-grid.ny // factor), -(-grid.nx // factor)))
+    row, col = flat // grid.nx, flat % grid.nx
+    direct = np.bincount(owner, remaining[row // factor, col // factor], len(areas))
+    cached = np.bincount(got.area, remaining.ravel()[got.coarse] * got.cells, len(areas))
+    np.testing.assert_allclose(cached, direct, rtol=1e-12)
+    assert got.cells.sum() == len(flat) and np.all(direct > 0)
