@@ -62,7 +62,8 @@ IntArray = npt.NDArray[np.intp]
 
 GRID_POINTS = 1000
 """Default cells of the fine logit grid that holds ``p(π_t | data)``; the grid spans
-about ±9 posterior standard deviations, so 1,000 cells resolve it finely. [-]"""
+about ±13 posterior standard deviations (±9 and a margin, :data:`_MARGIN`), so 1,000
+cells resolve it finely. [-]"""
 
 _COARSE_LO, _COARSE_HI, _COARSE_POINTS = -30.0, 30.0, 241
 """First bracketing grid in ``logit π``: ``expit(-30) ≈ 1e-13``, step 0.25. [-]"""
@@ -72,6 +73,11 @@ _MEDIUM_POINTS = 200
 
 _LOG_WINDOW = 40.0
 """Kept region of the log-density below its maximum (``e^-40 ≈ 4e-18``). [-]"""
+
+_MARGIN = 0.25
+"""Share of the kept region added to the fine grid on each side: the posterior fills
+two thirds of the grid, so 1,000 cells still put about 37 in each standard deviation,
+and a posterior that moves by up to an eighth of its width stays on the grid. [-]"""
 
 
 def gamma_poisson_update(
@@ -478,7 +484,10 @@ def _zoom(term: _TypeTerms, grid_points: int) -> tuple[FloatArray, float]:
 
     Three evaluations, each bracketing where the log-density is within
     :data:`_LOG_WINDOW` of its maximum (widened by one cell each side, so the mode
-    is kept even when the posterior is narrower than a cell) and refining there.
+    is kept even when the posterior is narrower than a cell) and refining there. The
+    fine grid spans that bracket and :data:`_MARGIN` of it more on each side, so that
+    the next step of an evidence update, whose posterior has moved a little, finds it
+    still inside (:func:`_posterior_grid`) and need not zoom again.
     """
     lo, hi = _COARSE_LO, _COARSE_HI
     for points in (_COARSE_POINTS, _MEDIUM_POINTS):
@@ -488,6 +497,7 @@ def _zoom(term: _TypeTerms, grid_points: int) -> tuple[FloatArray, float]:
         keep = np.flatnonzero(logf >= logf.max() - _LOG_WINDOW)
         lo = float(y[max(keep[0] - 1, 0)] - width / 2)
         hi = float(y[min(keep[-1] + 1, points - 1)] + width / 2)
+    lo, hi = lo - _MARGIN * (hi - lo), hi + _MARGIN * (hi - lo)
     width = (hi - lo) / grid_points
     return _midpoints(lo, width, grid_points), width
 
