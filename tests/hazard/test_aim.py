@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
-from remnant.hazard.aim import corrected_centres, searched_moments
+from remnant.hazard.aim import KnownMoments, corrected_centres, searched_moments
 from remnant.hazard.estimate import _grid_args, _polygons
 from remnant.hazard.grid import Grid
 from remnant.hazard.integrals import polygon_tuple
@@ -96,3 +96,33 @@ def test_finds_of_a_half_searched_pattern_are_moved_towards_the_rest() -> None:
     assert np.mean(mean_err) > 30.0  # 10 + σ φ(¼)/(1 − Φ(¼)) ≈ 48
     assert 0.0 < np.mean(corr_err) < np.mean(mean_err) - 10.0
     assert np.sqrt(np.mean(np.square(corr_err))) < np.sqrt(np.mean(np.square(mean_err)))
+
+
+def test_known_moments_are_looked_up_and_the_rest_computed() -> None:
+    grid = Grid.covering(-2000.0, -2000.0, 2000.0, 2000.0, 5.0, CRS)
+    boxes = [shapely.box(0, -1000, 1000, 1000), shapely.box(-900, 300, -200, 800)]
+    searches = _polygons(polygon_rings(np.array(boxes, dtype=object)), grid)
+    log_keep = np.tile([math.log(1 - P), 0.0], (len(boxes), 1))
+    computed: list[int] = []
+
+    def compute(x, y, sigma, day):  # the real function, counting the patterns it is given
+        computed.append(len(x))
+        return searched_moments(x, y, sigma, day, dataclasses.astuple(_grid_args(grid)),
+                                polygon_tuple(searches), np.full(len(boxes), 10), log_keep,
+                                4.0)  # fmt: skip
+
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(-800, 800, 40), rng.uniform(-800, 800, 40)
+    sigma, day = rng.uniform(20, 60, 40), rng.integers(0, 20, 40)
+    first, known = KnownMoments.none().moments_of(x, y, sigma, day, compute)
+    assert computed == [40]
+    again, _ = known.moments_of(x[::-1], y[::-1], sigma[::-1], day[::-1], compute)
+    assert computed == [40] and np.array_equal(again, first[::-1])  # all looked up
+    moved = x.copy()
+    moved[:5] += 1.0  # five patterns moved: only they are computed
+    mixed, _ = known.moments_of(moved, y, sigma, day, compute)
+    assert computed == [40, 5] and np.array_equal(mixed[5:], first[5:])
+    np.testing.assert_array_equal(mixed, compute(moved, y, sigma, day))
+    assert len(known.plus(known)) == 40
+    far = known.away_from(np.array([[700.0, -2000.0, 2000.0, 2000.0]]), 4.0)
+    assert 0 < len(far) < 40 and np.all(far.x + 4.0 * far.sigma < 700.0)

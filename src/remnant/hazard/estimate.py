@@ -36,7 +36,7 @@ from scipy import special
 from remnant.catalogue.model import Catalogue
 from remnant.hazard import tiles as tl
 from remnant.hazard.accumulate import Moments, _strip
-from remnant.hazard.aim import MomentsFn, aim_sites, searched_moments
+from remnant.hazard.aim import KnownMoments, aim_sites, searched_moments
 from remnant.hazard.background import (
     background_density,
     bandwidths,
@@ -47,6 +47,7 @@ from remnant.hazard.components import (
     COMPONENT_FIELDS,
     Components,
     SearchedSites,
+    Sites,
     find_sites,
     located_carriers,
     prior_components,
@@ -299,7 +300,7 @@ def estimate(
     integrals = _merge(first, len(pseudo))
     strikes, comps = strikes.concat(pseudo), comps.concat(prior_components(pseudo))
     reported = strikes
-    strikes, comps, integrals, result, moved, rounds = _site_rounds(
+    strikes, comps, integrals, result, moved, rounds, known = _site_rounds(
         strikes, comps, integrals, result, setup, pending
     )
     tell("evidence update", 2, 3)
@@ -316,6 +317,7 @@ def estimate(
         first_mean=first_mean,
         reported=reported,
         rounds=rounds,
+        known_moments=known,
         strikes=strikes,
         comps=comps,
         integrals=integrals,
@@ -328,7 +330,7 @@ def estimate(
     return out
 
 
-BASIS_FORMAT = 3
+BASIS_FORMAT = 4
 """Version of :class:`Basis` (and the classes it holds) as saved; bump on any change."""
 
 
@@ -365,6 +367,8 @@ class Basis:
         Recorded and pseudo-strikes with their reported carrier counts.
     rounds : tuple of Round
         What each round of locating carriers changed (:func:`_site_rounds`).
+    known_moments : KnownMoments
+        The searched moments of the sites the rounds aimed (:func:`.aim.aim_sites`).
     strikes : Strikes
         The same with the counts the sites gave (:func:`_site_rounds`).
     comps : Components
@@ -388,6 +392,7 @@ class Basis:
     first_mean: FloatArray
     reported: Strikes
     rounds: tuple[Round, ...]
+    known_moments: KnownMoments
     strikes: Strikes
     comps: Components
     integrals: Integrals
@@ -737,6 +742,9 @@ class Replay:
         The earlier run's setup (without the new records).
     near : ndarray of bool, shape (evidence,)
         The evidence points in the ``touched`` tiles.
+    known : KnownMoments
+        The earlier run's searched moments of sites, less those the new searches
+        may change.
     """
 
     rounds: tuple[Round, ...]
@@ -744,6 +752,7 @@ class Replay:
     touched: IntArray
     before: _Setup
     near: npt.NDArray[np.bool_]
+    known: KnownMoments
 
 
 def _site_rounds(
@@ -754,7 +763,7 @@ def _site_rounds(
     setup: _Setup,
     pending: IntArray,
     replay: Replay | None = None,
-) -> tuple[Strikes, Components, Integrals, Attribution, IntArray, tuple[Round, ...]]:
+) -> tuple[Strikes, Components, Integrals, Attribution, IntArray, tuple[Round, ...], KnownMoments]:
     """Locate carriers from the evidence attributed to each strike, to a fixed point.
 
     Each round assigns every evidence point to the strike holding most of it (when
@@ -768,8 +777,9 @@ def _site_rounds(
     counts, reruns pass 1 for the strikes whose components changed (and, in the
     first round, for the ``pending`` strikes, whose pass 1 is still to do), and
     redoes the evidence update; at most ``HazardConfig.site_rounds`` rounds. Also
-    returns the strikes whose pass 1 was redone (their hazard-area masses are gone)
-    and what each round changed.
+    returns the strikes whose pass 1 was redone (their hazard-area masses are gone),
+    what each round changed, and the searched moments of the sites aimed
+    (:class:`.aim.KnownMoments`: a site found again takes them from there).
 
     With ``replay`` (an update), a strike's pass 1 is taken from the same round of
     the earlier run when its new components are those it had then (as
@@ -782,13 +792,16 @@ def _site_rounds(
     step = 0.1 * setup.grid.cell
     moved = pending.copy()
     rounds: list[Round] = []
+    known = replay.known if replay is not None else KnownMoments.none()
+    used = KnownMoments.none()
     for r in range(setup.config.site_rounds if setup.config.learn else 0):
         owner = _owners(integrals, result, len(ev))
         duds = reported.per_carrier * result.posterior.mean[reported.type_index]
         searched = SearchedSites.of(comps, integrals.component_exposure)
         sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m, duds, searched,
                            ev.kind == SEARCHED)  # fmt: skip
-        sites = aim_sites(sites, _search_moments(setup, reported.day[sites.strike]))
+        sites, aimed = _aimed(sites, known, setup, reported.day[sites.strike])
+        known, used = known.plus(aimed), used.plus(aimed)
         unlocated = np.zeros(len(reported))
         which = np.unique(sites.strike)
         if which.size:
@@ -820,7 +833,23 @@ def _site_rounds(
         redone = setup.integrate(strikes.take(pending), comps.take(pending), "strikes")
         integrals = _splice(integrals, redone, pending, comps.offsets, comps.offsets)
         result = setup.attribute(strikes, integrals, result.mean)
-    return strikes, comps, integrals, result, moved, tuple(rounds)
+    return strikes, comps, integrals, result, moved, tuple(rounds), used
+
+
+def _aimed(
+    sites: Sites, known: KnownMoments, setup: _Setup, day: IntArray
+) -> tuple[Sites, KnownMoments]:
+    """The ``sites`` (of strikes of ``day``) aimed (:func:`.aim.aim_sites`), and their moments.
+
+    The searched moments are looked up in ``known`` where they are there.
+    """
+    aimed = [KnownMoments.none()]
+
+    def moments(x: FloatArray, y: FloatArray, sigma: FloatArray) -> FloatArray:
+        out, aimed[0] = known.moments_of(x, y, sigma, day, _search_moments(setup))
+        return out
+
+    return aim_sites(sites, moments), aimed[0]
 
 
 def _start(replay: Replay | None, r: int, mean: FloatArray, prior: FloatArray) -> FloatArray:
@@ -989,12 +1018,14 @@ def _stack(parts: list[tuple[IntArray, Integrals]], offsets: IntArray) -> Integr
     )
 
 
-def _search_moments(setup: _Setup, day: IntArray) -> MomentsFn:
-    """:func:`.aim.searched_moments` of patterns of strikes of ``day``, this setup's searches."""
+def _search_moments(
+    setup: _Setup,
+) -> Callable[[FloatArray, FloatArray, FloatArray, IntArray], FloatArray]:
+    """:func:`.aim.searched_moments` of patterns ``(x, y, σ, day)``, this setup's searches."""
     grid = dataclasses.astuple(_grid_args(setup.grid))
     polygons = polygon_tuple(setup.searches)
 
-    def moments(x: FloatArray, y: FloatArray, sigma: FloatArray) -> FloatArray:
+    def moments(x: FloatArray, y: FloatArray, sigma: FloatArray, day: IntArray) -> FloatArray:
         return searched_moments(x, y, sigma, day, grid, polygons, setup.search_day,
                                 setup.search_log_keep, setup.config.n_sigma)  # fmt: skip
 

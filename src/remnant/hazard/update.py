@@ -38,6 +38,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
 
 from remnant.catalogue.model import Catalogue
 from remnant.hazard.components import Components, prior_components
@@ -133,10 +134,12 @@ def update(
     pending = np.arange(n_recorded, n_recorded + len(pseudo), dtype=np.int64)
     source = np.concatenate([np.arange(n_recorded), np.where(match >= 0, n_recorded + match, -1)])
     reported = recorded.concat(pseudo)
-    strikes, comps, integrals, result, moved, rounds = _site_rounds(
+    known = basis.known_moments.away_from(shapely.bounds(searches.polygons).reshape(-1, 4),
+                                          setup.config.n_sigma)  # fmt: skip
+    strikes, comps, integrals, result, moved, rounds, known = _site_rounds(
         reported, comps.concat(prior_components(pseudo)), _merge(first, len(pseudo)), result,
         setup, pending, Replay(basis.rounds, source.astype(np.int64), touched, basis.setup,
-                               _points_in(setup, touched)),
+                               _points_in(setup, touched), known),
     )  # fmt: skip
     tell("evidence update", 2, 3)
     kept = _same_areas(basis, comps, strikes, moved, source, setup, touched)
@@ -152,6 +155,7 @@ def update(
         first_mean=first_mean,
         reported=reported,
         rounds=rounds,
+        known_moments=known,
         strikes=strikes,
         comps=comps,
         integrals=_with_areas(integrals, basis.integrals, kept, source[kept]),
