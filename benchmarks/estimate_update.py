@@ -114,7 +114,7 @@ def main() -> int:
                               metadata=raster_tags(full))  # fmt: skip
         full_s = log.elapsed()
         drawn = drawn_state(full)
-        write_arrays(full.basis, out / "basis.arrays")
+        write_arrays(full.basis.for_update(), out / "basis.arrays")
         del full
         seconds: dict[str, float] = {}
         clock = time.perf_counter()
@@ -133,7 +133,7 @@ def main() -> int:
         seconds["raster"] = time.perf_counter() - clock
         raster_mb.append((out / "estimate.tif").stat().st_size / 1e6)
         clock = time.perf_counter()
-        write_arrays(est.basis, out / "basis.arrays")
+        write_arrays(est.basis.for_update(), out / "basis.arrays")
         seconds["save"] = time.perf_counter() - clock
     total = sum(seconds.values())
     figures: dict[str, object] = {

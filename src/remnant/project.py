@@ -427,7 +427,7 @@ def _evidence_update(
     seconds["evidence update"] = time.perf_counter() - clock
     clock = time.perf_counter()
     state = {"format": BASIS_FORMAT, "import_id": import_id, "catalogue": catalogue.version,
-             "basis": est.basis}  # fmt: skip
+             "basis": est.basis.for_update()}  # fmt: skip
     write_arrays(state, path)
     (out / OLD_BASIS_FILE).unlink(missing_ok=True)
     seconds["save state"] = time.perf_counter() - clock
