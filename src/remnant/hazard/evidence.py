@@ -138,7 +138,7 @@ def attribute(
     searched = (kind == SEARCHED).astype(np.float64) * quantity
     removed = np.isin(kind, (REPORTED, ACCIDENT)).astype(np.float64) * quantity
 
-    window: list[FloatArray] = []  # the last step's grids: the next starts from them
+    window: list[FloatArray] = []  # the last step's grids: the next (and the end) start there
     pairs = _Pairs.of(integrals)
 
     def step(log_mean: FloatArray) -> FloatArray:
@@ -160,7 +160,7 @@ def attribute(
     k, e = _counts(integrals, shares)
     nothing = np.zeros(len(strikes))
     post = (
-        _learn(strikes, k, e, None, draws, seed)
+        _learn(strikes, k, e, None, draws, seed, window[-1] if window else None)
         if learn
         else _learn(strikes, nothing, nothing, None, draws, seed)
     )
