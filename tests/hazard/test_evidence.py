@@ -7,7 +7,7 @@ import dataclasses
 import numba
 import numpy as np
 
-from remnant.hazard.evidence import _Pairs, _shares
+from remnant.hazard.evidence import _found_pairs, _Pairs, _shares
 from remnant.hazard.integrals import Integrals, splice_pairs
 
 FloatArray = np.ndarray
@@ -52,6 +52,15 @@ def test_shares_are_each_sources_part_of_its_points_total() -> None:
     whole = shares.background + np.bincount(pair_ev, share, len(bg))
     np.testing.assert_allclose(whole[explained], 1.0, rtol=1e-12)
     assert np.all(shares.background[~explained] == 1.0)
+
+
+def test_a_step_finds_the_same_items_as_the_shares_to_the_bit() -> None:
+    for seed in (1, 2):
+        pair_ev, pair_st, weight, mean, bg, searched = _case(seed, n_ev=2000, n_pairs=20_001)
+        pairs = _Pairs.of(_integrals(pair_ev, pair_st, weight, bg))
+        found = _found_pairs(pairs.offsets, pairs.strike, pairs.weight, mean, 0.7 * bg, searched)
+        assert np.array_equal(found, _shares(pairs, mean, 0.7, searched).found)
+        assert found.sum() > 0
 
 
 def test_pairs_in_evidence_order_keep_each_points_pairs_in_their_order() -> None:
