@@ -18,8 +18,9 @@ survival of the searches since the strike:
 - ``p_any``, ``lower_90`` and ``upper_90`` of the negative binomial with that mean
   and variance (:func:`remnant.hazard.cells.cell_bands`).
 
-Tiles run in parallel (numba ``prange``) and each writes its own block of a strip of
-whole tile rows, which the caller writes to the GeoTIFF.
+Tiles run in parallel (numba ``prange``) and each writes its own block of a strip:
+the tiles of a tile row side by side, or any tiles one after the other, which the
+caller writes to the GeoTIFF.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class Moments:
 @numba.njit(parallel=True, cache=True)
 def _strip(
     tiles: IntArray,
+    at: IntArray,
     g: tuple[float, float, float, int, int, int],
     strikes: IntArray,
     comps: FloatArray,
@@ -116,6 +118,7 @@ def _strip(
     factor: int,
     out: npt.NDArray[np.float32],
 ) -> None:
+    """Pass 2 on ``tiles``: tile ``tiles[i]`` into ``out[:, :rows, at[i]:at[i] + cols]``."""
     x0, top, cell, nx, ny, tile_cols = g
     ax, ay, a_ring, a_geom, ta_off, ta_idx = act
     mean, rel_var, type_rel_var = mom
@@ -124,7 +127,7 @@ def _strip(
         t = tiles[it]
         row0, col0 = (t // tile_cols) * TILE, (t % tile_cols) * TILE
         nrows, ncols = min(TILE, ny - row0), min(TILE, nx - col0)
-        lc0 = col0 - (tiles[0] % tile_cols) * TILE
+        lc0 = at[it]
         events = tile_searches(
             ta_idx[ta_off[t] : ta_off[t + 1]], ax, ay, a_ring, a_geom, a_day,
             x0, top, cell, row0, col0, nrows, ncols,

@@ -194,20 +194,21 @@ class Estimate:
         """Yield ``(tile_row, tile_col, bands)`` for the tiles ``which`` (row-major mask).
 
         ``bands`` is float32 of shape ``(4, rows, cols)``, the tile's window
-        (:meth:`Grid.tile_window`); the tiles of one tile row are drawn together.
+        (:meth:`Grid.tile_window`). The tiles are drawn :data:`TILES_AT_ONCE` at a
+        time, on all cores, wherever they lie.
         """
-        mask = np.asarray(which, dtype=bool).reshape(self.grid.n_tiles)
-        busy = np.flatnonzero(mask.any(axis=1))
-        for done, row in enumerate(busy):
-            tr = int(row)
-            cols = np.flatnonzero(mask[tr]).astype(np.int64)
-            out = _draw_row(self._kernel, tr, cols)
-            for tc in cols:
-                _, col0, _, ncols = self.grid.tile_window(tr, int(tc))
-                c = col0 - int(cols[0]) * TILE
-                yield tr, int(tc), out[:, :, c : c + ncols].copy()
+        ids = np.flatnonzero(np.asarray(which, dtype=bool).ravel()).astype(np.int64)
+        n_cols = self.grid.n_tiles[1]
+        for start in range(0, len(ids), TILES_AT_ONCE):
+            some = ids[start : start + TILES_AT_ONCE]
+            at = np.arange(len(some), dtype=np.int64) * TILE
+            out = _draw(self._kernel, some, at, TILE, len(some) * TILE)
+            for t, a in zip(some, at, strict=True):
+                tr, tc = divmod(int(t), n_cols)
+                _, _, rows, cols = self.grid.tile_window(tr, tc)
+                yield tr, tc, out[:, :rows, a : a + cols].copy()
             if progress is not None:
-                progress("estimate raster", done + 1, len(busy))
+                progress("estimate raster", start + len(some), len(ids))
 
     def bands(self) -> dict[str, np.ndarray]:
         """The four bands as whole arrays (small grids only: ``16·nx·ny`` bytes)."""
@@ -217,19 +218,29 @@ class Estimate:
         return {name: full[i] for i, name in enumerate(BAND_NAMES)}
 
 
+TILES_AT_ONCE = 32
+"""Tiles :meth:`Estimate.tiles` draws in one parallel pass (32 MB of bands). [-]"""
+
+
 def _draw_row(k: _Kernel, tile_row: int, cols: IntArray) -> np.ndarray:
     """Pass 2 on the tiles ``cols`` (ascending) of one tile row.
 
     Returns float32 ``(4, rows, width)`` from the first tile's left edge to the last
     tile's right edge; columns between the tiles drawn are left unset.
     """
-    g, m, s = k.grid, k.moments, k.strikes
+    g = k.grid
     rows = min(TILE, g.ny - tile_row * TILE)
     width = min((int(cols[-1]) + 1) * TILE, g.nx) - int(cols[0]) * TILE
+    return _draw(k, tile_row * g.n_tiles[1] + cols, (cols - cols[0]) * TILE, rows, width)
+
+
+def _draw(k: _Kernel, tiles: IntArray, at: IntArray, rows: int, width: int) -> np.ndarray:
+    """Pass 2 on ``tiles`` into float32 ``(4, rows, width)``, tile ``i`` from column ``at[i]``."""
+    g, m, s = k.grid, k.moments, k.strikes
     out = np.empty((4, rows, width), dtype=np.float32)
     lo = (1.0 - m.level) / 2.0
     _strip(
-        tile_row * g.n_tiles[1] + cols,
+        tiles, at,
         (g.x0, g.top, g.cell, g.nx, g.ny, g.n_tiles[1]),
         s.table, s.comps, s.clip, s.kmax, s.tile_offsets, s.tile_index,
         polygon_tuple(k.searches), k.search_day, k.search_log_keep,
