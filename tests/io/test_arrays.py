@@ -65,6 +65,13 @@ def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
     path.write_bytes(MAGIC + (5).to_bytes(8, "little") + b"{not")
     with pytest.raises(FormatError, match="manifest is damaged"):
         read_arrays(path)
+    objects = {"$array": "a0", "strings": False}
+    manifest = json.dumps(
+        {"format": 2, "tree": objects, "arrays": {"a0": {"dtype": "|O", "shape": [2], "at": 0}}}
+    ).encode()
+    path.write_bytes(MAGIC + len(manifest).to_bytes(8, "little") + manifest + bytes(80))
+    with pytest.raises(FormatError, match="holds Python objects"):
+        read_arrays(path)
 
 
 def test_a_cut_file_is_refused(tmp_path: Path) -> None:

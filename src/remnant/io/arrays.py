@@ -96,7 +96,7 @@ def read_arrays(path: str | Path) -> Any:
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise FormatError(f"{path}: state format {found}, not {FORMAT}")
     start = _aligned(len(MAGIC) + 8 + size)
-    data = _Members(Path(path), start, manifest["arrays"])
+    data = _Members(Path(path), start, manifest.get("arrays", {}))
     return _decode(manifest["tree"], data, str(path))
 
 
@@ -108,6 +108,9 @@ class _Members:
     """The arrays of a state file, mapped from it one by one as the tree asks."""
 
     def __init__(self, path: Path, start: int, members: dict[str, Any]) -> None:
+        for key, m in members.items():
+            if np.dtype(m["dtype"]).hasobject:  # never pointers read from a file
+                raise FormatError(f"{path}: member {key} holds Python objects")
         end = start + max((m["at"] + _nbytes(m) for m in members.values()), default=0)
         if path.stat().st_size < end:
             raise FormatError(f"{path}: {path.stat().st_size} bytes, its manifest says {end}")
