@@ -243,59 +243,48 @@ def _counting_order(key: IntArray, offsets: IntArray) -> IntArray:
 def _shares(pairs: _Pairs, mean: FloatArray, bg_mean: float, searched: FloatArray) -> _Shares:
     """Responsibilities of each (evidence, strike) pair and of the background.
 
-    Also the searched items attributed to each strike, in the same pass over the
-    pairs (:func:`_share_pairs`).
+    :func:`_share_pairs` gives those; :func:`_found_pairs` the searched items
+    attributed to each strike.
     """
-    share, bg, found = _share_pairs(
-        pairs.offsets, pairs.strike, pairs.weight, mean, bg_mean * pairs.background, searched
-    )
-    return _Shares(share, bg, found)
+    bg = bg_mean * pairs.background
+    share, bg_share = _share_pairs(pairs.offsets, pairs.strike, pairs.weight, mean, bg)
+    found = _found_pairs(pairs.offsets, pairs.strike, pairs.weight, mean, bg, searched)
+    return _Shares(share, bg_share, found)
 
 
 SHARE_CHUNKS = 4
-"""Pieces the evidence points are cut into for :func:`_share_pairs`, each run on its own
+"""Pieces the evidence points are cut into for :func:`_found_pairs`, each run on its own
 core with its own sums per strike: a fixed number, so that the sums, and so the
 estimate, do not depend on how many cores the machine has."""
 
 
 @numba.njit(parallel=True, cache=True)
 def _share_pairs(
-    offsets: IntArray, pair_st: IntArray, pair_w: FloatArray, mean: FloatArray,
-    bg: FloatArray, searched: FloatArray,
-) -> tuple[FloatArray, FloatArray, FloatArray]:  # fmt: skip
-    """Per point, its total weight, then the shares of its pairs (numba).
+    offsets: IntArray, pair_st: IntArray, pair_w: FloatArray, mean: FloatArray, bg: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per point, its total weight, then the shares of its pairs and the background's (numba).
 
     ``offsets`` is the CSR of each point's pairs. A point no source can explain (total
-    0) goes to the background whole. The points run in :data:`SHARE_CHUNKS` pieces in
-    parallel.
+    0) goes to the background whole. The points run in parallel.
     """
-    n_ev, n_st = len(bg), len(mean)
-    size = -(-n_ev // SHARE_CHUNKS)
+    n_ev = len(bg)
     share = np.empty(len(pair_st))
     bg_share = np.empty(n_ev)
-    found_part = np.zeros((SHARE_CHUNKS, n_st))
-    for c in numba.prange(SHARE_CHUNKS):
-        for j in range(c * size, min(n_ev, (c + 1) * size)):
-            lo, hi = offsets[j], offsets[j + 1]
-            total = bg[j]
+    for j in numba.prange(n_ev):
+        lo, hi = offsets[j], offsets[j + 1]
+        total = bg[j]
+        for p in range(lo, hi):
+            share[p] = mean[pair_st[p]] * pair_w[p]
+            total += share[p]
+        if total > 0.0:
+            bg_share[j] = bg[j] / total
+            inverse = 1.0 / total
             for p in range(lo, hi):
-                share[p] = mean[pair_st[p]] * pair_w[p]
-                total += share[p]
-            if total > 0.0:
-                bg_share[j] = bg[j] / total
-                inverse, items = 1.0 / total, searched[j]
-                for p in range(lo, hi):
-                    share[p] *= inverse
-                if items != 0.0:
-                    for p in range(lo, hi):
-                        found_part[c, pair_st[p]] += share[p] * items
-            else:
-                bg_share[j] = 1.0
-                share[lo:hi] = 0.0
-    found = np.zeros(n_st)
-    for c in range(SHARE_CHUNKS):
-        found += found_part[c]
-    return share, bg_share, found
+                share[p] *= inverse
+        else:
+            bg_share[j] = 1.0
+            share[lo:hi] = 0.0
+    return share, bg_share
 
 
 @numba.njit(parallel=True, cache=True)
@@ -303,11 +292,11 @@ def _found_pairs(
     offsets: IntArray, pair_st: IntArray, pair_w: FloatArray, mean: FloatArray,
     bg: FloatArray, searched: FloatArray,
 ) -> FloatArray:  # fmt: skip
-    """The ``found`` of :func:`_share_pairs` alone, to the bit, keeping no share (numba).
+    """The searched items attributed to each strike: ``Σ_j r_js q_j`` (numba).
 
-    What a step of the evidence update needs: a point's pairs are read once for its
-    total and, if it holds searched items, once more for their shares, where
-    :func:`_share_pairs` writes every share and reads it back twice.
+    All a step of the evidence update needs: a point's pairs are read once for its
+    total and, if it holds searched items, once more for their shares, which are not
+    kept. The points run in :data:`SHARE_CHUNKS` pieces in parallel.
     """
     n_ev, n_st = len(bg), len(mean)
     size = -(-n_ev // SHARE_CHUNKS)
