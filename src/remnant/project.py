@@ -348,11 +348,11 @@ def estimate_project(
     previous = None if full or not paths["raster"].exists() else DrawnState.load(state_path)
     now = drawn_state(est)
     stale, changed = stale_tiles(previous, now, est)
-    raster_in_use = previous is not None and not stale.all()
-    if raster_in_use and unused_share(paths["raster"]) > MAX_UNUSED_RASTER:
-        stale[:] = True  # written afresh: compact again
+    in_place = previous is not None and not stale.all()
+    if in_place and unused_share(paths["raster"]) > MAX_UNUSED_RASTER:
+        stale[:], in_place = True, False  # written afresh: compact again
     state_path.unlink(missing_ok=True)
-    if previous is not None and not stale.all():
+    if in_place:
         tiles = est.tiles(stale, tell)
         update_estimate_tiles(paths["raster"], est.grid, tiles, metadata=raster_tags(est))
     else:
