@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from remnant.errors import FormatError
 from remnant.hazard.grid import Grid
-from remnant.io import geotiff
+from remnant.io import geotiff, tiff
 from remnant.io.geotiff import (
     BAND_UNITS,
     ESTIMATE_BANDS,
@@ -123,20 +123,20 @@ def test_feet_crs_rejected(tmp_path: Path) -> None:
 
 
 def test_killed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = geotiff._write_strip
+    real = tiff.TiledWriter.write_tiles
     calls = []
 
-    def dies_on_third_strip(dst, row0, strip, tiles):  # type: ignore[no-untyped-def]
-        calls.append(row0)
+    def dies_on_third_strip(self, image, tile_row, values):  # type: ignore[no-untyped-def]
+        calls.append(tile_row)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        real(dst, row0, strip, tiles)
+        real(self, image, tile_row, values)
 
-    monkeypatch.setattr(geotiff, "_write_strip", dies_on_third_strip)
+    monkeypatch.setattr(tiff.TiledWriter, "write_tiles", dies_on_third_strip)
     target = tmp_path / "estimate.tif"
     with pytest.raises(KeyboardInterrupt):
         write_estimate(target, GRID, _bands())
-    assert calls == [0, 256, 512]
+    assert calls == [0, 1, 2]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -431,25 +431,3 @@ def test_a_tile_alone_has_the_overview_pixels_it_has_in_its_strip() -> None:
 def test_overview_pyramid_stops_at_a_tile() -> None:
     with pytest.raises(ValueError, match="at most 8 levels"):
         geotiff.overview_pyramid(np.zeros((1, 4, 4), np.float32), 9)
-
-
-def test_tiles_with_data_against_numpy() -> None:
-    cells = _stacked(_odd_bands())
-    for row0 in range(0, ODD.ny, 256):
-        strip = cells[:, row0 : row0 + 256]
-        want = [not np.isnan(strip[:, :, c : c + 256]).all() for c in range(0, ODD.nx, 256)]
-        assert geotiff._tiles_with_data(strip).tolist() == want
-    assert want == [True, True, True, False, False]  # the last strip's corner is empty
-
-
-@pytest.mark.parametrize(
-    ("flags", "runs"),
-    [
-        ([], []),
-        ([False, False], []),
-        ([True], [(0, 1)]),
-        ([True, True, False, True, False, False, True, True], [(0, 2), (3, 4), (6, 8)]),
-    ],
-)
-def test_runs(flags: list[bool], runs: list[tuple[int, int]]) -> None:
-    assert geotiff._runs(np.array(flags, dtype=bool)) == runs
