@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +199,80 @@ def test_cut_tiff_is_a_format_error(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[: d.at + 40])
     with pytest.raises(FormatError, match=r"cut\.tif: cut or damaged TIFF directory"):
         read_directories(path)
+
+
+def _two_images(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(11)
+    full, half = _floats(rng, (4, 600, 700)), _floats(rng, (4, 300, 350))
+    _write(path, [Image(700, 600, 4), Image(350, 300, 4, reduced=True)], [full, half])
+    return full, half
+
+
+def _read(path: Path, level: int | None = None) -> np.ndarray:
+    with rasterio.open(path, overview_level=level) as src:
+        return src.read()
+
+
+def test_read_tile_gives_back_what_was_written(tmp_path: Path) -> None:
+    path = tmp_path / "x.tif"
+    full, half = _two_images(path)
+    with tiff.tiled_updater(path) as up:
+        edge = up.read_tile(0, 8)  # row 2, column 2: 88 rows and 188 columns inside
+        assert np.array_equal(
+            edge[:, :88, :188].view(np.uint32), full[:, 512:, 512:].view(np.uint32)
+        )
+        assert (edge[:, 88:] == 0).all() and (edge[:, :, 188:] == 0).all()  # GDAL's padding
+        small = up.read_tile(1, 1)
+        assert np.array_equal(
+            small[:, :256, :94].view(np.uint32), half[:, :256, 256:].view(np.uint32)
+        )
+
+
+def test_committed_update_is_read_by_gdal(tmp_path: Path) -> None:
+    path = tmp_path / "x.tif"
+    full, half = _two_images(path)
+    new = _floats(np.random.default_rng(12), (4, 88, 188))
+    stamp = (Tag.ascii(42113, "nan"),)
+    for _ in range(2):  # twice: the second update reads the first's directories
+        with tiff.tiled_updater(path) as up:
+            up.put_tiles(0, [8], [new])
+            up.commit(stamp)
+    want = full.copy()
+    want[:, 512:, 512:] = new
+    assert np.array_equal(_read(path).view(np.uint32), want.view(np.uint32))
+    assert np.array_equal(_read(path, 0).view(np.uint32), half.view(np.uint32))
+    _, dirs = read_directories(path)
+    assert dirs[0].tags[42113].text() == "nan" and len(dirs) == 2
+
+
+def test_failed_update_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "x.tif"
+    _two_images(path)
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError, match="stop"), tiff.tiled_updater(path) as up:
+        up.put_tiles(0, [0], [np.zeros((4, 256, 256), np.float32)])
+        raise RuntimeError("stop")
+    assert path.read_bytes() == before
+
+
+def test_update_cut_short_before_its_commit_is_invisible(tmp_path: Path) -> None:
+    """The process dies after appending blocks: readers still see the old image."""
+    path = tmp_path / "x.tif"
+    full, _ = _two_images(path)
+    with open(path, "r+b") as f, ThreadPoolExecutor(1) as pool:
+        up = tiff.TiledUpdater(f, path, pool)
+        up.put_tiles(0, [0], [np.zeros((4, 256, 256), np.float32)])  # no commit
+    assert path.stat().st_size > up.start
+    assert np.array_equal(_read(path).view(np.uint32), full.view(np.uint32))
+
+
+def test_foreign_layout_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "lzw.tif"
+    profile = {
+        "driver": "GTiff", "width": 300, "height": 300, "count": 1, "dtype": "float32",
+        "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "lzw",
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.ones((1, 300, 300), np.float32))
+    with pytest.raises(FormatError, match=r"lzw\.tif: image at byte \d+ is not float32"):
+        tiff.tiled_updater(path).__enter__()

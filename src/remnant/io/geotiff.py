@@ -34,7 +34,6 @@ References
 from __future__ import annotations
 
 import io
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
@@ -50,7 +49,6 @@ from rasterio.enums import Interleaving
 from rasterio.errors import CRSError, RasterioIOError
 from rasterio.io import DatasetReader, DatasetWriter
 from rasterio.transform import Affine
-from rasterio.windows import Window
 
 from remnant.errors import FormatError
 from remnant.hazard.grid import TILE, Grid
@@ -327,9 +325,11 @@ def update_estimate_tiles(
 ) -> Path:
     """Replace some tiles of an ``estimate.tif`` and their overview pixels, atomically.
 
-    The file is copied, the copy updated in place (GDAL appends the new compressed
-    blocks) and renamed over the original, so a reader never sees a half-updated
-    estimate.
+    The new blocks and directories are appended to the file and the header is pointed
+    to them last (:class:`remnant.io.tiff.TiledUpdater`), so a reader never sees a
+    half-updated estimate and a failed update leaves the file as it was. Each
+    overview block a tile meets is read, its pixels over the tile replaced and
+    compressed again.
 
     Parameters
     ----------
@@ -345,28 +345,55 @@ def update_estimate_tiles(
     """
     factors = overview_factors(grid.nx, grid.ny)
     target = Path(path)
-    blocks = list(tiles)
-    with atomic_path(target) as tmp:
-        shutil.copyfile(target, tmp)
-        with rasterio.open(tmp, "r+", num_threads="all_cpus") as dst:
-            if _grid_of(target, dst) != grid:
-                raise ValueError(f"{target}: written on another grid than {grid}")
-            for tile_row, tile_col, bands in blocks:
-                row0, col0, rows, cols = grid.tile_window(tile_row, tile_col)
-                _check_block(bands, rows, cols)
-                dst.write(bands.astype(np.float32), window=Window(col0, row0, cols, rows))
-            dst.update_tags(**dict(metadata or {}))
-        pyramids = [
-            overview_pyramid(b.astype(np.float32, copy=False), len(factors)) for *_, b in blocks
-        ]
-        for index, f in enumerate(factors):
-            with rasterio.open(tmp, "r+", overview_level=index, num_threads="all_cpus") as ov:
-                for (tile_row, tile_col, _), pyramid in zip(blocks, pyramids, strict=True):
-                    row0, col0, _, _ = grid.tile_window(tile_row, tile_col)
-                    means = pyramid[index]
-                    window = Window(col0 // f, row0 // f, means.shape[2], means.shape[1])
-                    ov.write(means, window=window)
+    with rasterio.open(target) as src:
+        if _grid_of(target, src) != grid:
+            raise ValueError(f"{target}: written on another grid than {grid}")
+        tags = {k: v for k, v in src.tags().items() if k not in _GDAL_TAGS}
+    blocks = [(tr, tc, b.astype(np.float32, copy=False)) for tr, tc, b in tiles]
+    for tile_row, tile_col, bands in blocks:
+        _check_block(bands, *grid.tile_window(tile_row, tile_col)[2:])
+    with (
+        tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as scratch,
+        tiff.tiled_updater(target) as up,
+    ):
+        if len(up.images) != len(factors) + 1:
+            raise FormatError(f"{target}: {len(up.images) - 1} overview levels, not {len(factors)}")
+        across = up.images[0].tiles_across
+        up.put_tiles(0, [tr * across + tc for tr, tc, _ in blocks], [b for *_, b in blocks])
+        pyramids = [overview_pyramid(b, len(factors)) for *_, b in blocks]
+        for level, f in enumerate(factors, start=1):
+            _update_level(up, level, f, grid, blocks, [p[level - 1] for p in pyramids])
+        up.commit(
+            _georeference(grid, _metre_crs(grid.crs), {**tags, **(metadata or {})}, Path(scratch))
+        )
     return target
+
+
+def _update_level(
+    up: tiff.TiledUpdater,
+    level: int,
+    factor: int,
+    grid: Grid,
+    blocks: list[tuple[int, int, np.ndarray]],
+    means: list[np.ndarray],
+) -> None:
+    """Put each tile's overview pixels ``means`` into the blocks of overview ``level``."""
+    im = up.images[level]
+    changed: dict[int, np.ndarray] = {}
+    for (tile_row, tile_col, _), pixels in zip(blocks, means, strict=True):
+        row0, col0, _, _ = grid.tile_window(tile_row, tile_col)
+        r, c = row0 // factor, col0 // factor
+        index = (r // TILE) * im.tiles_across + c // TILE
+        if index not in changed:
+            changed[index] = up.read_tile(level, index).copy()
+        r, c = r % TILE, c % TILE
+        changed[index][:, r : r + pixels.shape[1], c : c + pixels.shape[2]] = pixels
+    windows = []
+    for index, block in changed.items():
+        row, col = divmod(index, im.tiles_across)
+        rows, cols = min(TILE, im.height - row * TILE), min(TILE, im.width - col * TILE)
+        windows.append(block[:, :rows, :cols])
+    up.put_tiles(level, list(changed), windows)
 
 
 def unused_share(path: str | Path) -> float:

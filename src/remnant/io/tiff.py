@@ -30,6 +30,8 @@ References
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import os
 import struct
 import zlib
@@ -195,18 +197,44 @@ def read_directories(path: str | Path) -> tuple[bool, list[Directory]]:
     :class:`~remnant.errors.FormatError` naming the file if it is not one.
     """
     with open(path, "rb") as f:
-        head = f.read(16)
-        if head[:2] != b"II" or struct.unpack_from("<H", head, 2)[0] not in (42, 43):
-            raise FormatError(f"{path}: not a little-endian TIFF")
-        big = struct.unpack_from("<H", head, 2)[0] == 43
-        at = struct.unpack_from("<Q", head, 8)[0] if big else struct.unpack_from("<I", head, 4)[0]
-        dirs: list[Directory] = []
-        while at and len(dirs) < 1000:
-            dirs.append(_read_directory(f, at, big, path))
-            f.seek(at + (8 if big else 2) + dirs[-1].entries * (20 if big else 12))
-            raw = f.read(8 if big else 4)
-            at = int.from_bytes(raw, "little") if len(raw) == (8 if big else 4) else 0
+        return _read_file(f, path)
+
+
+def _read_file(f: BinaryIO, path: str | Path) -> tuple[bool, list[Directory]]:
+    f.seek(0)
+    head = f.read(16)
+    if head[:2] != b"II" or struct.unpack_from("<H", head, 2)[0] not in (42, 43):
+        raise FormatError(f"{path}: not a little-endian TIFF")
+    big = struct.unpack_from("<H", head, 2)[0] == 43
+    at = struct.unpack_from("<Q", head, 8)[0] if big else struct.unpack_from("<I", head, 4)[0]
+    dirs: list[Directory] = []
+    while at and len(dirs) < 1000:
+        dirs.append(_read_directory(f, at, big, path))
+        f.seek(at + (8 if big else 2) + dirs[-1].entries * (20 if big else 12))
+        raw = f.read(8 if big else 4)
+        at = int.from_bytes(raw, "little") if len(raw) == (8 if big else 4) else 0
     return big, dirs
+
+
+def image_of(d: Directory, path: str | Path) -> Image:
+    """The :class:`Image` an IFD describes; FormatError unless it has this module's layout."""
+    t = d.tags
+    layout = {
+        COMPRESSION: [8], PREDICTOR: [3], PLANAR_CONFIGURATION: [1],
+    }  # fmt: skip
+    samples = int(t[SAMPLES_PER_PIXEL].values[0]) if SAMPLES_PER_PIXEL in t else 1
+    layout |= {BITS_PER_SAMPLE: [32] * samples, SAMPLE_FORMAT: [3] * samples}
+    wrong = [c for c, want in layout.items() if c not in t or t[c].values.tolist() != want]
+    tiles = [TILE_WIDTH, TILE_LENGTH, TILE_OFFSETS, TILE_BYTE_COUNTS, IMAGE_WIDTH, IMAGE_LENGTH]
+    if wrong or any(c not in t for c in tiles) or d.ints(TILE_WIDTH)[0] != d.ints(TILE_LENGTH)[0]:
+        raise FormatError(
+            f"{path}: image at byte {d.at} is not float32 square tiles with DEFLATE and"
+            f" the floating-point predictor (fields {sorted(wrong)})"
+        )
+    reduced = NEW_SUBFILE_TYPE in t and int(t[NEW_SUBFILE_TYPE].values[0]) & 1 == 1
+    own = tuple(tag for code, tag in sorted(t.items()) if code not in STRUCTURE)
+    width, height = int(d.ints(IMAGE_WIDTH)[0]), int(d.ints(IMAGE_LENGTH)[0])
+    return Image(width, height, samples, int(d.ints(TILE_WIDTH)[0]), reduced, own)
 
 
 def _read_directory(f: BinaryIO, at: int, big: bool, path: str | Path) -> Directory:
@@ -325,44 +353,155 @@ class TiledWriter:
 
     def _write_structure(self) -> int:
         """Write the header and the IFDs; return the end of what was written."""
-        big = self.big
-        offsets_type = LONG8 if big else LONG
-        entry, slot = (20, 8) if big else (12, 4)
-        header = (
-            struct.pack("<2sHHHQ", b"II", 43, 8, 0, 16)
-            if big
-            else struct.pack("<2sHI", b"II", 42, 8)
-        )
-        out = bytearray(header)
-        for k, image in enumerate(self._images):
-            fields = image.fields(offsets_type)
-            at = len(out)
-            table = 8 if big else 2
-            values_at = at + table + len(fields) * entry + slot
-            extra = bytearray()
-            entries = bytearray(struct.pack("<Q" if big else "<H", len(fields)))
-            where: dict[int, int] = {}
-            for t in fields:
-                data = t.payload()
-                head = struct.pack("<HHQ" if big else "<HHI", t.code, t.type, t.count)
-                if len(data) <= slot:
-                    where[t.code] = at + len(entries) + len(head)
-                    entries += head + data.ljust(slot, b"\0")
-                else:
-                    extra += b"\0" * (-len(extra) % 8)
-                    where[t.code] = values_at + len(extra)
-                    entries += head + struct.pack("<Q" if big else "<I", where[t.code])
-                    extra += data
-            last = k == len(self._images) - 1
-            after = values_at + len(extra)
-            after += -after % 8
-            entries += struct.pack("<Q" if big else "<I", 0 if last else after)
-            out += entries + extra
-            out += b"\0" * (-len(out) % 8)
-            self._arrays.append((where[TILE_OFFSETS], where[TILE_BYTE_COUNTS]))
+        if self.big:
+            header = struct.pack("<2sHHHQ", b"II", 43, 8, 0, 16)
+        else:
+            header = struct.pack("<2sHI", b"II", 42, 8)
+        tables, arrays = _directories(self._images, self.big, len(header))
+        self._arrays = [(o + len(header), n + len(header)) for o, n in arrays]
         self._file.seek(0)
-        self._file.write(out)
-        return len(out)
+        self._file.write(header + tables)
+        return len(header) + len(tables)
+
+
+def _directories(
+    images: Sequence[Image], big: bool, at: int
+) -> tuple[bytearray, list[tuple[int, int]]]:
+    """The chained IFDs of ``images`` as bytes to be written at byte ``at`` (a multiple of 8).
+
+    Offsets and sizes are zero; returns too where each image's arrays of them lie.
+    """
+    offsets_type = LONG8 if big else LONG
+    entry, slot = (20, 8) if big else (12, 4)
+    count, pointer = ("<Q", "<Q") if big else ("<H", "<I")
+    out = bytearray()
+    arrays = []
+    for k, image in enumerate(images):
+        fields = image.fields(offsets_type)
+        start = at + len(out)
+        values_at = start + struct.calcsize(count) + len(fields) * entry + slot
+        extra = bytearray()
+        entries = bytearray(struct.pack(count, len(fields)))
+        where: dict[int, int] = {}
+        for t in fields:
+            data = t.payload()
+            head = struct.pack("<HHQ" if big else "<HHI", t.code, t.type, t.count)
+            if len(data) <= slot:
+                where[t.code] = start + len(entries) + len(head)
+                entries += head + data.ljust(slot, b"\0")
+            else:
+                extra += b"\0" * (-len(extra) % 8)
+                where[t.code] = values_at + len(extra)
+                entries += head + struct.pack(pointer, where[t.code])
+                extra += data
+        after = values_at + len(extra)
+        after += -after % 8
+        entries += struct.pack(pointer, 0 if k == len(images) - 1 else after)
+        out += entries + extra
+        out += b"\0" * (-len(out) % 8)
+        arrays.append((where[TILE_OFFSETS] - at, where[TILE_BYTE_COUNTS] - at))
+    return out, arrays
+
+
+class TiledUpdater:
+    """Replace tiles of a file in this module's layout, in place and atomically.
+
+    New blocks, then new IFDs, are appended; nothing of the file is overwritten until
+    :meth:`commit` moves the header's pointer to the new first IFD, one write of 4 or
+    8 bytes in the first sector, after the rest is on disk (``fsync``). Until then,
+    and if the process dies before, a reader sees the file as it was. The old blocks
+    stay, unused (:func:`unused_share`). Use :func:`tiled_updater`.
+    """
+
+    def __init__(self, file: BinaryIO, path: str | Path, pool: ThreadPoolExecutor):
+        self._file, self._path, self._pool = file, path, pool
+        self.big, dirs = _read_file(file, path)
+        self.images = [image_of(d, path) for d in dirs]
+        self._offsets = [d.ints(TILE_OFFSETS) for d in dirs]
+        self._sizes = [d.ints(TILE_BYTE_COUNTS) for d in dirs]
+        self.start = file.seek(0, os.SEEK_END)
+        self._end = self.start + (-self.start % 8)
+
+    def read_tile(self, image: int, index: int) -> np.ndarray:
+        """The tile ``index`` (row-major) of image ``image``, float32 ``(samples, tile, tile)``."""
+        im = self.images[image]
+        self._file.seek(int(self._offsets[image][index]))
+        raw = self._file.read(int(self._sizes[image][index]))
+        try:
+            data = zlib.decompress(raw)
+        except zlib.error as exc:
+            raise FormatError(f"{self._path}: tile {index} of image {image}: {exc}") from exc
+        if len(data) != im.tile_bytes:
+            raise FormatError(f"{self._path}: tile {index} of image {image} has a wrong size")
+        out = np.empty((im.samples, im.tile, im.tile), np.uint32)
+        _unpredict(np.frombuffer(data, np.uint8), im.tile, out)
+        return out.view(np.float32)
+
+    def put_tiles(self, image: int, indices: Sequence[int], tiles: Sequence[np.ndarray]) -> None:
+        """Compress and append new tiles, each ``(samples, rows, cols)``: the tile's window."""
+        im = self.images[image]
+        predicted = np.empty((len(indices), im.tile_bytes), np.uint8)
+        for k, (index, values) in enumerate(zip(indices, tiles, strict=True)):
+            row, col = divmod(index, im.tiles_across)
+            rows = min(im.tile, im.height - row * im.tile)
+            cols = min(im.tile, im.width - col * im.tile)
+            if values.shape != (im.samples, rows, cols) or not 0 <= row < im.tiles_down:
+                raise ValueError(
+                    f"image {image}: tile {index} needs shape {(im.samples, rows, cols)},"
+                    f" got {values.shape}"
+                )
+            bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+            _predict(bits, im.tile, predicted[k : k + 1])
+        self._file.seek(self._end)
+        for index, blob in zip(indices, self._pool.map(_deflate, predicted), strict=True):
+            self._offsets[image][index], self._sizes[image][index] = self._end, len(blob)
+            self._file.write(blob)
+            self._end += len(blob)
+
+    def commit(self, first_tags: tuple[Tag, ...] | None = None) -> None:
+        """Append the new IFDs, then point the header to them.
+
+        ``first_tags`` replace the first image's own fields (not its structure).
+        """
+        images = list(self.images)
+        if first_tags is not None:
+            images[0] = dataclasses.replace(images[0], tags=first_tags)
+        at = self._end + (-self._end % 8)
+        tables, arrays = _directories(images, self.big, at)
+        kind = np.dtype("<u8" if self.big else "<u4")
+        for (offsets_at, sizes_at), offsets, sizes in zip(
+            arrays, self._offsets, self._sizes, strict=True
+        ):
+            for where, values in ((offsets_at, offsets), (sizes_at, sizes)):
+                tables[where : where + values.size * kind.itemsize] = values.astype(kind).tobytes()
+        if not self.big and at + len(tables) >= 1 << 32:
+            raise OSError(f"{self._path}: a classic TIFF cannot pass 4 GB; write it afresh")
+        self._file.seek(at)
+        self._file.write(tables)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.seek(8 if self.big else 4)
+        self._file.write(struct.pack("<Q" if self.big else "<I", at))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+
+@contextmanager
+def tiled_updater(path: str | Path) -> Iterator[TiledUpdater]:
+    """A :class:`TiledUpdater` on ``path``, locked against other updaters while open.
+
+    Commit inside the block; on an exception the file is cut back to its old length,
+    as it was.
+    """
+    workers = max(1, os.cpu_count() or 1)
+    with open(path, "r+b") as file, ThreadPoolExecutor(workers) as pool:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        updater = TiledUpdater(file, path, pool)
+        try:
+            yield updater
+        except BaseException:
+            file.truncate(updater.start)
+            raise
 
 
 @contextmanager
@@ -444,3 +583,24 @@ def _plane(
         out[i] = (((pixels[i] >> shift) & 0xFF) - before) & 0xFF
     for i in range(samples, n):
         out[i] = (((pixels[i] >> shift) & 0xFF) - ((pixels[i - samples] >> shift) & 0xFF)) & 0xFF
+
+
+@numba.njit(cache=True)
+def _unpredict(raw: npt.NDArray[np.uint8], tile: int, out: npt.NDArray[np.uint32]) -> None:
+    """Undo :func:`_predict` for one tile: ``raw`` bytes into ``out`` ``(samples, tile, tile)``."""
+    samples = out.shape[0]
+    wc = tile * samples
+    row = np.empty(4 * wc, np.uint8)
+    for r in range(tile):
+        base = r * 4 * wc
+        for j in range(4 * wc):
+            row[j] = (raw[base + j] + row[j - samples]) & 0xFF if j >= samples else raw[base + j]
+        for c in range(tile):
+            for s in range(samples):
+                i = c * samples + s
+                out[s, r, c] = (
+                    (np.uint32(row[i]) << 24)
+                    | (np.uint32(row[i + wc]) << 16)
+                    | (np.uint32(row[i + 2 * wc]) << 8)
+                    | np.uint32(row[i + 3 * wc])
+                )
