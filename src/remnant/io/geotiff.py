@@ -385,7 +385,7 @@ def _update_level(
         r, c = row0 // factor, col0 // factor
         index = (r // TILE) * im.tiles_across + c // TILE
         if index not in changed:
-            changed[index] = up.read_tile(level, index).copy()
+            changed[index] = up.read_tile(level, index)
         r, c = r % TILE, c % TILE
         changed[index][:, r : r + pixels.shape[1], c : c + pixels.shape[2]] = pixels
     windows = []

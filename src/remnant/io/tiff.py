@@ -342,12 +342,8 @@ class TiledWriter:
         self._file.flush()
 
     def _append(self, image: int, tiles: Sequence[int] | range, blobs: list[bytes]) -> None:
-        self._file.seek(self._end)
-        for t, blob in zip(tiles, blobs, strict=True):
-            self._offsets[image][t] = self._end
-            self._sizes[image][t] = len(blob)
-            self._file.write(blob)
-            self._end += len(blob)
+        offsets, sizes = self._offsets[image], self._sizes[image]
+        self._end = _append_blocks(self._file, self._end, offsets, sizes, tiles, blobs)
         if not self.big and self._end >= 1 << 32:
             raise OSError("TIFF blocks passed 4 GB in a classic TIFF; needs_bigtiff is wrong")
 
@@ -362,6 +358,23 @@ class TiledWriter:
         self._file.seek(0)
         self._file.write(header + tables)
         return len(header) + len(tables)
+
+
+def _append_blocks(
+    file: BinaryIO,
+    end: int,
+    offsets: np.ndarray,
+    sizes: np.ndarray,
+    tiles: Sequence[int] | range,
+    blobs: Sequence[bytes],
+) -> int:
+    """Write ``blobs`` from byte ``end`` on, noting each tile's offset and size; the new end."""
+    file.seek(end)
+    for t, blob in zip(tiles, blobs, strict=True):
+        offsets[t], sizes[t] = end, len(blob)
+        file.write(blob)
+        end += len(blob)
+    return end
 
 
 def _directories(
@@ -452,11 +465,9 @@ class TiledUpdater:
                 )
             bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
             _predict(bits, im.tile, predicted[k : k + 1])
-        self._file.seek(self._end)
-        for index, blob in zip(indices, self._pool.map(_deflate, predicted), strict=True):
-            self._offsets[image][index], self._sizes[image][index] = self._end, len(blob)
-            self._file.write(blob)
-            self._end += len(blob)
+        blobs = list(self._pool.map(_deflate, predicted))
+        offsets, sizes = self._offsets[image], self._sizes[image]
+        self._end = _append_blocks(self._file, self._end, offsets, sizes, indices, blobs)
 
     def commit(self, first_tags: tuple[Tag, ...] | None = None) -> None:
         """Append the new IFDs, then point the header to them.
