@@ -228,6 +228,27 @@ def test_read_tile_gives_back_what_was_written(tmp_path: Path) -> None:
         )
 
 
+def test_read_tiles_in_a_batch_equal_one_by_one(tmp_path: Path) -> None:
+    path = tmp_path / "x.tif"
+    _two_images(path)
+    with tiff.tiled_updater(path) as up:
+        batch = up.read_tiles(0, [8, 0, 4, 8])
+        for index, tile in zip([8, 0, 4, 8], batch, strict=True):
+            assert np.array_equal(tile.view(np.uint32), up.read_tile(0, index).view(np.uint32))
+
+
+def test_damaged_block_is_a_format_error_naming_the_tile(tmp_path: Path) -> None:
+    path = tmp_path / "x.tif"
+    _two_images(path)
+    _, dirs = read_directories(path)
+    at = int(dirs[0].ints(tiff.TILE_OFFSETS)[4])
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(b"\x00\x00\x00\x00")
+    with tiff.tiled_updater(path) as up, pytest.raises(FormatError, match="tile 4 of image 0"):
+        up.read_tiles(0, [3, 4])
+
+
 def test_committed_update_is_read_by_gdal(tmp_path: Path) -> None:
     path = tmp_path / "x.tif"
     full, half = _two_images(path)

@@ -379,13 +379,14 @@ def _update_level(
 ) -> None:
     """Put each tile's overview pixels ``means`` into the blocks of overview ``level``."""
     im = up.images[level]
-    changed: dict[int, np.ndarray] = {}
-    for (tile_row, tile_col, _), pixels in zip(blocks, means, strict=True):
+    at = []
+    for tile_row, tile_col, _ in blocks:
         row0, col0, _, _ = grid.tile_window(tile_row, tile_col)
-        r, c = row0 // factor, col0 // factor
+        at.append((row0 // factor, col0 // factor))
+    indices = list(dict.fromkeys((r // TILE) * im.tiles_across + c // TILE for r, c in at))
+    changed = dict(zip(indices, up.read_tiles(level, indices), strict=True))
+    for (r, c), pixels in zip(at, means, strict=True):
         index = (r // TILE) * im.tiles_across + c // TILE
-        if index not in changed:
-            changed[index] = up.read_tile(level, index)
         r, c = r % TILE, c % TILE
         changed[index][:, r : r + pixels.shape[1], c : c + pixels.shape[2]] = pixels
     windows = []

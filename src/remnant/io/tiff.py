@@ -437,12 +437,25 @@ class TiledUpdater:
 
     def read_tile(self, image: int, index: int) -> np.ndarray:
         """The tile ``index`` (row-major) of image ``image``, float32 ``(samples, tile, tile)``."""
+        return self.read_tiles(image, [index])[0]
+
+    def read_tiles(self, image: int, indices: Sequence[int]) -> list[np.ndarray]:
+        """The tiles ``indices`` of image ``image``, as :meth:`read_tile` gives each.
+
+        The blocks are read in turn and inflated and un-predicted on the pool's threads
+        (ISA-L and the numba kernel release the GIL).
+        """
+        raws = []
+        for index in indices:
+            self._file.seek(int(self._offsets[image][index]))
+            raws.append((index, self._file.read(int(self._sizes[image][index]))))
+        return list(self._pool.map(lambda item: self._decode(image, *item), raws))
+
+    def _decode(self, image: int, index: int, raw: bytes) -> np.ndarray:
         im = self.images[image]
-        self._file.seek(int(self._offsets[image][index]))
-        raw = self._file.read(int(self._sizes[image][index]))
         try:
-            data = zlib.decompress(raw)
-        except zlib.error as exc:
+            data = isal_zlib.decompress(raw)
+        except INFLATE_ERROR as exc:
             raise FormatError(f"{self._path}: tile {index} of image {image}: {exc}") from exc
         if len(data) != im.tile_bytes:
             raise FormatError(f"{self._path}: tile {index} of image {image} has a wrong size")
@@ -451,10 +464,12 @@ class TiledUpdater:
         return out.view(np.float32)
 
     def put_tiles(self, image: int, indices: Sequence[int], tiles: Sequence[np.ndarray]) -> None:
-        """Compress and append new tiles, each ``(samples, rows, cols)``: the tile's window."""
+        """Compress and append new tiles, each ``(samples, rows, cols)``: the tile's window.
+
+        Each tile is predicted and compressed on the pool's threads.
+        """
         im = self.images[image]
-        predicted = np.empty((len(indices), im.tile_bytes), np.uint8)
-        for k, (index, values) in enumerate(zip(indices, tiles, strict=True)):
+        for index, values in zip(indices, tiles, strict=True):
             row, col = divmod(index, im.tiles_across)
             rows = min(im.tile, im.height - row * im.tile)
             cols = min(im.tile, im.width - col * im.tile)
@@ -463,9 +478,14 @@ class TiledUpdater:
                     f"image {image}: tile {index} needs shape {(im.samples, rows, cols)},"
                     f" got {values.shape}"
                 )
+
+        def encode(values: np.ndarray) -> bytes:
             bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
-            _predict(bits, im.tile, predicted[k : k + 1])
-        blobs = list(self._pool.map(_deflate, predicted))
+            predicted = np.empty(im.tile_bytes, np.uint8)
+            _predict_tile(bits, 0, im.tile, predicted)
+            return _deflate(predicted)
+
+        blobs = list(self._pool.map(encode, tiles))
         offsets, sizes = self._offsets[image], self._sizes[image]
         self._end = _append_blocks(self._file, self._end, offsets, sizes, indices, blobs)
 
@@ -532,6 +552,9 @@ def tiled_writer(
         writer.close()
 
 
+INFLATE_ERROR: type[Exception] = isal_zlib.error  # type: ignore[assignment]
+"""What ISA-L's inflate raises on a damaged stream (its stub calls it an instance)."""
+
 # -- blocks ----------------------------------------------------------------------------
 
 
@@ -561,22 +584,32 @@ def _predict(bits: npt.NDArray[np.uint32], tile: int, out: npt.NDArray[np.uint8]
     the image's right and bottom edges are 0, as GDAL pads them, so a tile's bytes are
     GDAL's to the bit.
     """
+    for t in numba.prange(out.shape[0]):
+        _predict_tile(bits, t * tile, tile, out[t])
+
+
+@numba.njit(nogil=True, cache=True)
+def _predict_tile(
+    bits: npt.NDArray[np.uint32], col0: int, tile: int, out: npt.NDArray[np.uint8]
+) -> None:
+    """:func:`_predict` of the one tile whose columns start at ``col0`` of ``bits`` (numba).
+
+    Releases the GIL, so that threads may predict tiles side by side.
+    """
     samples, rows, width = bits.shape
     wc = tile * samples
-    for t in numba.prange(out.shape[0]):
-        col0 = t * tile
-        inside = min(tile, width - col0)
-        pixels = np.zeros(wc, np.uint32)  # one row of the tile, pixel-interleaved
-        for r in range(tile):
-            if r < rows:
-                for c in range(inside):
-                    for s in range(samples):
-                        pixels[c * samples + s] = bits[s, r, col0 + c]
-            else:
-                pixels[:] = 0
-            row = out[t, r * 4 * wc : (r + 1) * 4 * wc]
-            for k in range(4):
-                _plane(pixels, samples, 24 - 8 * k, k > 0, row[k * wc : (k + 1) * wc])
+    inside = min(tile, width - col0)
+    pixels = np.zeros(wc, np.uint32)  # one row of the tile, pixel-interleaved
+    for r in range(tile):
+        if r < rows:
+            for c in range(inside):
+                for s in range(samples):
+                    pixels[c * samples + s] = bits[s, r, col0 + c]
+        else:
+            pixels[:] = 0
+        row = out[r * 4 * wc : (r + 1) * 4 * wc]
+        for k in range(4):
+            _plane(pixels, samples, 24 - 8 * k, k > 0, row[k * wc : (k + 1) * wc])
 
 
 @numba.njit(inline="always")
@@ -596,7 +629,7 @@ def _plane(
         out[i] = (((pixels[i] >> shift) & 0xFF) - ((pixels[i - samples] >> shift) & 0xFF)) & 0xFF
 
 
-@numba.njit(cache=True)
+@numba.njit(nogil=True, cache=True)
 def _unpredict(raw: npt.NDArray[np.uint8], tile: int, out: npt.NDArray[np.uint32]) -> None:
     """Undo :func:`_predict` for one tile: ``raw`` bytes into ``out`` ``(samples, tile, tile)``."""
     samples = out.shape[0]
