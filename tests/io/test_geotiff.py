@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +156,38 @@ def test_killed_write_keeps_the_old_file(
         write_estimate(path, GRID, _bands())
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def _stacked_strips() -> list[tuple[int, np.ndarray]]:
+    bands = _bands()
+    stacked = np.stack([bands[n].astype(np.float32) for n in ESTIMATE_BANDS])
+    return [(row0, stacked[:, row0 : row0 + 256]) for row0 in range(0, GRID.ny, 256)]
+
+
+def test_an_error_making_a_strip_is_raised_and_nothing_written(tmp_path: Path) -> None:
+    def strips() -> Iterator[tuple[int, np.ndarray]]:
+        yield _stacked_strips()[0]
+        raise RuntimeError("pass 2 failed")
+
+    with pytest.raises(RuntimeError, match="pass 2 failed"):
+        geotiff.write_estimate_strips(tmp_path / "estimate.tif", GRID, strips())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_stops_making_strips(tmp_path: Path) -> None:
+    made = []
+
+    def strips() -> Iterator[tuple[int, np.ndarray]]:
+        good = _stacked_strips()
+        for n in range(100):
+            made.append(n)
+            row0, values = good[0] if n == 0 else (256, good[0][1][:, :10])
+            yield row0, values
+
+    with pytest.raises(ValueError, match="strip"):
+        geotiff.write_estimate_strips(tmp_path / "estimate.tif", GRID, strips())
+    assert len(made) <= 4  # the bad strip, and at most two made ahead of the writer
+    assert not any(t.name == "estimate strips" for t in threading.enumerate())
 
 
 def test_strips_in_any_order_give_the_same_file(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ class Moments:
     level: float = 0.9
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _strip(
     tiles: IntArray,
     at: IntArray,
@@ -133,7 +133,10 @@ def _strip(
             x0, top, cell, row0, col0, nrows, ncols,
         )  # fmt: skip
         clock = tile_survival(events, a_day, a_lk, nrows * ncols)
-        acc = np.zeros((2 + n_types, nrows * ncols))  # mean, variance terms, per type
+        kinds = _tile_types(strikes, ts_idx[ts_off[t] : ts_off[t + 1]], n_types)
+        acc = np.zeros((2 + len(kinds), nrows * ncols))  # mean, variance, per type present
+        row_of = np.zeros(n_types, np.int64)
+        row_of[kinds] = 2 + np.arange(len(kinds))
         axes = np.empty((6, kmax, TILE))
         wbuf = np.empty(nrows * ncols)
         pos = 0
@@ -144,7 +147,7 @@ def _strip(
                 tile = (row0, col0, nrows, ncols)
                 _add_strike(
                     strikes, comps, s, tile, clip, g, clock[4], mean[s], rel_var[s],
-                    type_rel_var[strikes[s, TYPE]], axes, wbuf, acc,
+                    type_rel_var[strikes[s, TYPE]], axes, wbuf, acc, row_of[strikes[s, TYPE]],
                 )  # fmt: skip
         studied = _add_background(bg, factor, bgm, row0, col0, nrows, ncols, acc)
         studied = studied or ts_off[t + 1] > ts_off[t]
@@ -157,8 +160,8 @@ def _strip(
                 continue
             mu = acc[0, c]
             var = mu + acc[1, c]
-            for ty in range(n_types):
-                var += type_rel_var[ty] * acc[2 + ty, c] ** 2
+            for j in range(len(kinds)):  # in the order of the types, as over them all
+                var += type_rel_var[kinds[j]] * acc[2 + j, c] ** 2
             var = max(var, mu)
             if mu != last_mu or var != last_var:  # runs of cells with the background alone
                 p_any, lo, hi = cell_bands(mu, var, q[0], q[1])
@@ -170,17 +173,30 @@ def _strip(
 
 
 @numba.njit(cache=True)
+def _tile_types(strikes: IntArray, which: IntArray, n_types: int) -> IntArray:
+    """The carrier types of the strikes ``which``, ascending.
+
+    A tile keeps a row of sums for each of these only, not for every type of the
+    catalogue: rows that would stay 0 cost as much to clear and read as the others.
+    """
+    present = np.zeros(n_types, np.bool_)
+    for m in range(len(which)):
+        present[strikes[which[m], TYPE]] = True
+    return np.flatnonzero(present)
+
+
+@numba.njit(cache=True)
 def _add_strike(
     strikes: IntArray, comps: FloatArray, s: int, tile: tuple[int, int, int, int],
     clip: float, g: tuple[float, float, float, int, int, int], s_now: FloatArray, e: float,
-    v: float, v_t: float, axes: FloatArray, wbuf: FloatArray, acc: FloatArray,
+    v: float, v_t: float, axes: FloatArray, wbuf: FloatArray, acc: FloatArray, by: int,
 ) -> None:  # fmt: skip
     """Add strike ``s``'s mean and variance terms to a tile's accumulators (module doc).
 
     Per cell, ``W = Σ_k π_k w_k`` and ``Q = Σ_k π_k² (u_k − w_k²)``; the strike adds
     ``E W S`` to the mean (``acc[0]`` and its type's row) and
     ``E² S² [(1 + V) Q + (V − V_t) W²]`` to the variance (``acc[1]``). ``s_now`` is
-    the survival of the searches after the strike's day.
+    the survival of the searches after the strike's day; ``acc[by]`` is its type's row.
     """
     row0, col0, nrows, ncols = tile
     x0, top, cell = g[0], g[1], g[2]
@@ -193,7 +209,7 @@ def _add_strike(
     moment_axes(strikes, comps, s, ra, rb, ca, cb, x0, top, cell, wr, wc, xr, xc)
     k0, k1 = strikes[s, K0], strikes[s, K1]
     coefs = (e, 1.0 + v, v - v_t, cell * cell)
-    by_type = acc[2 + strikes[s, TYPE]]
+    by_type = acc[by]
     if k1 - k0 == 1 and comps[k0, NORM] == 0.0:
         cw, cx = comps[k0, COEF_W], comps[k0, COEF_X]
         for r in range(ra, rb):

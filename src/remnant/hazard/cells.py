@@ -257,18 +257,20 @@ def cell_bands(mean: float, var: float, q_lo: float, q_hi: float) -> tuple[float
     if mean < ZERO_MEAN:
         return 0.0, 0.0, 0.0
     if var <= mean * (1.0 + POISSON_TOL):
-        log_p0, sd, size, odds = -mean, math.sqrt(mean), math.inf, 0.0
+        log_p0, size, odds = -mean, math.inf, 0.0
     else:
         excess = var - mean
         size = mean * (mean / excess)  # m² / (v − m) without overflowing m²
         t = excess / mean  # m / r; p = 1 / (1 + t)
         # log p = −log1p(t); where v / m overflows, 1 + t == t
         log_p0 = -size * (math.log1p(t) if math.isfinite(t) else math.log(excess) - math.log(mean))
-        sd, odds = math.sqrt(var), excess / var  # odds = 1 − p
-    if math.exp(log_p0) >= q_hi:  # most cells: both quantiles 0, as the sum's first step finds
-        return -math.expm1(log_p0), 0.0, 0.0
+        odds = excess / var  # 1 − p
+    p_any = -math.expm1(log_p0)
+    if 1.0 - p_any >= q_hi:  # most cells: both quantiles 0, as the sum's first step finds
+        return p_any, 0.0, 0.0
+    sd = math.sqrt(mean if math.isinf(size) else var)
     lower, upper = _quantiles(mean, sd, size, odds, log_p0, q_lo, q_hi)
-    return -math.expm1(log_p0), lower, upper
+    return p_any, lower, upper
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")

@@ -34,9 +34,11 @@ References
 from __future__ import annotations
 
 import io
+import queue
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,7 +192,7 @@ def write_estimate_strips(
         images = _images(grid, factors, _georeference(grid, crs, metadata, Path(scratch)))
         with tiff.tiled_writer(tmp, images) as out:
             written: set[int] = set()
-            for row0, strip in strips:
+            for row0, strip in _made_ahead(strips):
                 _check_strip(grid, row0, strip)
                 if row0 in written:
                     raise ValueError(f"strip at row {row0} given twice")
@@ -201,6 +203,48 @@ def write_estimate_strips(
             _blank_missing(levels, grid, written)
             _write_levels(out, levels)
     return target
+
+
+def _made_ahead(strips: Iterable[tuple[int, np.ndarray]]) -> Iterator[tuple[int, np.ndarray]]:
+    """``strips``, each made on a thread of its own while the one before is written.
+
+    Pass 2 (a numba kernel) and the writer (predictor, ISA-L, the file) release the
+    GIL, so making a strip and writing the last overlap: on the development machine
+    neither alone keeps both cores busy. At most one strip waits made. An exception
+    in the making is raised here; when the writing stops early, the making stops
+    after the strip it is on.
+    """
+    made: queue.Queue[tuple[int, np.ndarray] | BaseException | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def make() -> None:
+        try:
+            for item in strips:
+                while not stop.is_set():
+                    try:
+                        made.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            made.put(None)
+        except BaseException as exc:  # handed to the writer, which raises it
+            made.put(exc)
+
+    maker = threading.Thread(target=make, name="estimate strips", daemon=True)
+    maker.start()
+    try:
+        while (item := made.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while maker.is_alive():  # take what it still hands over, so that it can end
+            with suppress(queue.Empty):
+                made.get(timeout=0.1)
+        maker.join()
 
 
 def _georeference(
@@ -500,7 +544,7 @@ def _padded(outs: list[np.ndarray]) -> tuple[tuple[np.ndarray, ...], int]:
 # slices indexed from 0, which lets LLVM vectorise the NaN counts.
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _fill_pyramid(
     values: npt.NDArray[np.float32], outs: tuple[npt.NDArray[np.float32], ...], levels: int
 ) -> None:

@@ -571,7 +571,7 @@ def _deflate_bound(n: int) -> int:
     return n + (n >> 12) + (n >> 14) + (n >> 25) + 13
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _predict(bits: npt.NDArray[np.uint32], tile: int, out: npt.NDArray[np.uint8]) -> None:
     """Apply the floating-point predictor to each tile of a row of tiles, into ``out``.
 
