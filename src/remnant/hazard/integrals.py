@@ -216,13 +216,15 @@ def candidate_pairs(
 
 
 INTEGRAL_PARTS = {
-    "all": (True, True, True),
-    "base": (True, True, False),
-    "strikes": (True, True, False),
-    "areas": (True, False, True),
+    "all": (True, True, True, True),
+    "base": (True, True, False, True),
+    "strikes": (True, True, False, False),
+    "areas": (True, False, True, False),
 }
 """What each ``parts`` of :func:`integrate` computes: exposures, evidence weights,
-hazard areas."""
+hazard areas, and the grid's own sums (the coarse cells' search coverage and the
+evidence's background weights, which do not depend on the strikes: a pass over some
+strikes for a caller that keeps its earlier values skips them)."""
 
 FAST = {"reassoc", "contract"}
 """Floating-point freedoms for sums over cells: reordering (vector lanes) and fused
@@ -253,7 +255,7 @@ def _pass(
     area_slot: IntArray,
     bg: FloatArray,
     factor: int,
-    want: tuple[bool, bool, bool],
+    want: tuple[bool, bool, bool, bool],
     exposure_slot: IntArray,
     exposure_part: FloatArray,
     coarse_searched: FloatArray,
@@ -284,6 +286,8 @@ def _pass(
                 noticed_row[c // ncols] = True
             if found[c] > 0.0:
                 searched_row[c // ncols] = True
+                if not want[3]:
+                    continue
                 cr, cc = (row0 + c // ncols) // factor, (col0 + c % ncols) // factor
                 coarse_searched[cr, cc] += 1.0 - math.exp(clock[3][c, SEARCH])
                 coarse_notice[cr, cc] += notice[c]
@@ -326,7 +330,7 @@ def _pass(
             _evidence_weights(
                 t, te_off, te_idx, ev_row, ev_col, ev_day, ev_item, pair_off, pair_strike,
                 compat, strikes, comps, clip, g, row0, col0, ncols, (start, ev_day_c, ev_cum),
-                bg, factor, pair_weight, ev_bg,
+                bg, factor, pair_weight, ev_bg, want[3],
             )  # fmt: skip
 
 
@@ -475,17 +479,18 @@ def _evidence_weights(
     compat: FloatArray, strikes: IntArray, comps: FloatArray, clip: float,
     g: tuple[float, float, float, int, int, int], row0: int, col0: int, ncols: int,
     sv: tuple[IntArray, IntArray, FloatArray], bg: FloatArray,
-    factor: int, pair_weight: FloatArray, ev_bg: FloatArray,
+    factor: int, pair_weight: FloatArray, ev_bg: FloatArray, background: bool,
 ) -> None:  # fmt: skip
-    """``ω_js`` of every pair of the tile's evidence, and ``ω_j,bg``."""
+    """``ω_js`` of every pair of the tile's evidence, and ``ω_j,bg`` if ``background``."""
     x0, top, cell = g[0], g[1], g[2]
     start, ev_day_c, ev_cum = sv[0], sv[1], sv[2]
     for k in range(te_off[t], te_off[t + 1]):
         j = te_idx[k]
         r, q = ev_row[j], ev_col[j]
         c = (r - row0) * ncols + (q - col0)
-        gb = bg[r // factor, q // factor] / (factor * factor)
-        ev_bg[j] = gb * math.exp(log_survival(start, ev_day_c, ev_cum, c, -NEVER, ev_day[j]))
+        if background:
+            gb = bg[r // factor, q // factor] / (factor * factor)
+            ev_bg[j] = gb * math.exp(log_survival(start, ev_day_c, ev_cum, c, -NEVER, ev_day[j]))
         for p in range(pair_off[j], pair_off[j + 1]):
             s = pair_strike[p]
             w = point_mass(strikes, comps, s, r, q, clip, x0, top, cell)
@@ -632,11 +637,12 @@ def tile_sums(
     background: FloatArray,
     factor: int,
     tiles: IntArray,
-    want: tuple[bool, bool, bool] = (True, True, True),
+    want: tuple[bool, bool, bool, bool] = (True, True, True, True),
 ) -> Sums:
     """Pass 1 of ``strikes`` on ``tiles`` only (ascending): the sums, not reduced.
 
-    ``want``: exposures, evidence weights, hazard areas (:data:`INTEGRAL_PARTS`).
+    ``want``: exposures, evidence weights, hazard areas, the grid's own sums
+    (:data:`INTEGRAL_PARTS`).
     """
     ts_off, ts_idx = strikes.tile_offsets, strikes.tile_index
     pair_off, pair_strike = candidate_pairs(
