@@ -16,7 +16,10 @@ Where the total misses, :data:`SOURCES` say from what: the gap between the estim
 and the truth is split among the recorded strikes whose record names the carrier that
 fired, those whose record names another, those recorded as of an unknown carrier, and
 the unrecorded attacks (pseudo-strikes and the background against the attacks that
-were never recorded).
+were never recorded). For the recorded strikes with finds, the exposure ``e_s`` the
+model gives them is set beside the share of their duds truly found, by quartile of
+that share. ``--clean`` simulates records without faults (every attack recorded,
+every carrier named right), to tell the model's own errors from the records'.
 
 Usage::
 
@@ -63,17 +66,31 @@ class WorldResult:
     bin_observed: list[int]
     rates: list[tuple[str, float, float, float]]
     gaps: dict[str, float]
+    exposures: list[tuple[float, float, float, float]]
     seconds: float
 
 
-def one_world(seed: int, strikes: int) -> WorldResult:
+CLEAN_RECORDS = {"unreported_fraction": 0.0, "wrong_carrier_fraction": 0.0,
+                 "unknown_carrier_fraction": 0.0}  # fmt: skip
+"""``--clean``: the simulator's reporting faults turned off."""
+
+
+def one_world(seed: int, strikes: int, clean: bool = False) -> WorldResult:
     """Simulate, estimate and compare one world (run in a worker process)."""
+    import dataclasses
+
     from remnant.catalogue import load_catalogue
     from remnant.hazard.estimate import estimate
     from remnant.simulate import simulate_world
+    from remnant.simulate.config import WorldConfig
 
     start = time.perf_counter()
-    world = simulate_world(seed, strikes)
+    config = WorldConfig()
+    if clean:
+        config = dataclasses.replace(
+            config, reporting=dataclasses.replace(config.reporting, **CLEAN_RECORDS)
+        )
+    world = simulate_world(seed, strikes, config=config)
     as_of = world.truth.parameters["as_of"]
     est = estimate(world.tables, load_catalogue(), as_of=as_of)
     bands = est.bands()
@@ -101,6 +118,7 @@ def one_world(seed: int, strikes: int) -> WorldResult:
         bin_observed=np.bincount(which, holds, len(BINS) - 1).astype(int).tolist(),
         rates=rates,
         gaps=_gaps(world, est),
+        exposures=_exposures(world, est),
         seconds=time.perf_counter() - start,
     )
 
@@ -124,6 +142,40 @@ def _gaps(world: Any, est: Any) -> dict[str, float]:
     never = float(truth.loc[~truth["reported"].astype(bool), "n_remaining"].sum())
     out[SOURCES[3]] = pseudo + est.unrecorded_remaining - never
     return out
+
+
+def _exposures(world: Any, est: Any) -> list[tuple[float, float, float, float]]:
+    """Per recorded strike with finds: model ``e_s``, true share found, posterior and true duds."""
+    sub = world.truth.submunitions
+    duds = sub[sub["is_dud"].astype(bool)]
+    found = duds[duds["found_by"].notna()].groupby("strike_index").size()
+    truth = world.truth.strikes.reset_index(drop=True)
+    truth = truth.assign(true_found=found.reindex(range(len(truth))).fillna(0).to_numpy())
+    rows = est.strike_table.merge(truth[["strike_id", "n_duds", "true_found"]], on="strike_id")
+    rows = rows[rows["true_found"] > 0]
+    share = rows["true_found"] / rows["n_duds"].clip(lower=1)
+    return list(zip(rows["exposure"].astype(float), share.astype(float),
+                    rows["posterior_duds"].astype(float), rows["n_duds"].astype(float),
+                    strict=True))  # fmt: skip
+
+
+def _exposure_table(results: list[WorldResult]) -> list[dict[str, float]]:
+    """Mean model ``e_s`` and true share found, and summed duds, by quartile of that share."""
+    rows = np.array([e for r in results for e in r.exposures]).reshape(-1, 4)
+    if len(rows) < 4:
+        return []
+    edges = np.quantile(rows[:, 1], [0.0, 0.25, 0.5, 0.75, 1.0])
+    which = np.clip(np.searchsorted(edges, rows[:, 1], side="right") - 1, 0, 3)
+    table = []
+    for q in range(4):
+        part = rows[which == q]
+        table.append({
+            "share_from": float(edges[q]), "share_to": float(edges[q + 1]),
+            "strikes": float(len(part)), "model_exposure": float(part[:, 0].mean()),
+            "true_share": float(part[:, 1].mean()), "posterior_duds": float(part[:, 2].sum()),
+            "true_duds": float(part[:, 3].sum()),
+        })  # fmt: skip
+    return table
 
 
 def summarise(results: list[WorldResult]) -> dict[str, object]:
@@ -150,6 +202,7 @@ def summarise(results: list[WorldResult]) -> dict[str, object]:
         "rate_intervals": len(rates),
         "rate_coverage": rate_hits / max(len(rates), 1),
         "gaps": _gap_table(results),
+        "exposures": _exposure_table(results),
         "seconds_per_world": float(np.mean([r.seconds for r in results])),
     }
 
@@ -177,10 +230,12 @@ def main() -> None:
     parser.add_argument("--strikes", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--clean", action="store_true", help="records without faults")
     args = parser.parse_args()
     seeds = range(args.first_seed, args.first_seed + args.worlds)
     with ProcessPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(one_world, seeds, [args.strikes] * args.worlds))
+        n = args.worlds
+        results = list(pool.map(one_world, seeds, [args.strikes] * n, [args.clean] * n))
     summary = summarise(results)
     for r in results:
         flag = "ok" if r.lower <= r.truth <= r.upper else ("LOW" if r.truth > r.upper else "HIGH")
@@ -191,6 +246,12 @@ def main() -> None:
     for group, row in summary["gaps"].items():  # type: ignore[attr-defined]
         gaps = " | ".join(f"{row[name]:+.0f}" for name in SOURCES)
         print(f"  {group} ({row['worlds']:.0f} worlds): {gaps}")
+    print("recorded strikes with finds, by quartile of the share of their duds truly found:")
+    for q in summary["exposures"]:  # type: ignore[attr-defined]
+        print(f"  {q['share_from']:.3f}-{q['share_to']:.3f}: {q['strikes']:.0f} strikes, "
+              f"model e_s {q['model_exposure']:.3f}, true share {q['true_share']:.3f}, "
+              f"posterior duds {q['posterior_duds']:,.0f}, "
+              f"true duds {q['true_duds']:,.0f}")  # fmt: skip
     if args.json:
         args.json.write_text(
             json.dumps({"summary": summary, "worlds": [r.__dict__ for r in results]}, indent=2)
