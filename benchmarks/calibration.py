@@ -99,6 +99,7 @@ def one_world(seed: int, strikes: int, clean: bool = False) -> WorldResult:
     studied = ~np.isnan(p_any)
     p, holds = p_any[studied], counts[studied] > 0
     which = np.clip(np.digitize(p, BINS) - 1, 0, len(BINS) - 2)
+    joined = _strikes_against_truth(world, est)
     rates = []
     truth_rates = world.truth.parameters["failure_rate"]
     for row in est.failure_rates.itertuples(index=False):
@@ -117,41 +118,49 @@ def one_world(seed: int, strikes: int, clean: bool = False) -> WorldResult:
         bin_predicted=np.bincount(which, p, len(BINS) - 1).tolist(),
         bin_observed=np.bincount(which, holds, len(BINS) - 1).astype(int).tolist(),
         rates=rates,
-        gaps=_gaps(world, est),
-        exposures=_exposures(world, est),
+        gaps=_gaps(world, est, joined),
+        exposures=_exposures(joined),
         seconds=time.perf_counter() - start,
     )
 
 
-def _gaps(world: Any, est: Any) -> dict[str, float]:
-    """Estimated minus true items remaining, by :data:`SOURCES`."""
-    import pandas as pd
+def _strikes_against_truth(world: Any, est: Any) -> Any:
+    """The estimate's strike table beside each strike's record and truth.
 
-    table = est.strike_table
-    truth = world.truth.strikes
-    named = world.tables["strikes"][["strike_id", "carrier"]].rename(columns={"carrier": "named"})
-    recorded = table[~table["pseudo"].astype(bool)].merge(named, on="strike_id")
-    recorded = recorded.merge(truth[["strike_id", "carrier", "n_remaining"]], on="strike_id",
-                              suffixes=("", "_true"))  # fmt: skip
-    gap = recorded["expected_remaining"] - recorded["n_remaining"]
-    source = pd.Series("carrier right", index=recorded.index)
-    source[recorded["named"] != recorded["carrier_true"]] = "carrier wrong"
-    source[recorded["named"] == "unknown"] = "carrier unknown"
-    out = {name: float(gap[source == name].sum()) for name in SOURCES[:3]}
-    pseudo = float(table.loc[table["pseudo"].astype(bool), "expected_remaining"].sum())
-    never = float(truth.loc[~truth["reported"].astype(bool), "n_remaining"].sum())
-    out[SOURCES[3]] = pseudo + est.unrecorded_remaining - never
-    return out
-
-
-def _exposures(world: Any, est: Any) -> list[tuple[float, float, float, float]]:
-    """Per recorded strike with finds: model ``e_s``, true share found, posterior and true duds."""
+    Adds the carrier the record names (``named``), the true carrier
+    (``carrier_true``), the true duds, those still there and those found
+    (``n_duds``, ``n_remaining``, ``true_found``); pseudo-strikes get none of them.
+    """
     sub = world.truth.submunitions
     duds = sub[sub["is_dud"].astype(bool)]
     found = duds[duds["found_by"].notna()].groupby("strike_index").size()
     truth = world.truth.strikes.reset_index(drop=True)
     truth = truth.assign(true_found=found.reindex(range(len(truth))).fillna(0).to_numpy())
-    rows = est.strike_table.merge(truth[["strike_id", "n_duds", "true_found"]], on="strike_id")
+    named = world.tables["strikes"][["strike_id", "carrier"]].rename(columns={"carrier": "named"})
+    wanted = ["strike_id", "carrier", "n_duds", "n_remaining", "true_found"]
+    return est.strike_table.merge(named, on="strike_id", how="left").merge(
+        truth[wanted], on="strike_id", how="left", suffixes=("", "_true")
+    )
+
+
+def _gaps(world: Any, est: Any, rows: Any) -> dict[str, float]:
+    """Estimated minus true items remaining, by :data:`SOURCES` (``rows``: the joined table)."""
+    pseudo = rows["pseudo"].astype(bool)
+    recorded = rows[~pseudo]
+    gap = recorded["expected_remaining"] - recorded["n_remaining"]
+    source = np.full(len(recorded), SOURCES[0], dtype=object)
+    source[(recorded["named"] != recorded["carrier_true"]).to_numpy()] = SOURCES[1]
+    source[(recorded["named"] == "unknown").to_numpy()] = SOURCES[2]
+    out = {name: float(gap[source == name].sum()) for name in SOURCES[:3]}
+    truth = world.truth.strikes
+    never = float(truth.loc[~truth["reported"].astype(bool), "n_remaining"].sum())
+    in_pseudo = float(rows.loc[pseudo, "expected_remaining"].sum())
+    out[SOURCES[3]] = in_pseudo + est.unrecorded_remaining - never
+    return out
+
+
+def _exposures(rows: Any) -> list[tuple[float, float, float, float]]:
+    """Per recorded strike with finds: model ``e_s``, true share found, posterior and true duds."""
     rows = rows[rows["true_found"] > 0]
     share = rows["true_found"] / rows["n_duds"].clip(lower=1)
     return list(zip(rows["exposure"].astype(float), share.astype(float),

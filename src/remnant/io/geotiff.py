@@ -225,7 +225,7 @@ def _made_ahead(strips: Iterable[tuple[int, np.ndarray]]) -> Iterator[tuple[int,
                         made.put(item, timeout=0.1)
                         break
                     except queue.Full:
-                        continue
+                        pass
                 if stop.is_set():
                     return
             made.put(None)
@@ -427,10 +427,10 @@ def _update_level(
     for tile_row, tile_col, _ in blocks:
         row0, col0, _, _ = grid.tile_window(tile_row, tile_col)
         at.append((row0 // factor, col0 // factor))
-    indices = list(dict.fromkeys((r // TILE) * im.tiles_across + c // TILE for r, c in at))
+    keys = [(r // TILE) * im.tiles_across + c // TILE for r, c in at]
+    indices = list(dict.fromkeys(keys))
     changed = dict(zip(indices, up.read_tiles(level, indices), strict=True))
-    for (r, c), pixels in zip(at, means, strict=True):
-        index = (r // TILE) * im.tiles_across + c // TILE
+    for (r, c), index, pixels in zip(at, keys, means, strict=True):
         r, c = r % TILE, c % TILE
         changed[index][:, r : r + pixels.shape[1], c : c + pixels.shape[2]] = pixels
     windows = []

@@ -552,10 +552,11 @@ def tiled_writer(
         writer.close()
 
 
+# -- blocks ----------------------------------------------------------------------------
+
+
 INFLATE_ERROR: type[Exception] = isal_zlib.error  # type: ignore[assignment]
 """What ISA-L's inflate raises on a damaged stream (its stub calls it an instance)."""
-
-# -- blocks ----------------------------------------------------------------------------
 
 
 def _deflate(predicted: np.ndarray) -> bytes:
