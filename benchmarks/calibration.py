@@ -18,8 +18,10 @@ fired, those whose record names another, those recorded as of an unknown carrier
 the unrecorded attacks (pseudo-strikes and the background against the attacks that
 were never recorded). For the recorded strikes with finds, the exposure ``e_s`` the
 model gives them is set beside the share of their duds truly found, by quartile of
-that share. ``--clean`` simulates records without faults (every attack recorded,
-every carrier named right), to tell the model's own errors from the records'.
+``e_s`` (by quartile of the true share, strikes whose items happened to lie under the
+searches would make even an unbiased model look short). ``--clean`` simulates
+records without faults (every attack recorded, every carrier named right), to tell
+the model's own errors from the records'.
 
 Usage::
 
@@ -169,17 +171,17 @@ def _exposures(rows: Any) -> list[tuple[float, float, float, float]]:
 
 
 def _exposure_table(results: list[WorldResult]) -> list[dict[str, float]]:
-    """Mean model ``e_s`` and true share found, and summed duds, by quartile of that share."""
+    """Mean model ``e_s`` and true share found, and summed duds, by quartile of ``e_s``."""
     rows = np.array([e for r in results for e in r.exposures]).reshape(-1, 4)
     if len(rows) < 4:
         return []
-    edges = np.quantile(rows[:, 1], [0.0, 0.25, 0.5, 0.75, 1.0])
-    which = np.clip(np.searchsorted(edges, rows[:, 1], side="right") - 1, 0, 3)
+    edges = np.quantile(rows[:, 0], [0.0, 0.25, 0.5, 0.75, 1.0])
+    which = np.clip(np.searchsorted(edges, rows[:, 0], side="right") - 1, 0, 3)
     table = []
     for q in range(4):
         part = rows[which == q]
         table.append({
-            "share_from": float(edges[q]), "share_to": float(edges[q + 1]),
+            "exposure_from": float(edges[q]), "exposure_to": float(edges[q + 1]),
             "strikes": float(len(part)), "model_exposure": float(part[:, 0].mean()),
             "true_share": float(part[:, 1].mean()), "posterior_duds": float(part[:, 2].sum()),
             "true_duds": float(part[:, 3].sum()),
@@ -255,9 +257,9 @@ def main() -> None:
     for group, row in summary["gaps"].items():  # type: ignore[attr-defined]
         gaps = " | ".join(f"{row[name]:+.0f}" for name in SOURCES)
         print(f"  {group} ({row['worlds']:.0f} worlds): {gaps}")
-    print("recorded strikes with finds, by quartile of the share of their duds truly found:")
+    print("recorded strikes with finds, by quartile of the model's exposure e_s:")
     for q in summary["exposures"]:  # type: ignore[attr-defined]
-        print(f"  {q['share_from']:.3f}-{q['share_to']:.3f}: {q['strikes']:.0f} strikes, "
+        print(f"  {q['exposure_from']:.3f}-{q['exposure_to']:.3f}: {q['strikes']:.0f} strikes, "
               f"model e_s {q['model_exposure']:.3f}, true share {q['true_share']:.3f}, "
               f"posterior duds {q['posterior_duds']:,.0f}, "
               f"true duds {q['true_duds']:,.0f}")  # fmt: skip
