@@ -19,7 +19,9 @@ the unrecorded attacks (pseudo-strikes and the background against the attacks th
 were never recorded). For the recorded strikes with finds, the exposure ``e_s`` the
 model gives them is set beside the share of their duds truly found, by quartile of
 ``e_s`` (by quartile of the true share, strikes whose items happened to lie under the
-searches would make even an unbiased model look short). ``--clean`` simulates
+searches would make even an unbiased model look short). Each recorded strike's row of
+the strike table is judged too: how often its interval holds its true remaining, by
+group of ``e_s``. ``--clean`` simulates
 records without faults (every attack recorded, every carrier named right), to tell
 the model's own errors from the records'.
 
@@ -69,6 +71,7 @@ class WorldResult:
     rates: list[tuple[str, float, float, float]]
     gaps: dict[str, float]
     exposures: list[tuple[float, float, float, float]]
+    strike_rows: list[tuple[float, float, float, float, float]]
     seconds: float
 
 
@@ -122,6 +125,7 @@ def one_world(seed: int, strikes: int, clean: bool = False) -> WorldResult:
         rates=rates,
         gaps=_gaps(world, est, joined),
         exposures=_exposures(joined),
+        strike_rows=_strike_rows(joined),
         seconds=time.perf_counter() - start,
     )
 
@@ -170,6 +174,39 @@ def _exposures(rows: Any) -> list[tuple[float, float, float, float]]:
                     strict=True))  # fmt: skip
 
 
+def _strike_rows(rows: Any) -> list[tuple[float, float, float, float, float]]:
+    """Per recorded strike: ``e_s``, expected remaining, interval, true remaining."""
+    rows = rows[~rows["pseudo"].astype(bool)]
+    columns = ("exposure", "expected_remaining", "lower", "upper", "n_remaining")
+    return list(zip(*(rows[c].astype(float) for c in columns), strict=True))
+
+
+STRIKE_GROUPS = (0.0, 1e-12, 0.2, 0.5, 0.8, 1.0 + 1e-12)
+"""Edges of the exposure groups of the strike table's check: never searched, then by
+``e_s``. [-]"""
+
+
+def _strike_interval_table(results: list[WorldResult]) -> list[dict[str, float]]:
+    """How often each recorded strike's interval holds its true remaining, by ``e_s`` group."""
+    rows = np.array([e for r in results for e in r.strike_rows]).reshape(-1, 5)
+    e, mean, lower, upper, truth = rows.T
+    group = np.clip(np.searchsorted(STRIKE_GROUPS, e, side="right") - 1, 0, len(STRIKE_GROUPS) - 2)
+    table = []
+    for g in range(len(STRIKE_GROUPS) - 1):
+        at = group == g
+        if not at.any():
+            continue
+        table.append({
+            "exposure_from": STRIKE_GROUPS[g], "exposure_to": min(STRIKE_GROUPS[g + 1], 1.0),
+            "strikes": float(at.sum()),
+            "covered": float(np.mean((truth[at] >= lower[at]) & (truth[at] <= upper[at]))),
+            "below": float(np.mean(truth[at] < lower[at])),
+            "above": float(np.mean(truth[at] > upper[at])),
+            "expected": float(mean[at].sum()), "truth": float(truth[at].sum()),
+        })  # fmt: skip
+    return table
+
+
 def _exposure_table(results: list[WorldResult]) -> list[dict[str, float]]:
     """Mean model ``e_s`` and true share found, and summed duds, by quartile of ``e_s``."""
     rows = np.array([e for r in results for e in r.exposures]).reshape(-1, 4)
@@ -214,6 +251,7 @@ def summarise(results: list[WorldResult]) -> dict[str, object]:
         "rate_coverage": rate_hits / max(len(rates), 1),
         "gaps": _gap_table(results),
         "exposures": _exposure_table(results),
+        "strike_intervals": _strike_interval_table(results),
         "seconds_per_world": float(np.mean([r.seconds for r in results])),
     }
 
@@ -263,6 +301,13 @@ def main() -> None:
               f"model e_s {q['model_exposure']:.3f}, true share {q['true_share']:.3f}, "
               f"posterior duds {q['posterior_duds']:,.0f}, "
               f"true duds {q['true_duds']:,.0f}")  # fmt: skip
+    print("recorded strikes, their 90 % interval against their true remaining, by e_s:")
+    for g in summary["strike_intervals"]:  # type: ignore[attr-defined]
+        span = ("never searched" if g["exposure_to"] < 1e-9
+                else f"e_s {g['exposure_from']:.1f}-{g['exposure_to']:.1f}")  # fmt: skip
+        print(f"  {span}: {g['strikes']:.0f} strikes, covered {g['covered']:.3f} "
+              f"(truth below {g['below']:.3f}, above {g['above']:.3f}), expected "
+              f"{g['expected']:,.0f}, true {g['truth']:,.0f}")  # fmt: skip
     if args.json:
         args.json.write_text(
             json.dumps({"summary": summary, "worlds": [r.__dict__ for r in results]}, indent=2)
