@@ -9,8 +9,9 @@ import math
 import numpy as np
 import pytest
 import shapely
+from scipy import integrate, stats
 
-from remnant.hazard.aim import KnownMoments, corrected_centres, searched_moments
+from remnant.hazard.aim import KnownMoments, corrected_centres, mixture_moments, searched_moments
 from remnant.hazard.estimate import _grid_args, _polygons
 from remnant.hazard.grid import Grid
 from remnant.hazard.integrals import polygon_tuple
@@ -126,3 +127,40 @@ def test_known_moments_are_looked_up_and_the_rest_computed() -> None:
     assert len(known.plus(known)) == 40
     far = known.away_from(np.array([[700.0, -2000.0, 2000.0, 2000.0]]), 4.0)
     assert 0 < len(far) < 40 and np.all(far.x + 4.0 * far.sigma < 700.0)
+
+
+def _half_plane_moments(v: float, c: float) -> list[float]:
+    """Searched moments of N(0, v I) under a clearance of ``x > c`` (truncated normal)."""
+    s = math.sqrt(v)
+    z = c / s
+    seen = 1.0 - stats.norm.cdf(z)
+    lam = stats.norm.pdf(z) / seen
+    return [seen, s * lam, 0.0, v * (1.0 + z * lam - lam**2), v, 0.0]
+
+
+def test_a_mixture_of_two_patterns_has_the_moments_of_its_density() -> None:
+    # two halves of variances 20² and 60² m², searched east of x = 15 m: E, the mean and
+    # the variances of the thinned mixture, integrated numerically from its density
+    v1, v2, c = 20.0**2, 60.0**2, 15.0
+    a, b = (np.array([_half_plane_moments(v, c)]) for v in (v1, v2))
+    e, bx, by, sxx, syy, sxy = mixture_moments(a, b)[0]
+
+    def density(x: float) -> float:
+        half = stats.norm.pdf(x, scale=math.sqrt(v1)) + stats.norm.pdf(x, scale=math.sqrt(v2))
+        return 0.5 * float(half)
+
+    mass = integrate.quad(density, c, np.inf)[0]
+    mean = integrate.quad(lambda x: x * density(x), c, np.inf)[0] / mass
+    second = integrate.quad(lambda x: x * x * density(x), c, np.inf)[0] / mass
+    # across the edge: each half's y-variance weighted by its share of the thinned mass
+    w1 = 0.5 * (1.0 - stats.norm.cdf(c / math.sqrt(v1))) / mass
+    assert e == pytest.approx(mass, rel=1e-9)
+    assert bx == pytest.approx(mean, rel=1e-7)
+    assert sxx == pytest.approx(second - mean**2, rel=1e-7)
+    assert syy == pytest.approx(w1 * v1 + (1.0 - w1) * v2, rel=1e-9)
+    assert (by, sxy) == (0.0, 0.0)
+
+
+def test_a_mixture_of_one_pattern_with_itself_is_that_pattern() -> None:
+    mom = _moments([shapely.box(10, -1000, 1000, 1000)], 0.0, 0.0)[None, :]
+    assert mixture_moments(mom, mom) == pytest.approx(mom, rel=1e-12, abs=1e-12)

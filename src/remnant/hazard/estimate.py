@@ -50,6 +50,7 @@ from remnant.hazard.components import (
     Sites,
     find_sites,
     located_carriers,
+    pattern_nodes,
     prior_components,
     sited_components,
     unlocated_carriers,
@@ -826,7 +827,7 @@ def _site_rounds(
         searched = SearchedSites.of(comps, integrals.component_exposure)
         sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m, duds, searched,
                            ev.kind == SEARCHED)  # fmt: skip
-        sites, aimed = _aimed(sites, known, setup, reported.day[sites.strike])
+        sites, aimed = _aimed(sites, known, setup, reported)
         known, used = known.plus(aimed), used.plus(aimed)
         unlocated = np.zeros(len(reported))
         which = np.unique(sites.strike)
@@ -863,19 +864,26 @@ def _site_rounds(
 
 
 def _aimed(
-    sites: Sites, known: KnownMoments, setup: _Setup, day: IntArray
+    sites: Sites, known: KnownMoments, setup: _Setup, strikes: Strikes
 ) -> tuple[Sites, KnownMoments]:
-    """The ``sites`` (of strikes of ``day``) aimed (:func:`.aim.aim_sites`), and their moments.
+    """The ``sites`` of ``strikes`` aimed (:func:`.aim.aim_sites`), and their moments.
 
-    The searched moments are looked up in ``known`` where they are there.
+    Each site's pattern is the two halves of its strike's
+    (:func:`.components.pattern_nodes`), widened by the site's spread beyond one
+    pattern as its components are (:func:`.components.sited_components`). The searched
+    moments are looked up in ``known`` where they are there.
     """
     aimed = [KnownMoments.none()]
+    day = strikes.day[sites.strike]
 
     def moments(x: FloatArray, y: FloatArray, sigma: FloatArray) -> FloatArray:
-        out, aimed[0] = known.moments_of(x, y, sigma, day, _search_moments(setup))
+        out, new = known.moments_of(x, y, sigma, day, _search_moments(setup))
+        aimed[0] = aimed[0].plus(new)
         return out
 
-    return aim_sites(sites, moments), aimed[0]
+    v1, v2 = pattern_nodes(strikes, sites.strike)
+    wider = np.maximum(sites.pattern - strikes.pattern_var[sites.strike], 0.0)
+    return aim_sites(sites, moments, (v1 + wider, v2 + wider)), aimed[0]
 
 
 def _start(replay: Replay | None, r: int, mean: FloatArray, prior: FloatArray) -> FloatArray:
