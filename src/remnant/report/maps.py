@@ -9,10 +9,10 @@ import geopandas as gpd
 import matplotlib
 import numpy as np
 import rasterio
+from rasterio import Affine
 from rasterio.enums import Resampling
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
-from rasterio.windows import bounds as window_bounds
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -225,7 +225,7 @@ def plot_estimate(
             Window(0, 0, src.width, src.height)
         )
         p_any = src.read(2, window=window, masked=True)
-        w_left, w_bottom, w_right, w_top = window_bounds(window, src.transform)
+        w_left, w_bottom, w_right, w_top = _window_bounds(window, src.transform)
     local = {k: v.to_crs(crs) for k, v in tables.items() if v is not None and len(v)}
     fig, (ax, zoom) = plt.subplots(
         1, 2, figsize=(16, 8), dpi=100, width_ratios=(1.15, 1), layout="constrained"
@@ -244,15 +244,15 @@ def plot_estimate(
         p_any, extent=(w_left, w_right, w_bottom, w_top), vmin=0, vmax=1, cmap="YlOrRd"
     )
     fig.colorbar(detail, ax=zoom, shrink=0.7, label="probability of any item in the cell")
-    for axis in (ax, zoom):
-        _draw_points(axis, local)
-        _scale_bar(axis)
-        axis.set_xlabel(f"Easting [m], {crs.to_string()}")
-        axis.ticklabel_format(style="plain")
     zoom.set_xlim(w_left, w_right)
     zoom.set_ylim(w_bottom, w_top)
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
+    for axis in (ax, zoom):
+        _draw_points(axis, local)  # the limits are set: points beyond them widen nothing
+        _scale_bar(axis)  # after the limits: a bar placed before them sat off the axes
+        axis.set_xlabel(f"Easting [m], {crs.to_string()}")
+        axis.ticklabel_format(style="plain")
     ax.set_ylabel("Northing [m]")
     zoom.set_title("Detail: 3 km around the cell with the most expected items", fontsize=10)
     fig.suptitle(title)
@@ -260,6 +260,17 @@ def plot_estimate(
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def _window_bounds(window: Window, transform: Affine) -> tuple[float, float, float, float]:
+    """``left, bottom, right, top`` of a window of a north-up raster. [m]
+
+    ``rasterio.windows.bounds`` multiplies the affine with ``*``, which affine 2.4
+    deprecates.
+    """
+    left = transform.c + window.col_off * transform.a
+    top = transform.f + window.row_off * transform.e
+    return left, top + window.height * transform.e, left + window.width * transform.a, top
 
 
 def _hottest(src: DatasetReader, scale: int) -> tuple[int, int]:
