@@ -21,9 +21,9 @@ model gives them is set beside the share of their duds truly found, by quartile 
 ``e_s`` (by quartile of the true share, strikes whose items happened to lie under the
 searches would make even an unbiased model look short). Each recorded strike's row of
 the strike table is judged too: how often its interval holds its true remaining, by
-group of ``e_s``. ``--clean`` simulates
-records without faults (every attack recorded, every carrier named right), to tell
-the model's own errors from the records'.
+group of ``e_s``. ``--clean`` simulates records without faults (every attack
+recorded, every carrier named right), to tell the model's own errors from the
+records'.
 
 Usage::
 

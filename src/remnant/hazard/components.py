@@ -737,6 +737,15 @@ NODES = 2
 """Components per site: the two halves of one carrier's pattern (:func:`pattern_nodes`)."""
 
 
+def beyond_pattern(strikes: Strikes, sites: Sites) -> FloatArray:
+    """``D = σ_site² − σ_f²``, per axis: how far a site's points spread beyond one pattern. [m²]
+
+    0 for a site of one carrier's pattern. Both halves of a site's pattern are widened
+    by it, in its components and for its aim point.
+    """
+    return np.maximum(sites.pattern - strikes.pattern_var[sites.strike], 0.0)
+
+
 def _mixtures(strikes: Strikes, sites: Sites, which: IntArray, unlocated: FloatArray) -> Components:
     """Site components and one broad component for each strike of ``which``.
 
@@ -769,7 +778,7 @@ def _mixtures(strikes: Strikes, sites: Sites, which: IntArray, unlocated: FloatA
     owner = sites.strike
     v1, v2 = pattern_nodes(strikes, owner)
     nodes = np.column_stack([v1, v2]).ravel()
-    extra = np.maximum(sites.pattern - strikes.pattern_var[owner], 0.0) + sites.var
+    extra = beyond_pattern(strikes, sites) + sites.var
     wide1, wide2 = v1 + extra, v2 + extra
     out["weight"][site_at] = each(sites.carriers / total[pos] / NODES)
     out["x"][site_at], out["y"][site_at] = each(sites.x), each(sites.y)

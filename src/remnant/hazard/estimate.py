@@ -48,6 +48,7 @@ from remnant.hazard.components import (
     Components,
     SearchedSites,
     Sites,
+    beyond_pattern,
     find_sites,
     located_carriers,
     pattern_nodes,
@@ -882,7 +883,7 @@ def _aimed(
         return out
 
     v1, v2 = pattern_nodes(strikes, sites.strike)
-    wider = np.maximum(sites.pattern - strikes.pattern_var[sites.strike], 0.0)
+    wider = beyond_pattern(strikes, sites)
     return aim_sites(sites, moments, (v1 + wider, v2 + wider)), aimed[0]
 
 
