@@ -8,6 +8,7 @@ from scipy import special, stats
 
 from remnant.hazard.failure_rate import (
     FailureRatePosterior,
+    HeldTerms,
     gamma_poisson_update,
     learn_failure_rates,
 )
@@ -204,6 +205,27 @@ def test_a_grid_started_from_an_earlier_window_gives_the_same_posterior():
     for wrong in (cold.window + 8.0, np.tile([-30.0, 30.0], (2, 1))):
         again = learn_failure_rates(*data, draws=10, seed=1, window=wrong)
         np.testing.assert_allclose(again.window, cold.window)
+
+
+def test_count_terms_held_over_a_series_give_the_posterior_computed_whole():
+    """A local evidence update's series: the finds of a few strikes change from call to
+    call, the rest are held; each posterior is the one computed from all the data."""
+    rng = np.random.default_rng(12)
+    _, data = _synthetic(rng, 400, [2.0, 3.0], [30.0, 10.0])
+    k = data[0]
+    moving = rng.random(len(k)) < 0.05
+    held = HeldTerms(~moving)
+    window = None
+    for step in range(4):
+        k_now = np.where(moving, k * (1.0 + 0.3 * step), k)
+        whole = learn_failure_rates(k_now, *data[1:], draws=10, seed=1, window=window)
+        part = learn_failure_rates(k_now, *data[1:], draws=10, seed=1, window=window, held=held)
+        np.testing.assert_allclose(part.window, whole.window, rtol=1e-12)
+        np.testing.assert_allclose(part.mean, whole.mean, rtol=1e-9)
+        np.testing.assert_allclose(part.scale_mean, whole.scale_mean, rtol=1e-9)
+        window = whole.window
+    assert len(held.sums) >= 2  # the held strikes' sums were kept
+    assert not np.allclose(whole.mean, learn_failure_rates(*data, draws=10, seed=1).mean)
 
 
 @pytest.mark.parametrize("n_strikes", [1, 5, 200])

@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from remnant.catalogue import load_catalogue
-from remnant.hazard.estimate import Estimate, estimate, meeting
+from remnant.hazard.estimate import Earlier, Estimate, _local_attribute, estimate, meeting
 from remnant.hazard.update import NotIncremental, _new_records, _redo_pass1, touched_tiles, update
 from remnant.io.arrays import read_arrays, write_arrays
 from remnant.simulate import simulate_world
@@ -97,6 +97,49 @@ def test_an_update_gives_a_full_runs_estimate(world, before, tmp_path) -> None:
     again = update(saved, added, catalogue)  # what remnant estimate saves suffices
     assert again.total.mean == updated.total.mean
     assert np.array_equal(again.attribution.mean, updated.attribution.mean)
+
+
+def _first(before: Estimate):  # type: ignore[no-untyped-def]
+    """The first evidence update's inputs: setup, recorded strikes, pass 1, earlier state."""
+    b = before.basis
+    n = int(np.sum(~b.reported.pseudo))
+    return b.setup, b.reported.take(np.arange(n)), b.first, Earlier(b.first, (), b.first_held), n
+
+
+def test_an_evidence_update_held_fixed_off_some_points_keeps_its_fixed_point(before) -> None:
+    """Nothing changed: redoing any points, the rest held, gives the same attribution."""
+    setup, recorded, first, earlier, n = _first(before)
+    again = setup.attribute(recorded, first, before.basis.first_mean)
+    some = np.random.default_rng(3).random(len(setup.evidence)) < 0.3
+    local = _local_attribute(setup, recorded, first, before.basis.first_mean, earlier,
+                             np.arange(n), np.zeros(n, dtype=bool), some)  # fmt: skip
+    np.testing.assert_allclose(local.mean, again.mean, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(local.found, again.found, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(local.removed, again.removed, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(local.responsibility_background, again.responsibility_background,
+                               atol=1e-4)  # fmt: skip
+    assert np.mean(local.owner == again.owner) > 0.999
+
+
+def test_a_local_evidence_update_is_the_whole_one_where_pass_1_changed(before) -> None:
+    """Cut the weights of the busiest strikes' pairs tenfold, as a new search of them
+    might: redone on those strikes' points only, the update is the whole one to a
+    hundredth of how far the expectations moved."""
+    setup, recorded, first, earlier, n = _first(before)
+    busiest = np.argsort(-np.bincount(first.pair_strike, minlength=n))[:5]
+    hit = np.isin(first.pair_strike, busiest)
+    changed = dataclasses.replace(first, pair_weight=np.where(hit, 0.1, 1.0) * first.pair_weight)
+    whole = setup.attribute(recorded, changed, before.basis.first_mean)
+    differs, none = np.isin(np.arange(n), busiest), np.zeros(len(setup.evidence), dtype=bool)
+    local = _local_attribute(setup, recorded, changed, before.basis.first_mean, earlier,
+                             np.arange(n), differs, none)  # fmt: skip
+    unchanged = setup.attribute(recorded, first, before.basis.first_mean)
+    moved = np.abs(whole.mean - unchanged.mean) / np.maximum(unchanged.mean, 1.0)
+    gap = np.abs(local.mean - whole.mean) / np.maximum(whole.mean, 1.0)
+    assert moved.max() > 0.05
+    assert gap.max() < 0.01 * moved.max()
+    np.testing.assert_allclose(local.found, whole.found, rtol=1e-3, atol=1e-2)
+    assert np.mean(local.owner == whole.owner) > 0.999
 
 
 def test_what_an_update_cannot_do_is_refused_with_the_reason(world, before) -> None:

@@ -240,6 +240,12 @@ class Sites:
     def __len__(self) -> int:
         return len(self.strike)
 
+    @classmethod
+    def none(cls) -> Sites:
+        """No sites."""
+        empty = np.empty(0)
+        return cls(np.empty(0, np.int64), empty, empty, empty, empty, empty, empty, empty)
+
     def take(self, rows: npt.ArrayLike) -> Sites:
         """The sites ``rows`` (in that order)."""
         return Sites(**{f.name: getattr(self, f.name)[rows] for f in fields(Sites)})
@@ -343,8 +349,7 @@ def find_sites(
     """
     idx = np.flatnonzero(owner >= 0)
     if idx.size == 0:
-        empty = np.empty(0)
-        return Sites(np.empty(0, np.int64), empty, empty, empty, empty, empty, empty, empty)
+        return Sites.none()
     s = owner[idx]
     label, n = _link(strikes, s, ev_x[idx], ev_y[idx])
     w = np.maximum(ev_weight[idx], 1.0)

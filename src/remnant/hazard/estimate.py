@@ -57,7 +57,15 @@ from remnant.hazard.components import (
     unlocated_carriers,
 )
 from remnant.hazard.config import HazardConfig
-from remnant.hazard.evidence import Attribution, attribute, cluster_evidence
+from remnant.hazard.evidence import (
+    Attribution,
+    Frozen,
+    Held,
+    attribute,
+    cluster_evidence,
+    point_items,
+    point_sums,
+)
 from remnant.hazard.failure_rate import FailureRatePosterior
 from remnant.hazard.grid import TILE, Grid, choose_crs
 from remnant.hazard.inputs import (
@@ -84,6 +92,7 @@ from remnant.hazard.integrals import (
     Sums,
     difference,
     integrate,
+    pairs_at,
     polygon_tuple,
     splice_pairs,
     tile_sums,
@@ -306,7 +315,7 @@ def estimate(
     comps = prior_components(strikes)
     first = setup.integrate(strikes, comps, "all")
     result = setup.attribute(strikes, first)
-    first_mean = result.mean
+    first_mean, first_held = result.mean, result.held
     tell("evidence update", 1, 3)
     pseudo = _pseudo(evidence, result, catalogue, types, config)
     pending = np.arange(len(strikes), len(strikes) + len(pseudo), dtype=np.int64)
@@ -328,6 +337,7 @@ def estimate(
         later=_later(frames, day),
         first=first,
         first_mean=first_mean,
+        first_held=first_held,
         reported=reported,
         rounds=rounds,
         known_moments=known,
@@ -343,7 +353,7 @@ def estimate(
     return out
 
 
-BASIS_FORMAT = 4
+BASIS_FORMAT = 5
 """Version of :class:`Basis` (and the classes it holds) as saved; bump on any change."""
 
 
@@ -376,6 +386,8 @@ class Basis:
         areas: where the evidence update starts.
     first_mean : ndarray
         The recorded strikes' expected duds after the first evidence update. [items]
+    first_held : Held
+        The sums it ended with (:class:`.evidence.Held`).
     reported : Strikes
         Recorded and pseudo-strikes with their reported carrier counts.
     rounds : tuple of Round
@@ -403,6 +415,7 @@ class Basis:
     later: int
     first: Integrals
     first_mean: FloatArray
+    first_held: Held
     reported: Strikes
     rounds: tuple[Round, ...]
     known_moments: KnownMoments
@@ -577,13 +590,18 @@ class _Setup:
         )  # fmt: skip
 
     def attribute(
-        self, strikes: Strikes, integrals: Integrals, start: FloatArray | None = None
+        self,
+        strikes: Strikes,
+        integrals: Integrals,
+        start: FloatArray | None = None,
+        frozen: Frozen | None = None,
     ) -> Attribution:
         """The evidence update (:func:`.evidence.attribute`) with this setup's evidence.
 
         The background weighs as much as the prior items of the unrecorded attacks:
         ``ratio × (recorded strikes) × (their mean prior duds)``. It starts from the
-        expectations ``start`` (strikes added since start from their priors).
+        expectations ``start`` (strikes added since start from their priors); with
+        ``frozen``, only some points' shares are redone (:class:`.evidence.Frozen`).
         """
         c = self.config
         recorded = strikes.prior_mean[~strikes.pseudo]
@@ -595,7 +613,7 @@ class _Setup:
         return attribute(
             strikes, integrals, self.evidence.kind, self.evidence.quantity, items,
             tolerance=c.em_tolerance, iterations=c.em_iterations, draws=c.draws,
-            initial=initial, learn=c.learn,
+            initial=initial, learn=c.learn, frozen=frozen,
         )  # fmt: skip
 
     def kernel(
@@ -744,12 +762,18 @@ class Round:
         Their pass 1 (strike ``i`` of it is ``strikes[i]``; no hazard areas).
     mean : ndarray
         Every strike's expected duds after the round's evidence update. [items]
+    held : Held
+        The sums that evidence update ended with (:class:`.evidence.Held`).
+    sites : Sites
+        The sites the round located, aimed (:func:`_aimed`), of every strike.
     """
 
     strikes: IntArray
     comps: Components
     integrals: Integrals
     mean: FloatArray
+    held: Held
+    sites: Sites
 
 
 @dataclass(frozen=True)
@@ -773,6 +797,15 @@ class Replay:
     known : KnownMoments
         The earlier run's searched moments of sites, less those the new searches
         may change.
+    first : Integrals
+        The earlier run's first pass 1 (on ``before``).
+    first_held : Held
+        The sums its first evidence update ended with.
+    differs : ndarray of bool, shape (strikes,)
+        The strikes now whose first pass 1 is not the earlier run's.
+    extra : ndarray of bool, shape (evidence,)
+        The evidence points whose own weights changed (new points, and those whose
+        background weight was recomputed): redone in every evidence update.
     """
 
     rounds: tuple[Round, ...]
@@ -781,6 +814,10 @@ class Replay:
     before: _Setup
     near: npt.NDArray[np.bool_]
     known: KnownMoments
+    first: Integrals
+    first_held: Held
+    differs: npt.NDArray[np.bool_]
+    extra: npt.NDArray[np.bool_]
 
 
 def _site_rounds(
@@ -811,7 +848,9 @@ def _site_rounds(
 
     With ``replay`` (an update), a strike's pass 1 is taken from the same round of
     the earlier run when its new components are those it had then (as
-    :func:`_changed` judges) and no new record falls in its window.
+    :func:`_changed` judges) and no new record falls in its window; and each evidence
+    update is redone only on the points where the pass 1 now differs from that
+    round's (:func:`_local_attribute`).
     """
     ev = setup.evidence
     weight = np.where(ev.kind == EVIDENCE, 1.0, ev.quantity)
@@ -821,15 +860,25 @@ def _site_rounds(
     moved = pending.copy()
     rounds: list[Round] = []
     known = replay.known if replay is not None else KnownMoments.none()
-    used = KnownMoments.none()
+    differs = None if replay is None else replay.differs.copy()
+    used = KnownMoments.none() if replay is None else replay.known  # an update keeps them
     for r in range(setup.config.site_rounds if setup.config.learn else 0):
-        owner = _owners(integrals, result, len(ev))
+        owner = result.owner
+        local = replay is not None and differs is not None and r < len(replay.rounds)
+        if local:
+            assert replay is not None and differs is not None
+            then = replay.first_held if r == 0 else replay.rounds[r - 1].held
+            mine = _affected(result.held, then, replay.source, differs)
+            owner = np.where((owner >= 0) & mine[np.maximum(owner, 0)], owner, -1)
         duds = reported.per_carrier * result.posterior.mean[reported.type_index]
         searched = SearchedSites.of(comps, integrals.component_exposure)
         sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m, duds, searched,
                            ev.kind == SEARCHED)  # fmt: skip
         sites, aimed = _aimed(sites, known, setup, reported)
         known, used = known.plus(aimed), used.plus(aimed)
+        if local:
+            assert replay is not None
+            sites = _with_earlier_sites(sites, replay.rounds[r], replay.source, mine)
         unlocated = np.zeros(len(reported))
         which = np.unique(sites.strike)
         if which.size:
@@ -843,6 +892,7 @@ def _site_rounds(
         new = sited_components(reported, sites, unlocated)
         changed = np.union1d(_changed(comps, new, step), pending)
         pending = pending[:0]
+        recalled = None
         if changed.any():
             moved = np.union1d(moved, changed)
             recalled = _recall(replay, r, strikes, changed, new, setup)
@@ -851,12 +901,18 @@ def _site_rounds(
             integrals = _splice(integrals, done.integrals, changed, comps.offsets,
                                 kept.offsets)  # fmt: skip
             comps = kept
-        result = setup.attribute(
-            strikes, integrals, _start(replay, r, result.mean, strikes.prior_mean)
-        )
+        start = _start(replay, r, result.mean, strikes.prior_mean)
+        if replay is not None and differs is not None and r < len(replay.rounds):
+            differs = _still_differs(differs, replay, r, changed, recalled)
+            earlier = Earlier(replay.first, replay.rounds[: r + 1], replay.rounds[r].held)
+            result = _local_attribute(setup, strikes, integrals, start, earlier, replay.source,
+                                      differs, replay.extra)  # fmt: skip
+        else:
+            differs = None  # past the earlier run's rounds: every update is whole
+            result = setup.attribute(strikes, integrals, start)
         if not changed.any():
             break
-        rounds.append(dataclasses.replace(done, mean=result.mean))
+        rounds.append(dataclasses.replace(done, mean=result.mean, held=result.held, sites=sites))
     if len(pending):  # no round ran: pass 1 of the pending strikes is still to do
         redone = setup.integrate(strikes.take(pending), comps.take(pending), "strikes")
         integrals = _splice(integrals, redone, pending, comps.offsets, comps.offsets)
@@ -901,6 +957,177 @@ def _start(replay: Replay | None, r: int, mean: FloatArray, prior: FloatArray) -
     return np.where(src >= 0, replay.rounds[r].mean[np.maximum(src, 0)], now)
 
 
+@dataclass(frozen=True)
+class Earlier:
+    """An earlier run's state at one of its evidence updates.
+
+    Parameters
+    ----------
+    first : Integrals
+        Its first pass 1.
+    rounds : tuple of Round
+        The rounds it ran before that update: each one's pass 1 replaces the
+        earlier for its strikes.
+    held : Held
+        The sums the update ended with.
+    """
+
+    first: Integrals
+    rounds: tuple[Round, ...]
+    held: Held
+
+    def pairs(
+        self, points: IntArray | None = None, strikes: npt.NDArray[np.bool_] | None = None
+    ) -> tuple[IntArray, IntArray, FloatArray]:
+        """The pairs ``(evidence, strike, weight)`` of the state at ``points``, or of ``strikes``.
+
+        ``points`` ascending; ``strikes`` marks strikes of the earlier run.
+        """
+        n = len(self.held.share_mean)
+        version = np.full(n, -1, dtype=np.int64)
+        for q, done in enumerate(self.rounds):
+            version[done.strikes] = q
+        parts = []
+        for q, (pass1, ids) in enumerate(
+            [(self.first, None), *((r.integrals, r.strikes) for r in self.rounds)], start=-1
+        ):
+            ev, st, w = pass1.pair_evidence, pass1.pair_strike, pass1.pair_weight
+            if points is not None:
+                idx = pairs_at(ev, points)
+                ev, st, w = ev[idx], st[idx], w[idx]
+                st = st if ids is None else ids[st]
+                keep = version[st] == q
+            else:
+                want = (version == q) & np.asarray(strikes, dtype=bool)
+                keep = want[st if ids is None else ids[st]]
+                st = st if ids is None else ids[st]
+            parts.append((ev[keep], st[keep], w[keep]))
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+        )
+
+
+def _new_of_old(source: IntArray, n_old: int) -> IntArray:
+    """Index now of each of an earlier run's ``n_old`` strikes (``-1`` if gone), and ``-1`` after.
+
+    ``source`` is the index then of each strike now (``-1`` for a new one); those at
+    ``n_old`` or beyond were not in that state yet.
+    """
+    out = np.full(n_old + 1, -1, dtype=np.int64)
+    has = (source >= 0) & (source < n_old)
+    out[source[has]] = np.flatnonzero(has)
+    return out
+
+
+def _affected(
+    now: Held, then: Held, source: IntArray, differs: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """The strikes whose sites may differ from the earlier run's in a round.
+
+    Those whose pass 1 differs (the exposures their sites are shared by), and those
+    that own a point, now or then, whose owner changed.
+    """
+    old = np.full(len(now.owner), -1, dtype=np.int64)
+    old[: len(then.owner)] = _new_of_old(source, len(then.share_mean))[then.owner]
+    moved = now.owner != old
+    out = differs.copy()
+    out[now.owner[moved & (now.owner >= 0)]] = True
+    out[old[moved & (old >= 0)]] = True
+    return out
+
+
+def _with_earlier_sites(
+    sites: Sites, earlier: Round, source: IntArray, mine: npt.NDArray[np.bool_]
+) -> Sites:
+    """``sites`` (of the strikes ``mine``) and the ``earlier`` round's of every other strike."""
+    strike = _new_of_old(source, len(earlier.mean))[earlier.sites.strike]
+    keep = strike >= 0
+    keep[keep] = ~mine[strike[keep]]
+    kept = dataclasses.replace(earlier.sites.take(keep), strike=strike[keep])
+    both = Sites(**{f.name: np.concatenate([getattr(kept, f.name), getattr(sites, f.name)])
+                    for f in dataclasses.fields(Sites)})  # fmt: skip
+    return both.take(np.argsort(both.strike, kind="stable"))
+
+
+def _still_differs(
+    differs: npt.NDArray[np.bool_],
+    replay: Replay,
+    r: int,
+    changed: IntArray,
+    recalled: Recalled | None,
+) -> npt.NDArray[np.bool_]:
+    """The strikes whose pass 1 differs from the earlier run's after round ``r``.
+
+    Those the round redid, unless recalled unmoved from the earlier run's same round,
+    and those the earlier run's round redid and this one did not.
+    """
+    out = differs.copy()
+    out[changed] = True
+    if recalled is not None:
+        out[recalled.same] = False
+    then = np.zeros(len(replay.rounds[r].mean), dtype=bool)
+    then[replay.rounds[r].strikes] = True
+    src = replay.source
+    only_then = (src >= 0) & then[np.maximum(src, 0)]
+    only_then[changed] = False
+    return np.asarray(out | only_then, dtype=bool)
+
+
+def _local_attribute(
+    setup: _Setup,
+    strikes: Strikes,
+    integrals: Integrals,
+    start: FloatArray,
+    earlier: Earlier,
+    source: IntArray,
+    differs: npt.NDArray[np.bool_],
+    extra: npt.NDArray[np.bool_],
+) -> Attribution:
+    """The evidence update redone only where the pass 1 now differs from ``earlier``'s.
+
+    The points redone are ``extra`` and every point of a pair, now or then, of a
+    strike whose pass 1 differs: those ``differs`` marks now and the earlier run's
+    that are gone (``source``: index in the earlier run of each strike now, ``-1``
+    for a new one). Every other point keeps its shares (:class:`.evidence.Frozen`):
+    the earlier sums less those of the redone points, computed as the earlier run
+    had them.
+    """
+    held = earlier.held
+    n_old, n_ev = len(held.share_mean), len(setup.evidence)
+    has = source >= 0
+    then = np.ones(n_old, dtype=bool)  # the earlier run's strikes gone or differing now
+    then[source[has & ~differs]] = False
+    mask = extra.copy()
+    mask[integrals.pair_evidence[differs[integrals.pair_strike]]] = True
+    mask[earlier.pairs(strikes=then)[0]] = True
+    points = np.flatnonzero(mask).astype(np.int64)
+    now = pairs_at(integrals.pair_evidence, points)
+    local = dataclasses.replace(
+        integrals,
+        pair_evidence=integrals.pair_evidence[now],
+        pair_strike=integrals.pair_strike[now],
+        pair_weight=integrals.pair_weight[now],
+    )
+    ev, st, w = earlier.pairs(points=points)
+    weight_then = earlier.first.evidence_background
+    bg = np.zeros(len(points))
+    known = points < len(weight_then)
+    bg[known] = held.items * weight_then[points[known]]
+    items = point_items(setup.evidence.kind[points], setup.evidence.quantity[points])
+    s_then, r_then = point_sums(np.searchsorted(points, ev), st, w, held.share_mean, bg, *items)
+    at = np.maximum(source, 0)
+    kept_s = np.where(has, np.maximum(held.searched - s_then, 0.0)[at], 0.0)
+    kept_r = np.where(has, np.maximum(held.removed - r_then, 0.0)[at], 0.0)
+    owner = np.full(n_ev, -1, dtype=np.int64)
+    owner[: len(held.owner)] = _new_of_old(source, n_old)[held.owner]
+    background = np.ones(n_ev)
+    background[: len(held.background)] = held.background
+    frozen = Frozen(points, kept_s, kept_r, background, owner)
+    return setup.attribute(strikes, local, start, frozen)
+
+
 def _recall(
     replay: Replay | None,
     r: int,
@@ -908,14 +1135,12 @@ def _recall(
     changed: IntArray,
     new: Components,
     setup: _Setup,
-) -> tuple[IntArray, Round] | None:
+) -> Recalled | None:
     """What round ``r`` of an earlier run holds of the strikes ``changed``.
 
     A strike's pass 1 is reused when that round redid it too, with components that
     :func:`_changed` finds the same as ``new``'s; where its window meets a tile of
-    the new records, moved by their difference there. Returns the strikes' positions
-    in ``changed`` and their rows of that round (components and pass 1, in that
-    order); None when there are none.
+    the new records, moved by their difference there. None when there are none.
     """
     if replay is None or r >= len(replay.rounds) or changed.size == 0:
         return None
@@ -952,7 +1177,29 @@ def _recall(
         moved = difference(mine, theirs, before, after, replay.near)
         far = np.delete(np.arange(len(rows)), near)
         integrals = _stack([(far, _rows(integrals, comps, far)), (near, moved)], comps.offsets)
-    return cand, Round(changed[cand], comps, integrals, old.mean)
+    same = np.delete(changed[cand], near)
+    return Recalled(cand, Round(changed[cand], comps, integrals, old.mean, old.held, old.sites),
+                    same)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Recalled:
+    """What :func:`_recall` found of a round of an earlier run.
+
+    Parameters
+    ----------
+    at : ndarray of int64
+        Positions in ``changed`` of the strikes it holds.
+    round : Round
+        Their rows of that round (components and pass 1, in that order).
+    same : ndarray of int64
+        The strikes among them whose pass 1 is that round's unmoved (no new record
+        in their windows).
+    """
+
+    at: IntArray
+    round: Round
+    same: IntArray
 
 
 def same_components(a: Components, b: Components) -> npt.NDArray[np.bool_]:
@@ -974,11 +1221,11 @@ def _round_pass1(
     strikes: Strikes,
     new: Components,
     changed: IntArray,
-    recalled: tuple[IntArray, Round] | None,
+    recalled: Recalled | None,
 ) -> Round:
     """Pass 1 of the strikes ``changed`` on their ``new`` components, or as recalled."""
     n = len(changed)
-    pos = recalled[0] if recalled is not None else np.empty(0, dtype=np.int64)
+    pos = recalled.at if recalled is not None else np.empty(0, dtype=np.int64)
     fresh = np.setdiff1d(np.arange(n), pos)
     comps = new.take(changed)
     parts = []
@@ -986,9 +1233,10 @@ def _round_pass1(
         redone = setup.integrate(strikes.take(changed[fresh]), comps.take(fresh), "strikes")
         parts.append((fresh, redone))
     if recalled is not None:
-        comps = comps.replace(pos, recalled[1].comps)
-        parts.append((pos, recalled[1].integrals))
-    return Round(changed, comps, _stack(parts, comps.offsets), np.empty(0))
+        comps = comps.replace(pos, recalled.round.comps)
+        parts.append((pos, recalled.round.integrals))
+    return Round(changed, comps, _stack(parts, comps.offsets), np.empty(0), Held.none(),
+                 Sites.none())  # fmt: skip
 
 
 def meeting(setup: _Setup, strikes: Strikes, comps: Components, tiles: IntArray) -> IntArray:
@@ -1065,14 +1313,6 @@ def _search_moments(
                                 setup.search_log_keep, setup.config.n_sigma)  # fmt: skip
 
     return moments
-
-
-def _owners(integrals: Integrals, result: Attribution, n_evidence: int) -> IntArray:
-    """The strike holding more than half of each evidence point, ``-1`` where none does."""
-    owner = np.full(n_evidence, -1, dtype=np.int64)
-    big = result.pair_share > 0.5
-    owner[integrals.pair_evidence[big]] = integrals.pair_strike[big]
-    return owner
 
 
 def _changed(old: Components, new: Components, step_m: float) -> IntArray:

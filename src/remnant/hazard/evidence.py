@@ -41,7 +41,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from remnant.hazard.failure_rate import FailureRatePosterior, learn_failure_rates
+from remnant.hazard.failure_rate import FailureRatePosterior, HeldTerms, learn_failure_rates
 from remnant.hazard.inputs import ACCIDENT, REPORTED, SEARCHED, Strikes
 from remnant.hazard.integrals import Integrals, ascending
 from remnant.hazard.kernels import weighted_sums
@@ -71,9 +71,12 @@ class Attribution:
     responsibility_background : ndarray, shape (evidence,)
         Share of each evidence point given to the background. [-]
     pair_share : ndarray, shape (pairs,)
-        Share ``r_js`` of each (evidence, strike) pair of the integrals. [-]
+        Share ``r_js`` of each (evidence, strike) pair of the integrals (with
+        ``frozen``, of the pairs given). [-]
     iterations : int
         Rounds of attribution run.
+    held : Held
+        What a later update of this attribution starts from (:class:`Frozen`).
     """
 
     posterior: FailureRatePosterior
@@ -83,11 +86,84 @@ class Attribution:
     responsibility_background: FloatArray
     pair_share: FloatArray
     iterations: int
+    held: Held
 
     @property
     def mean(self) -> FloatArray:
         """Posterior mean of ``Λ_s`` per strike. [items]"""
         return self.posterior.scale_mean
+
+    @property
+    def owner(self) -> IntArray:
+        """The strike holding more than half of each evidence point, ``-1`` where none does."""
+        return self.held.owner
+
+
+@dataclass(frozen=True)
+class Held:
+    """The sums an attribution ended with, per strike and per evidence point.
+
+    Parameters
+    ----------
+    share_mean : ndarray, shape (strikes,)
+        The expectations the final shares were computed with. [items]
+    searched : ndarray, shape (strikes,)
+        ``Σ_j r_js q_j`` over the searched items, before the exposure check. [items]
+    removed : ndarray, shape (strikes,)
+        The same over the items removed otherwise. [items]
+    background : ndarray, shape (evidence,)
+        The background's share of each point. [-]
+    owner : ndarray of int64, shape (evidence,)
+        The strike holding more than half of each point, ``-1`` where none does.
+    items : float
+        The background's expected items the shares were computed with. [items]
+    """
+
+    share_mean: FloatArray
+    searched: FloatArray
+    removed: FloatArray
+    background: FloatArray
+    owner: IntArray
+    items: float
+
+    @classmethod
+    def none(cls) -> Held:
+        """No sums (a round's, before its evidence update)."""
+        none = np.empty(0)
+        return cls(none, none, none, none, np.empty(0, dtype=np.int64), 0.0)
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """An attribution held fixed away from some evidence points: a local update.
+
+    New records change the pass-1 weights of a few thousand strikes, on the evidence
+    points their windows reach. :func:`attribute` with ``frozen`` is given the pairs
+    of the points ``points`` only and takes every other point's share as it was:
+    their sums per strike (``searched``, ``removed``) and their background share and
+    owner. The failure rates are still learned from every strike's ``k_s`` and
+    ``e_s``. The caller chooses ``points`` so that every pair whose weight, or whose
+    strike's pass 1, changed is among them (:func:`remnant.hazard.estimate._site_rounds`);
+    what it leaves out is the small shift of the shares elsewhere as the expectations
+    of the strikes there move (docs/model.md §8).
+
+    Parameters
+    ----------
+    points : ndarray of int64
+        The evidence points whose pairs are given, ascending.
+    searched, removed : ndarray, shape (strikes,)
+        Each strike's sums over the other points (:class:`Held`). [items]
+    background : ndarray, shape (evidence,)
+        Every point's background share; those of ``points`` are replaced. [-]
+    owner : ndarray of int64, shape (evidence,)
+        Every point's owner; those of ``points`` are replaced.
+    """
+
+    points: IntArray
+    searched: FloatArray
+    removed: FloatArray
+    background: FloatArray
+    owner: IntArray
 
 
 def attribute(
@@ -103,6 +179,7 @@ def attribute(
     seed: int = 0,
     initial: FloatArray | None = None,
     learn: bool = True,
+    frozen: Frozen | None = None,
 ) -> Attribution:
     """Alternate soft attribution of evidence and the Bayesian update to a fixed point.
 
@@ -134,18 +211,31 @@ def attribute(
     learn : bool
         Update the failure rates and the strikes' scales from the items found;
         ``False`` keeps the priors (and attributes evidence with them).
+    frozen : Frozen, optional
+        Attribute only the points ``frozen.points``, whose pairs are all that
+        ``integrals`` lists, and hold the others as they were (:class:`Frozen`).
     """
-    searched = (kind == SEARCHED).astype(np.float64) * quantity
-    removed = np.isin(kind, (REPORTED, ACCIDENT)).astype(np.float64) * quantity
+    points = None if frozen is None else frozen.points
+    if points is not None:
+        kind, quantity = kind[points], quantity[points]
+    searched, removed = point_items(kind, quantity)
 
     window: list[FloatArray] = []  # the last step's grids: the next (and the end) start there
-    pairs = _Pairs.of(integrals)
+    pairs = _Pairs.of(integrals, points)
+    held_terms = None
+    if frozen is not None:  # only the strikes of the pairs given change their items found
+        fixed = np.ones(len(strikes), dtype=bool)
+        fixed[pairs.strike] = False
+        held_terms = HeldTerms(fixed)
 
     def step(log_mean: FloatArray) -> FloatArray:
         found = _found_pairs(pairs.offsets, pairs.strike, pairs.weight, np.exp(log_mean),
                              background * pairs.background, searched)  # fmt: skip
+        if frozen is not None:
+            found += frozen.searched
         k, e = _counts(integrals, found)
-        post = _learn(strikes, k, e, EM_GRID_POINTS, 1, seed, window[-1] if window else None)
+        post = _learn(strikes, k, e, EM_GRID_POINTS, 1, seed, window[-1] if window else None,
+                      held_terms)  # fmt: skip
         window[:] = [post.window]
         return np.log(np.maximum(post.scale_mean, TINY))
 
@@ -158,23 +248,82 @@ def attribute(
     else:
         mean = strikes.prior_mean
     shares = _shares(pairs, mean, background, searched)
-    k, e = _counts(integrals, shares.found)
+    held = _held(pairs, shares, mean, removed, background, frozen)
+    k, e = _counts(integrals, held.searched)
     nothing = np.zeros(len(strikes))
     post = (
-        _learn(strikes, k, e, None, draws, seed, window[-1] if window else None)
+        _learn(strikes, k, e, None, draws, seed, window[-1] if window else None, held_terms)
         if learn
         else _learn(strikes, nothing, nothing, None, draws, seed)
     )
-    k_rem = weighted_sums(pairs.strike, shares.strike * removed[pairs.evidence], len(strikes))
-    k_rem += np.where(integrals.exposure > 0, 0.0, shares.found)
     return Attribution(
         posterior=post,
         found=k,
-        removed=k_rem,
+        removed=held.removed + np.where(integrals.exposure > 0, 0.0, held.searched),
         exposure=e,
-        responsibility_background=shares.background,
+        responsibility_background=held.background,
         pair_share=pairs.in_given_order(shares.strike),
         iterations=n_done,
+        held=held,
+    )
+
+
+def _held(
+    pairs: _Pairs,
+    shares: _Shares,
+    mean: FloatArray,
+    removed: FloatArray,
+    items: float,
+    frozen: Frozen | None,
+) -> Held:
+    """The sums of the final shares, the frozen points' added back (:class:`Held`)."""
+    n_st = len(mean)
+    k_rem = weighted_sums(pairs.strike, shares.strike * removed[pairs.evidence], n_st)
+    big = shares.strike > 0.5
+    if frozen is None:
+        owner = np.full(len(shares.background), -1, dtype=np.int64)
+        owner[pairs.evidence[big]] = pairs.strike[big]
+        return Held(mean, shares.found, k_rem, shares.background, owner, items)
+    owner = frozen.owner.copy()
+    owner[frozen.points] = -1
+    owner[frozen.points[pairs.evidence[big]]] = pairs.strike[big]
+    background = frozen.background.copy()
+    background[frozen.points] = shares.background
+    searched = shares.found + frozen.searched
+    return Held(mean, searched, k_rem + frozen.removed, background, owner, items)
+
+
+def point_items(kind: npt.NDArray[np.int8], quantity: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Each point's items found by searches and removed otherwise. [items]"""
+    searched = (kind == SEARCHED).astype(np.float64) * quantity
+    removed = np.isin(kind, (REPORTED, ACCIDENT)).astype(np.float64) * quantity
+    return searched, removed
+
+
+def point_sums(
+    evidence: IntArray,
+    strike: IntArray,
+    weight: FloatArray,
+    mean: FloatArray,
+    bg: FloatArray,
+    searched: FloatArray,
+    removed: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Each strike's searched and removed items over some points: what :class:`Frozen` holds back.
+
+    The pairs ``(evidence, strike, weight)`` are all the pairs of those points, in any
+    order, ``evidence`` numbering the points; ``bg`` is each point's background weight
+    times the background's expected items, ``searched`` and ``removed`` its items.
+    The shares are :func:`_share_pairs`'s; the sums are those :class:`Held` keeps,
+    over these points only.
+    """
+    n_pt, n_st = len(bg), len(mean)
+    part = mean[strike] * weight
+    total = bg + np.bincount(evidence, part, n_pt)
+    share = np.divide(part, total[evidence], out=np.zeros_like(part), where=total[evidence] > 0)
+    return (
+        weighted_sums(strike, share * searched[evidence], n_st),
+        weighted_sums(strike, share * removed[evidence], n_st),
     )
 
 
@@ -203,9 +352,17 @@ class _Pairs:
     order: IntArray | None  # position in the integrals' order of each; None if the same
 
     @classmethod
-    def of(cls, integrals: Integrals) -> _Pairs:
+    def of(cls, integrals: Integrals, points: IntArray | None = None) -> _Pairs:
+        """The pairs of ``integrals``.
+
+        With ``points``, they are those points' pairs, numbered by their position in
+        ``points``.
+        """
         ev = integrals.pair_evidence
-        n_ev = len(integrals.evidence_background)
+        background = integrals.evidence_background
+        if points is not None:
+            ev, background = np.searchsorted(points, ev), background[points]
+        n_ev = len(background)
         offsets = np.zeros(n_ev + 1, dtype=np.int64)
         np.cumsum(np.bincount(ev, minlength=n_ev), out=offsets[1:])
         if ascending(ev):
@@ -218,7 +375,7 @@ class _Pairs:
                 integrals.pair_strike[order],
                 integrals.pair_weight[order],
             )
-        return cls(offsets, ev, strike, weight, integrals.evidence_background, order)
+        return cls(offsets, ev, strike, weight, background, order)
 
     def in_given_order(self, values: FloatArray) -> FloatArray:
         """Per-pair ``values`` (evidence order) back in the integrals' order."""
@@ -339,6 +496,7 @@ def _learn(
     draws: int,
     seed: int,
     window: FloatArray | None = None,
+    held: HeldTerms | None = None,
 ) -> FailureRatePosterior:
     kwargs = {} if grid_points is None else {"grid_points": grid_points}
     return learn_failure_rates(
@@ -354,6 +512,7 @@ def _learn(
         draws=draws,
         seed=seed,
         window=window,
+        held=held,
         **kwargs,
     )
 

@@ -275,6 +275,7 @@ def learn_failure_rates(
     seed: int = 0,
     grid_points: int = GRID_POINTS,
     window: FloatArray | None = None,
+    held: HeldTerms | None = None,
 ) -> FailureRatePosterior:
     """Learn the failure rate of each carrier type from finds (docs/model.md §4).
 
@@ -308,6 +309,8 @@ def learn_failure_rates(
         :attr:`FailureRatePosterior.window`, while the data change little); a type's
         grid is zoomed afresh where the posterior reaches an edge or fills less than
         a quarter of it.
+    held : HeldTerms, optional
+        Count terms kept from earlier calls of a series (:class:`HeldTerms`).
 
     Returns
     -------
@@ -326,7 +329,7 @@ def learn_failure_rates(
         found, exposure, per_carrier, carriers_known, count_mean, count_var,
         type_index, prior_alpha, prior_beta,
     )  # fmt: skip
-    ys, widths, ws = _posterior_grid(s, grid_points, window)
+    ys, widths, ws = _posterior_grid(s, grid_points, window, held)
     rate_draws = _draw_rates(np.random.default_rng(seed), ys, widths, ws, draws)
     shape, rate = _scale_moments(s, special.expit(ys), ws)
     for a in (ys, widths, ws, rate_draws, shape, rate):
@@ -425,6 +428,26 @@ def _strikes(
 
 
 @dataclass(frozen=True)
+class HeldTerms:
+    """The count terms of strikes whose data a series of calls leaves as they are.
+
+    A local evidence update (:class:`remnant.hazard.evidence.Frozen`) changes the
+    items found of a few thousand strikes and learns the failure rates again at each
+    step: the terms ``Σ_s shape_s log(rate0_s + ne_s π)`` of the other strikes are
+    summed once on each grid of ``π`` and kept here. Use one per series, with the
+    same strikes' counts, exposures and, where ``fixed``, items found.
+
+    Parameters
+    ----------
+    fixed : ndarray of bool, shape (strikes,)
+        The strikes whose data stay as they are.
+    """
+
+    fixed: npt.NDArray[np.bool_]
+    sums: dict[tuple[int, bytes], FloatArray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class _TypeTerms:
     """The data of one carrier type, reduced to the terms of ``log p(π_t | data)``."""
 
@@ -434,9 +457,11 @@ class _TypeTerms:
     shape: FloatArray  # κ + k of the exposed unknown-count strikes
     rate0: FloatArray  # κ / m of those strikes
     ne: FloatArray  # n e of those strikes
+    held: tuple[int, HeldTerms, FloatArray, FloatArray, FloatArray] | None = None
+    # (type, the sums kept, and shape, rate0, ne of its held strikes) where some are held
 
 
-def _type_terms(s: _Strikes) -> list[_TypeTerms]:
+def _type_terms(s: _Strikes, held: HeldTerms | None = None) -> list[_TypeTerms]:
     """Split the strikes by type; strikes of unknown count without exposure add a constant."""
     known_ne = np.where(s.unknown, 0.0, s.per_carrier * np.nan_to_num(s.carriers) * s.exposure)
     tilt = np.bincount(s.type_index, known_ne, s.n_types)
@@ -445,11 +470,17 @@ def _type_terms(s: _Strikes) -> list[_TypeTerms]:
     exposed = s.unknown & (ne > 0)
     terms = []
     for t in range(s.n_types):
-        j = np.flatnonzero(exposed & (s.type_index == t))
+        mine = exposed & (s.type_index == t)
+        kept = None
+        if held is not None:
+            h = np.flatnonzero(mine & held.fixed)
+            kept = (t, held, s.shape[h], s.rate0[h], ne[h])
+            mine &= ~held.fixed
+        j = np.flatnonzero(mine)
         terms.append(
             _TypeTerms(
                 float(s.prior_alpha[t] + found[t]), float(s.prior_beta[t]), float(tilt[t]),
-                s.shape[j], s.rate0[j], ne[j],
+                s.shape[j], s.rate0[j], ne[j], kept,
             )
         )  # fmt: skip
     return terms
@@ -464,7 +495,14 @@ def _log_density(y: FloatArray, term: _TypeTerms) -> FloatArray:
     log_p = special.log_expit(y)
     p = np.exp(log_p)
     out = (term.a + term.b) * log_p - term.b * y - term.tilt * p
-    return np.asarray(out - _count_terms(term.shape, term.rate0, term.ne, p))
+    out -= _count_terms(term.shape, term.rate0, term.ne, p)
+    if term.held is not None:
+        t, held, shape, rate0, ne = term.held
+        key = (t, y.tobytes())
+        if key not in held.sums:
+            held.sums[key] = _count_terms(shape, rate0, ne, p)
+        out -= held.sums[key]
+    return np.asarray(out)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -508,13 +546,13 @@ def _midpoints(lo: float, width: float, points: int) -> FloatArray:
 
 
 def _posterior_grid(
-    s: _Strikes, grid_points: int, window: FloatArray | None = None
+    s: _Strikes, grid_points: int, window: FloatArray | None = None, held: HeldTerms | None = None
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Midpoints ``y``, cell widths and cell probabilities of ``logit π_t`` per type."""
     ys = np.empty((s.n_types, grid_points))
     widths = np.empty(s.n_types)
     ws = np.empty((s.n_types, grid_points))
-    for t, term in enumerate(_type_terms(s)):
+    for t, term in enumerate(_type_terms(s, held)):
         logf = None
         if window is not None and window.shape == (s.n_types, 2):
             widths[t] = (window[t, 1] - window[t, 0]) / grid_points

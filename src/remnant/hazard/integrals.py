@@ -161,6 +161,7 @@ class Integrals:
 
 @numba.njit(parallel=True, cache=True)
 def _pairs(
+    tiles: IntArray,
     te_off: IntArray,
     te_idx: IntArray,
     ts_off: IntArray,
@@ -173,11 +174,12 @@ def _pairs(
     out: IntArray,
     fill: bool,
 ) -> None:
-    """Count (``fill`` false) or list the strikes that may explain each evidence point.
+    """Count (``fill`` false) or list the strikes that may explain each point of ``tiles``.
 
     Tiles run in parallel: a point lies in one tile, so each writes only its own entries.
     """
-    for t in numba.prange(len(te_off) - 1):
+    for it in numba.prange(len(tiles)):
+        t = tiles[it]
         for k in range(te_off[t], te_off[t + 1]):
             j = te_idx[k]
             n = offsets[j]
@@ -198,16 +200,20 @@ def candidate_pairs(
     ev_col: IntArray,
     ev_day: IntArray,
     strikes: IntArray,
+    tiles: IntArray | None = None,
 ) -> tuple[IntArray, IntArray]:
     """Return CSR ``(offsets, strike)``: per evidence point, the strikes that may explain it.
 
     A strike may explain a point when the point's cell is in its window and the
-    strike is dated on or before it.
+    strike is dated on or before it. With ``tiles``, only the points in those tiles
+    are given any (a pass over a few tiles: the other points' pairs would weigh 0).
     """
     n_ev = len(ev_row)
     counts = np.zeros(n_ev, dtype=np.int64)
     zero = np.zeros(n_ev + 1, dtype=np.int64)
-    args = (*tile_evidence, *tile_strikes, ev_row, ev_col, ev_day, strikes)
+    every = np.arange(len(tile_evidence[0]) - 1, dtype=np.int64)
+    visit = every if tiles is None else np.asarray(tiles, dtype=np.int64)
+    args = (visit, *tile_evidence, *tile_strikes, ev_row, ev_col, ev_day, strikes)
     _pairs(*args, zero, counts, False)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     out = np.empty(offsets[-1], dtype=np.int64)
@@ -220,11 +226,14 @@ INTEGRAL_PARTS = {
     "base": (True, True, False, True),
     "strikes": (True, True, False, False),
     "areas": (True, False, True, False),
+    "strikes and areas": (True, True, True, False),
+    "grid": (False, True, False, True),
 }
 """What each ``parts`` of :func:`integrate` computes: exposures, evidence weights,
 hazard areas, and the grid's own sums (the coarse cells' search coverage and the
 evidence's background weights, which do not depend on the strikes: a pass over some
-strikes for a caller that keeps its earlier values skips them)."""
+strikes for a caller that keeps its earlier values skips them, and ``grid`` computes
+them alone, with the evidence pass that gives the background weights)."""
 
 FAST = {"reassoc", "contract"}
 """Floating-point freedoms for sums over cells: reordering (vector lanes) and fused
@@ -646,8 +655,9 @@ def tile_sums(
     """
     ts_off, ts_idx = strikes.tile_offsets, strikes.tile_index
     pair_off, pair_strike = candidate_pairs(
-        tile_evidence, (ts_off, ts_idx), evidence.row, evidence.col, evidence.day, strikes.table
-    )
+        tile_evidence, (ts_off, ts_idx), evidence.row, evidence.col, evidence.day,
+        strikes.table, tiles,
+    )  # fmt: skip
     n_st = np.diff(ts_off)
     th_off = areas.tile_offsets
     per_entry = np.repeat(n_st, np.diff(th_off))
@@ -864,6 +874,21 @@ def difference(
 def ascending(values: IntArray) -> bool:
     """Whether ``values`` never decrease (pairs in evidence order)."""
     return bool(np.all(values[1:] >= values[:-1]))
+
+
+def pairs_at(evidence: IntArray, points: IntArray) -> IntArray:
+    """Positions of the pairs whose evidence point is among ``points`` (ascending).
+
+    Pairs in evidence order are cut by binary search, each point's run in one piece;
+    others are looked up in a mask.
+    """
+    if ascending(evidence):
+        lo = np.searchsorted(evidence, points, side="left")
+        hi = np.searchsorted(evidence, points, side="right")
+        return run_rows(lo, hi - lo)
+    mask = np.zeros(int(max(evidence.max(initial=-1), points.max(initial=-1))) + 1, dtype=bool)
+    mask[points] = True
+    return np.flatnonzero(mask[evidence]).astype(np.int64)
 
 
 def splice_pairs(

@@ -45,11 +45,13 @@ from remnant.hazard.components import Components, prior_components
 from remnant.hazard.estimate import (
     _TABLES,
     Basis,
+    Earlier,
     Estimate,
     Progress,
     Replay,
     _day,
     _later,
+    _local_attribute,
     _merge,
     _pseudo,
     _rows,
@@ -125,8 +127,13 @@ def update(
     comps = prior_components(recorded)
     redo = meeting(setup, recorded, comps, touched)
     first = _redo_pass1(basis.setup, setup, recorded, comps, basis.first, redo, touched)
-    result = setup.attribute(recorded, first, basis.first_mean)
-    first_mean = result.mean
+    differs = np.zeros(n_recorded, dtype=bool)
+    differs[redo] = True
+    extra = _changed_points(setup, touched, len(basis.setup.evidence))
+    result = _local_attribute(setup, recorded, first, basis.first_mean,
+                              Earlier(basis.first, (), basis.first_held),
+                              np.arange(n_recorded, dtype=np.int64), differs, extra)  # fmt: skip
+    first_mean, first_held = result.mean, result.held
     tell("evidence update", 1, 3)
     old_pseudo = basis.reported.take(np.arange(n_recorded, len(basis.reported)))
     pseudo = _pseudo(setup.evidence, result, catalogue, recorded.types, setup.config)
@@ -139,7 +146,9 @@ def update(
     strikes, comps, integrals, result, moved, rounds, known = _site_rounds(
         reported, comps.concat(prior_components(pseudo)), _merge(first, len(pseudo)), result,
         setup, pending, Replay(basis.rounds, source.astype(np.int64), touched, basis.setup,
-                               _points_in(setup, touched), known),
+                               _points_in(setup, touched), known, basis.first, basis.first_held,
+                               np.concatenate([differs, np.zeros(len(pseudo), dtype=bool)]),
+                               extra),
     )  # fmt: skip
     tell("evidence update", 2, 3)
     kept = _same_areas(basis, comps, strikes, moved, source, setup, touched)
@@ -153,6 +162,7 @@ def update(
         later=basis.later + _later(frames, day),
         first=first,
         first_mean=first_mean,
+        first_held=first_held,
         reported=reported,
         rounds=rounds,
         known_moments=known,
@@ -346,24 +356,38 @@ def _redo_pass1(
     """Pass 1 of the strikes ``redo`` and the coarse cells of ``touched``, brought up to date.
 
     ``before`` is the setup ``integrals`` were computed on, ``setup`` the one with the
-    new records. Only the tiles around ``touched`` are visited
-    (:func:`.integrals.difference`).
+    new records. The strikes' sums are moved by their difference on ``touched``
+    (:func:`.integrals.difference`: the new records change nothing elsewhere); the
+    grid's own sums are redone, without the strikes, on the tiles around them.
     """
     cells, visit = _coarse_closure(touched, setup.grid, setup.factor, setup.background.shape)
     points = _points_in(setup, visit)
     grown = _grown(integrals, len(setup.evidence))
-    some, their = strikes.take(redo), comps.take(redo)
-    new = setup.sums(some, their, visit)
+    none = np.empty(0, dtype=np.int64)
+    new = setup.sums(strikes.take(none), comps.take(none), visit, "grid")
     if redo.size:
-        old = before.sums(some, their, visit)
+        some, their = strikes.take(redo), comps.take(redo)
+        old = before.sums(some, their, touched, "strikes and areas")
+        now = setup.sums(some, their, touched, "strikes and areas")
         rows = _with_areas(_rows(grown, comps, redo), grown, np.arange(redo.size), redo)
-        updated = difference(rows, their, old, new, _points_in(setup, touched))
+        updated = difference(rows, their, old, now, _points_in(setup, touched))
         grown = _splice(grown, updated, redo, comps.offsets, comps.offsets)
     ev_bg = grown.evidence_background.copy()
     ev_bg[points] = new.evidence_background[points]
     searched, notice = grown.searched.copy(), grown.notice.copy()
     searched[cells], notice[cells] = new.searched[cells], new.notice[cells]
     return dataclasses.replace(grown, evidence_background=ev_bg, searched=searched, notice=notice)
+
+
+def _changed_points(setup: _Setup, touched: IntArray, n_before: int) -> BoolArray:
+    """Evidence points whose own weights the new records change.
+
+    The new points, and those whose background weight :func:`_redo_pass1` recomputes.
+    """
+    _, visit = _coarse_closure(touched, setup.grid, setup.factor, setup.background.shape)
+    out = _points_in(setup, visit)
+    out[n_before:] = True
+    return out
 
 
 def _points_in(setup: _Setup, tiles: IntArray) -> BoolArray:
