@@ -9,6 +9,7 @@ from scipy import special, stats
 from remnant.hazard.failure_rate import (
     FailureRatePosterior,
     HeldTerms,
+    _type_sums,
     gamma_poisson_update,
     learn_failure_rates,
 )
@@ -226,6 +227,22 @@ def test_count_terms_held_over_a_series_give_the_posterior_computed_whole():
         window = whole.window
     assert len(held.sums) >= 2  # the held strikes' sums were kept
     assert not np.allclose(whole.mean, learn_failure_rates(*data, draws=10, seed=1).mean)
+
+
+def test_the_conditional_sums_of_the_total_are_those_summed_draw_by_draw():
+    """Interpolated between rates spanning the draws, the sums per draw are the direct
+    ones to 1e-5."""
+    rng = np.random.default_rng(13)
+    n_st, draws = 3000, 400
+    t = rng.integers(0, 3, n_st)
+    n, r = rng.uniform(20.0, 300.0, n_st), rng.uniform(0.0, 1.0, n_st)
+    rate0, shape = rng.uniform(0.1, 2.0, n_st), rng.uniform(0.5, 20.0, n_st)
+    e = rng.uniform(0.0, 0.9, n_st) * (rng.random(n_st) < 0.6)
+    pi = np.column_stack([rng.uniform(0.5, 1.5, draws) * c for c in (0.05, 0.1, 0.3)])
+    mean, var = _type_sums(pi, t, n, r, rate0, e, shape)
+    c = n * pi[:, t] * r / (rate0 + n * e * pi[:, t])  # (draws, strikes)
+    np.testing.assert_allclose(mean, (c * shape).sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(var, (c * c * shape).sum(axis=1), rtol=1e-5)
 
 
 @pytest.mark.parametrize("n_strikes", [1, 5, 200])

@@ -12,7 +12,7 @@ import pytest
 from remnant.errors import FormatError
 from remnant.hazard.grid import Grid
 from remnant.hazard.tiles import Csr
-from remnant.io.arrays import ALIGN, MAGIC, read_arrays, write_arrays
+from remnant.io.arrays import ALIGN, FORMAT, MAGIC, read_arrays, write_arrays
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,31 @@ def test_a_tree_reads_back_equal(tmp_path: Path) -> None:
     assert back["missing"] is None and np.isnan(back["scale"])
 
 
+def test_large_integer_arrays_are_stored_compactly_and_read_back_equal(tmp_path: Path) -> None:
+    """Pairs' points in evidence order as runs, strike numbers in 32 bits; values
+    beyond 32 bits, or too few of them, as they are; the dtypes kept."""
+    rng = np.random.default_rng(5)
+    n = 300_000
+    points = np.sort(rng.integers(0, 20_000, n))  # ~15 pairs a point, ascending
+    strikes = rng.integers(0, 80_000, n)
+    tree = {"points": points, "strikes": strikes, "wide": strikes * (1 << 33),
+            "unsigned": points.astype(np.uint64), "short": points[:100],
+            "weights": rng.random(n)}  # fmt: skip
+    path = write_arrays(tree, tmp_path / "state.arrays")
+    back = read_arrays(path)
+    for name, values in tree.items():
+        assert back[name].dtype == values.dtype, name
+        np.testing.assert_array_equal(back[name], values)
+    whole = 8 * n * 5  # points, strikes, wide, unsigned, weights as they are
+    assert path.stat().st_size < whole - 2 * 8 * n  # two sets of runs, ~20,000 each
+    size = int.from_bytes(path.read_bytes()[len(MAGIC) : len(MAGIC) + 8], "little")
+    head = len(MAGIC) + 8
+    nodes = json.loads(path.read_bytes()[head : head + size])["tree"]["$dict"]
+    assert "$runs" in nodes["points"] and "$runs" in nodes["unsigned"]
+    assert "$narrow" in nodes["strikes"] and "$array" in nodes["wide"]
+    assert "$array" in nodes["short"] and "$array" in nodes["weights"]
+
+
 def test_a_class_outside_remnant_is_refused(tmp_path: Path) -> None:
     path = write_arrays({"x": _Foreign(np.zeros(2))}, tmp_path / "state.arrays")
     with pytest.raises(FormatError, match="not Remnant's"):
@@ -66,9 +91,8 @@ def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="manifest is damaged"):
         read_arrays(path)
     objects = {"$array": "a0", "strings": False}
-    manifest = json.dumps(
-        {"format": 2, "tree": objects, "arrays": {"a0": {"dtype": "|O", "shape": [2], "at": 0}}}
-    ).encode()
+    members = {"a0": {"dtype": "|O", "shape": [2], "at": 0}}
+    manifest = json.dumps({"format": FORMAT, "tree": objects, "arrays": members}).encode()
     path.write_bytes(MAGIC + len(manifest).to_bytes(8, "little") + manifest + bytes(80))
     with pytest.raises(FormatError, match="holds Python objects"):
         read_arrays(path)

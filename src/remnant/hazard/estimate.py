@@ -1124,7 +1124,7 @@ def _local_attribute(
     owner[: len(held.owner)] = _new_of_old(source, n_old)[held.owner]
     background = np.ones(n_ev)
     background[: len(held.background)] = held.background
-    frozen = Frozen(points, kept_s, kept_r, background, owner)
+    frozen = Frozen(points, kept_s, kept_r, background, owner, held.window)
     return setup.attribute(strikes, local, start, frozen)
 
 

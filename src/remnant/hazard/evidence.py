@@ -117,6 +117,9 @@ class Held:
         The strike holding more than half of each point, ``-1`` where none does.
     items : float
         The background's expected items the shares were computed with. [items]
+    window : ndarray, shape (types, 2)
+        The failure-rate grids' window the iterations ended on (shape ``(0, 2)``
+        without iterations): a local update of it starts there.
     """
 
     share_mean: FloatArray
@@ -125,12 +128,13 @@ class Held:
     background: FloatArray
     owner: IntArray
     items: float
+    window: FloatArray
 
     @classmethod
     def none(cls) -> Held:
         """No sums (a round's, before its evidence update)."""
         none = np.empty(0)
-        return cls(none, none, none, none, np.empty(0, dtype=np.int64), 0.0)
+        return cls(none, none, none, none, np.empty(0, dtype=np.int64), 0.0, np.empty((0, 2)))
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,8 @@ class Frozen:
         Every point's background share; those of ``points`` are replaced. [-]
     owner : ndarray of int64, shape (evidence,)
         Every point's owner; those of ``points`` are replaced.
+    window : ndarray, shape (types, 2)
+        The failure-rate grids' window to start from (:attr:`Held.window`).
     """
 
     points: IntArray
@@ -164,6 +170,7 @@ class Frozen:
     removed: FloatArray
     background: FloatArray
     owner: IntArray
+    window: FloatArray
 
 
 def attribute(
@@ -221,6 +228,8 @@ def attribute(
     searched, removed = point_items(kind, quantity)
 
     window: list[FloatArray] = []  # the last step's grids: the next (and the end) start there
+    if frozen is not None and len(frozen.window):
+        window.append(frozen.window)
     pairs = _Pairs.of(integrals, points)
     held_terms = None
     if frozen is not None:  # only the strikes of the pairs given change their items found
@@ -248,7 +257,8 @@ def attribute(
     else:
         mean = strikes.prior_mean
     shares = _shares(pairs, mean, background, searched)
-    held = _held(pairs, shares, mean, removed, background, frozen)
+    last = window[-1] if window else np.empty((0, 2))
+    held = _held(pairs, shares, mean, removed, background, last, frozen)
     k, e = _counts(integrals, held.searched)
     nothing = np.zeros(len(strikes))
     post = (
@@ -274,6 +284,7 @@ def _held(
     mean: FloatArray,
     removed: FloatArray,
     items: float,
+    window: FloatArray,
     frozen: Frozen | None,
 ) -> Held:
     """The sums of the final shares, the frozen points' added back (:class:`Held`)."""
@@ -283,14 +294,14 @@ def _held(
     if frozen is None:
         owner = np.full(len(shares.background), -1, dtype=np.int64)
         owner[pairs.evidence[big]] = pairs.strike[big]
-        return Held(mean, shares.found, k_rem, shares.background, owner, items)
+        return Held(mean, shares.found, k_rem, shares.background, owner, items, window)
     owner = frozen.owner.copy()
     owner[frozen.points] = -1
     owner[frozen.points[pairs.evidence[big]]] = pairs.strike[big]
     background = frozen.background.copy()
     background[frozen.points] = shares.background
     searched = shares.found + frozen.searched
-    return Held(mean, searched, k_rem + frozen.removed, background, owner, items)
+    return Held(mean, searched, k_rem + frozen.removed, background, owner, items, window)
 
 
 def point_items(kind: npt.NDArray[np.int8], quantity: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -640,13 +640,16 @@ def _remaining_means(
     ``c_s = n_s π_t r_s / b_s(π)``; it is drawn from the Gamma of those two moments
     (Satterthwaite 1946; exact for one strike, and the sum of many is near normal), not
     strike by strike: a country's 10⁵ strikes × 4,000 draws would be 4·10⁸ Gamma draws.
+    The two sums are smooth functions of each type's ``π``: they are summed over the
+    strikes at :data:`SUM_POINTS` rates spanning the type's draws and interpolated
+    (:func:`_type_sums`).
     """
     known = np.where(s.unknown, 0.0, s.per_carrier * np.nan_to_num(s.carriers) * r)
     means = rate_draws @ np.bincount(s.type_index, known, s.n_types)
     idx = np.flatnonzero(s.unknown)
-    mean, var = _conditional_sums(
-        np.ascontiguousarray(rate_draws), s.type_index[idx], s.per_carrier[idx], r[idx],
-        s.rate0[idx], s.exposure[idx], s.shape[idx],
+    mean, var = _type_sums(
+        rate_draws, s.type_index[idx], s.per_carrier[idx], r[idx], s.rate0[idx],
+        s.exposure[idx], s.shape[idx],
     )  # fmt: skip
     some = (mean > 0.0) & (var > 0.0)
     shape = np.where(some, mean**2 / np.where(some, var, 1.0), 1.0)
@@ -654,22 +657,51 @@ def _remaining_means(
     return np.asarray(means + np.where(some, draws, mean))
 
 
-@numba.njit(parallel=True, cache=True)
-def _conditional_sums(
+SUM_POINTS = 512
+"""Rates at which :func:`_type_sums` sums over the strikes, spanning a type's draws:
+linear interpolation between them is off by at most ``(h/π)²/16`` relative for the
+mean, ``h`` their spacing (a term ``π/(a + bπ)`` bends by ``2ab/(a + bπ)³``), and a few
+times that for the variance: under 10⁻⁵ where the draws span a rate's ±50 %. [-]"""
+
+
+def _type_sums(
     pi: FloatArray, t: IntArray, n: FloatArray, r: FloatArray, rate0: FloatArray,
     e: FloatArray, shape: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:  # fmt: skip
-    """Per draw, mean and variance of ``Σ_s n_s π r_s C_s`` given ``π`` (numba)."""
-    mean = np.zeros(pi.shape[0])
-    var = np.zeros(pi.shape[0])
-    for d in numba.prange(pi.shape[0]):
-        m1 = 0.0
-        m2 = 0.0
-        for j in range(len(t)):
-            p = pi[d, t[j]]
-            c = n[j] * p * r[j] / (rate0[j] + n[j] * e[j] * p)
-            m1 += c * shape[j]
-            m2 += c * c * shape[j]
-        mean[d] = m1
-        var[d] = m2
+    """Per draw of ``π`` (rows of ``pi``), mean and variance of ``Σ_s n_s π r_s C_s`` given it.
+
+    Per type, ``Σ_s c_s a_s`` and ``Σ_s c_s² a_s`` with ``c_s = n_s π r_s / b_s(π)``
+    (``b_s(π) = rate0_s + n_s e_s π``, ``a_s`` = ``shape``) are summed at
+    :data:`SUM_POINTS` rates from the type's least draw to its greatest
+    (:func:`_sums_at`) and interpolated at each draw.
+    """
+    mean, var = np.zeros(pi.shape[0]), np.zeros(pi.shape[0])
+    for ty in np.unique(t):
+        j = np.flatnonzero(t == ty)
+        p = pi[:, ty]
+        grid = np.linspace(float(p.min()), float(p.max()), SUM_POINTS)
+        m1, m2 = _sums_at(grid, n[j], r[j], rate0[j], e[j], shape[j])
+        mean += np.interp(p, grid, m1)
+        var += np.interp(p, grid, m2)
     return mean, var
+
+
+@numba.njit(parallel=True, cache=True)
+def _sums_at(
+    grid: FloatArray, n: FloatArray, r: FloatArray, rate0: FloatArray, e: FloatArray,
+    shape: FloatArray,
+) -> tuple[FloatArray, FloatArray]:  # fmt: skip
+    """``Σ_s c_s a_s`` and ``Σ_s c_s² a_s`` at each rate of ``grid`` (numba)."""
+    m1 = np.zeros(len(grid))
+    m2 = np.zeros(len(grid))
+    for g in numba.prange(len(grid)):
+        p = grid[g]
+        a1 = 0.0
+        a2 = 0.0
+        for j in range(len(n)):
+            c = n[j] * p * r[j] / (rate0[j] + n[j] * e[j] * p)
+            a1 += c * shape[j]
+            a2 += c * c * shape[j]
+        m1[g] = a1
+        m2[g] = a2
+    return m1, m2

@@ -56,7 +56,6 @@ from remnant.hazard.mixture import (
     R0,
     TYPE,
     WEIGHT,
-    holds,
     mean_axes,
     oriented_row,
     point_mass,
@@ -176,21 +175,37 @@ def _pairs(
 ) -> None:
     """Count (``fill`` false) or list the strikes that may explain each point of ``tiles``.
 
-    Tiles run in parallel: a point lies in one tile, so each writes only its own entries.
+    A tile's points are sorted by row once; each strike, in the tile's order, visits
+    only the points in its window's rows (found by binary search), and appends itself
+    to those its window and day admit. A point's strikes come out in the tile's
+    order. Tiles run in parallel: a point lies in one tile, so each writes only its
+    own entries.
     """
     for it in numba.prange(len(tiles)):
         t = tiles[it]
-        for k in range(te_off[t], te_off[t + 1]):
-            j = te_idx[k]
-            n = offsets[j]
-            for m in range(ts_off[t], ts_off[t + 1]):
-                s = ts_idx[m]
-                if holds(strikes, s, ev_row[j], ev_col[j]) and strikes[s, DAY] <= ev_day[j]:
+        lo, hi = te_off[t], te_off[t + 1]
+        if hi == lo or ts_off[t + 1] == ts_off[t]:
+            continue
+        pts = te_idx[lo:hi]
+        rows = ev_row[pts]
+        order = np.argsort(rows)
+        sorted_rows = rows[order]
+        at = np.zeros(hi - lo, dtype=np.int64)
+        for m in range(ts_off[t], ts_off[t + 1]):
+            s = ts_idx[m]
+            c0, c1 = strikes[s, C0], strikes[s, C0] + strikes[s, NC]
+            a = np.searchsorted(sorted_rows, strikes[s, R0])
+            b = np.searchsorted(sorted_rows, strikes[s, R0] + strikes[s, NR])
+            for q in range(a, b):
+                i = order[q]
+                j = pts[i]
+                if c0 <= ev_col[j] < c1 and strikes[s, DAY] <= ev_day[j]:
                     if fill:
-                        out[n] = s
-                    n += 1
-            if not fill:
-                out[j] = n
+                        out[offsets[j] + at[i]] = s
+                    at[i] += 1
+        if not fill:
+            for i in range(hi - lo):
+                out[pts[i]] = at[i]
 
 
 def candidate_pairs(

@@ -143,15 +143,6 @@ def pack(
 
 
 @numba.njit(cache=True)
-def holds(strikes: IntArray, s: int, row: int, col: int) -> bool:
-    """Whether cell ``(row, col)`` lies in strike ``s``'s window."""
-    return (
-        strikes[s, R0] <= row < strikes[s, R0] + strikes[s, NR]
-        and strikes[s, C0] <= col < strikes[s, C0] + strikes[s, NC]
-    )
-
-
-@numba.njit(cache=True)
 def component_mass(
     comps: FloatArray, k: int, row: int, col: int, clip: float, x0: float, top: float, cell: float
 ) -> float:

@@ -17,7 +17,11 @@ only when it is used. A file shorter than its manifest says is refused. (NumPy's
 copies each into memory on reading: 9 s of an update's 58 at country scale.)
 
 Arrays of Python objects are stored only when they hold strings (as fixed-width
-unicode, turned back into object arrays on reading). The file is written atomically.
+unicode, turned back into object arrays on reading). Large integer arrays are stored
+compactly and rebuilt in memory on reading (:func:`_compact`): a non-decreasing one,
+such as the evidence points of pairs listed in evidence order, as its runs (a
+country's 25 M pairs on a million points: 16 MB instead of 203 MB), and one whose
+values fit in 32 bits as 32-bit integers. The file is written atomically.
 """
 
 from __future__ import annotations
@@ -34,8 +38,12 @@ import numpy as np
 from remnant.errors import FormatError
 from remnant.io.files import atomic_path
 
-FORMAT = 2
+FORMAT = 3
 """Version of the layout and manifest; a file of another version is refused."""
+
+COMPACT_MIN = 1 << 16
+"""Integer arrays of at least this many values are stored compactly (:func:`_compact`);
+smaller ones are not worth the copy on reading. [values]"""
 
 MAGIC = b"RMNTARR1"
 """First bytes of a state file."""
@@ -132,8 +140,41 @@ def _nbytes(member: dict[str, Any]) -> int:
     return int(np.dtype(member["dtype"]).itemsize * np.prod(member["shape"], dtype=np.int64))
 
 
+def _compact(a: np.ndarray, arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
+    """A large 1-D integer array as runs or as 32-bit integers; None when neither pays.
+
+    Runs when it never decreases and has at most a quarter as many runs as values:
+    each run's value and length. 32 bits when its values fit (and its runs' do).
+    """
+    if a.ndim != 1 or a.size < COMPACT_MIN or a.dtype.kind not in "iu" or a.itemsize <= 4:
+        return None
+    node: dict[str, Any] = {"dtype": a.dtype.str, "length": int(a.size)}
+    if bool(np.all(a[1:] >= a[:-1])):
+        starts = np.flatnonzero(np.concatenate([[True], a[1:] != a[:-1]]))
+        if 4 * starts.size <= a.size:
+            lengths = np.diff(np.append(starts, a.size))
+            node["$runs"] = [_narrow(a[starts], arrays), _narrow(lengths, arrays)]
+            return node
+    lo, hi = np.iinfo(np.int32).min, np.iinfo(np.int32).max
+    if a.min() < lo or a.max() > hi:
+        return None
+    node["$narrow"] = _narrow(a, arrays)
+    return node
+
+
+def _narrow(a: np.ndarray, arrays: dict[str, np.ndarray]) -> str:
+    """Store ``a`` as 32-bit integers where its values fit, else as it is; its key."""
+    key = f"a{len(arrays)}"
+    fits = a.size == 0 or (a.min() >= np.iinfo(np.int32).min and a.max() <= np.iinfo(np.int32).max)
+    arrays[key] = a.astype(np.int32) if fits else a
+    return key
+
+
 def _encode(obj: object, arrays: dict[str, np.ndarray]) -> object:
     if isinstance(obj, np.ndarray):
+        compact = _compact(obj, arrays)
+        if compact is not None:
+            return compact
         key = f"a{len(arrays)}"
         strings = obj.dtype == object
         arrays[key] = obj.astype(np.str_) if strings else obj
@@ -159,11 +200,22 @@ def _decode(node: Any, data: Any, path: str) -> Any:
     if not isinstance(node, dict):
         return node
     if "$array" in node:
-        try:
-            values = data[node["$array"]]
-        except KeyError as exc:
-            raise FormatError(f"{path}: member {node['$array']} missing") from exc
+        values = _member(data, node["$array"], path)
         return values.astype(object) if node["strings"] else values
+    if "$runs" in node or "$narrow" in node:
+        dtype = np.dtype(node["dtype"])
+        if "$narrow" in node:
+            out = _member(data, node["$narrow"], path).astype(dtype)
+        else:
+            value, length = (_member(data, key, path) for key in node["$runs"])
+            if value.shape != length.shape or int(length.sum()) != node["length"]:
+                raise FormatError(f"{path}: runs of {node['$runs'][0]} do not add up")
+            out = np.repeat(value.astype(dtype), length)
+        if out.shape != (node["length"],):
+            raise FormatError(
+                f"{path}: a compact member holds {out.size} values, not {node['length']}"
+            )
+        return out
     if "$class" in node:
         obj: Any = object.__new__(_own_dataclass(node["$class"], path))
         for name, value in node["fields"].items():
@@ -176,6 +228,13 @@ def _decode(node: Any, data: Any, path: str) -> Any:
     if "$dict" in node:
         return {k: _decode(v, data, path) for k, v in node["$dict"].items()}
     raise FormatError(f"{path}: unknown node {sorted(node)}")
+
+
+def _member(data: Any, key: str, path: str) -> np.ndarray:
+    try:
+        return np.asarray(data[key])
+    except KeyError as exc:
+        raise FormatError(f"{path}: member {key} missing") from exc
 
 
 def _own_dataclass(name: str, path: str) -> type:
