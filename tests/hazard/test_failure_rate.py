@@ -225,7 +225,7 @@ def test_count_terms_held_over_a_series_give_the_posterior_computed_whole():
         np.testing.assert_allclose(part.mean, whole.mean, rtol=1e-9)
         np.testing.assert_allclose(part.scale_mean, whole.scale_mean, rtol=1e-9)
         window = whole.window
-    assert len(held.sums) >= 2  # the held strikes' sums were kept
+    assert len(held.sums) >= 2 and held.logs  # the held sums kept, the moving logs reused
     assert not np.allclose(whole.mean, learn_failure_rates(*data, draws=10, seed=1).mean)
 
 

@@ -434,8 +434,9 @@ class HeldTerms:
     A local evidence update (:class:`remnant.hazard.evidence.Frozen`) changes the
     items found of a few thousand strikes and learns the failure rates again at each
     step: the terms ``Σ_s shape_s log(rate0_s + ne_s π)`` of the other strikes are
-    summed once on each grid of ``π`` and kept here. Use one per series, with the
-    same strikes' counts, exposures and, where ``fixed``, items found.
+    summed once on each grid of ``π`` and kept here, and so are the logarithms of the
+    others' terms on a grid used again. Use one per series, with the same strikes'
+    counts, exposures and, where ``fixed``, items found.
 
     Parameters
     ----------
@@ -445,6 +446,12 @@ class HeldTerms:
 
     fixed: npt.NDArray[np.bool_]
     sums: dict[tuple[int, bytes], FloatArray] = field(default_factory=dict)
+    logs: dict[tuple[int, bytes], FloatArray] = field(default_factory=dict)
+
+
+HELD_LOG_CELLS = 4_000_000
+"""Most ``log(rate0_s + ne_s π)`` kept per grid for the strikes whose finds move, from a
+grid's second use on (their terms are then one product with ``κ_s + k_s``): 32 MB. [-]"""
 
 
 @dataclass(frozen=True)
@@ -495,14 +502,21 @@ def _log_density(y: FloatArray, term: _TypeTerms) -> FloatArray:
     log_p = special.log_expit(y)
     p = np.exp(log_p)
     out = (term.a + term.b) * log_p - term.b * y - term.tilt * p
-    out -= _count_terms(term.shape, term.rate0, term.ne, p)
-    if term.held is not None:
-        t, held, shape, rate0, ne = term.held
-        key = (t, y.tobytes())
-        if key not in held.sums:
-            held.sums[key] = _count_terms(shape, rate0, ne, p)
-        out -= held.sums[key]
-    return np.asarray(out)
+    if term.held is None:
+        return np.asarray(out - _count_terms(term.shape, term.rate0, term.ne, p))
+    t, held, shape, rate0, ne = term.held
+    key = (t, y.tobytes())
+    if key not in held.sums:  # a grid's first use: the held strikes summed, once
+        held.sums[key] = _count_terms(shape, rate0, ne, p)
+        return np.asarray(out - held.sums[key] - _count_terms(term.shape, term.rate0, term.ne, p))
+    if key not in held.logs and term.shape.size * p.size <= HELD_LOG_CELLS:
+        held.logs[key] = np.log(term.rate0[:, None] + term.ne[:, None] * p[None, :])
+    moving = (
+        term.shape @ held.logs[key]
+        if key in held.logs
+        else _count_terms(term.shape, term.rate0, term.ne, p)
+    )
+    return np.asarray(out - held.sums[key] - moving)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -596,11 +610,15 @@ def _scale_moments(s: _Strikes, pi: FloatArray, ws: FloatArray) -> tuple[FloatAr
     """
     c = np.nan_to_num(s.carriers)
     t = s.type_index
-    m1 = s.per_carrier * c * np.sum(ws * pi, axis=1)[t]
-    m2 = (s.per_carrier * c) ** 2 * np.sum(ws * pi**2, axis=1)[t]
+    e1, e2 = np.sum(ws * pi, axis=1), np.sum(ws * pi**2, axis=1)
+    m1 = s.per_carrier * c * e1[t]
+    m2 = (s.per_carrier * c) ** 2 * e2[t]
     for ty in range(s.n_types):
         j = np.flatnonzero(s.unknown & (t == ty))
-        x1, x2 = _ratio_moments(s.rate0[j], s.per_carrier[j] * s.exposure[j], pi[ty], ws[ty])
+        ne = s.per_carrier[j] * s.exposure[j]
+        x1, x2 = e1[ty] / s.rate0[j], e2[ty] / s.rate0[j] ** 2  # unsearched: π / rate0
+        some = np.flatnonzero(ne > 0.0)
+        x1[some], x2[some] = _ratio_moments(s.rate0[j[some]], ne[some], pi[ty], ws[ty])
         a = s.shape[j]
         m1[j] = s.per_carrier[j] * a * x1
         m2[j] = s.per_carrier[j] ** 2 * a * (a + 1.0) * x2
