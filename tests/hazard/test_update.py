@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from remnant.catalogue import load_catalogue
-from remnant.hazard.estimate import Earlier, Estimate, _local_attribute, estimate, meeting
+from remnant.hazard.estimate import Earlier, Estimate, Passes, _local_attribute, estimate, meeting
 from remnant.hazard.update import NotIncremental, _new_records, _redo_pass1, touched_tiles, update
 from remnant.io.arrays import read_arrays, write_arrays
 from remnant.simulate import simulate_world
@@ -39,6 +39,13 @@ def world() -> tuple[Tables, Tables, str]:
 def before(world) -> Estimate:
     early, _, as_of = world
     return estimate(early, load_catalogue(), as_of=as_of)
+
+
+@pytest.fixture(scope="module")
+def full(world) -> Estimate:
+    """A full run on all the records."""
+    early, added, as_of = world
+    return estimate(_joined(early, added), load_catalogue(), as_of=as_of)
 
 
 def test_pass_1_redone_where_records_fall_equals_a_full_pass_1(world, before) -> None:
@@ -72,12 +79,11 @@ def test_an_update_with_nothing_new_keeps_the_estimate(before) -> None:
     )  # fmt: skip
 
 
-def test_an_update_gives_a_full_runs_estimate(world, before, tmp_path) -> None:
+def test_an_update_gives_a_full_runs_estimate(world, before, full, tmp_path) -> None:
     """Within the fixed points' tolerance: totals to 0.5 %, each recorded strike's
     expected remaining to 2 %, every cell to 1 % (or 1e-3 items)."""
-    early, added, as_of = world
+    _, added, _ = world
     catalogue = load_catalogue()
-    full = estimate(_joined(early, added), catalogue, as_of=as_of)
     updated = update(before, added, catalogue)
     assert updated.total.mean == pytest.approx(full.total.mean, rel=5e-3)
     assert updated.total.lower == pytest.approx(full.total.lower, rel=0.02)
@@ -99,11 +105,25 @@ def test_an_update_gives_a_full_runs_estimate(world, before, tmp_path) -> None:
     assert np.array_equal(again.attribution.mean, updated.attribution.mean)
 
 
+def test_an_update_past_the_earlier_runs_rounds_merges_its_pairs_and_runs_whole(
+    world, before, full
+) -> None:
+    """An earlier run that stopped after one round: the update's second round has no
+    earlier one to redo locally, so the rounds' pairs are merged and the evidence
+    update runs whole; still a full run's estimate."""
+    _, added, _ = world
+    assert len(before.basis.rounds) == 2
+    short = dataclasses.replace(before.basis, rounds=before.basis.rounds[:1])
+    updated = update(short, added, load_catalogue())
+    assert updated.total.mean == pytest.approx(full.total.mean, rel=5e-3)
+    assert len(updated.basis.rounds) == 2
+
+
 def _first(before: Estimate):  # type: ignore[no-untyped-def]
     """The first evidence update's inputs: setup, recorded strikes, pass 1, earlier state."""
     b = before.basis
     n = int(np.sum(~b.reported.pseudo))
-    return b.setup, b.reported.take(np.arange(n)), b.first, Earlier(b.first, (), b.first_held), n
+    return b.setup, b.reported.take(np.arange(n)), b.first, Earlier.at(b.first, (), b.first_held), n
 
 
 def test_an_evidence_update_held_fixed_off_some_points_keeps_its_fixed_point(before) -> None:
@@ -111,8 +131,9 @@ def test_an_evidence_update_held_fixed_off_some_points_keeps_its_fixed_point(bef
     setup, recorded, first, earlier, n = _first(before)
     again = setup.attribute(recorded, first, before.basis.first_mean)
     some = np.random.default_rng(3).random(len(setup.evidence)) < 0.3
-    local = _local_attribute(setup, recorded, first, before.basis.first_mean, earlier,
-                             np.arange(n), np.zeros(n, dtype=bool), some)  # fmt: skip
+    local = _local_attribute(setup, recorded, first, Passes(first, (), n),
+                             before.basis.first_mean, earlier, np.arange(n),
+                             np.zeros(n, dtype=bool), some)  # fmt: skip
     np.testing.assert_allclose(local.mean, again.mean, rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(local.found, again.found, rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(local.removed, again.removed, rtol=1e-4, atol=1e-3)
@@ -131,7 +152,8 @@ def test_a_local_evidence_update_is_the_whole_one_where_pass_1_changed(before) -
     changed = dataclasses.replace(first, pair_weight=np.where(hit, 0.1, 1.0) * first.pair_weight)
     whole = setup.attribute(recorded, changed, before.basis.first_mean)
     differs, none = np.isin(np.arange(n), busiest), np.zeros(len(setup.evidence), dtype=bool)
-    local = _local_attribute(setup, recorded, changed, before.basis.first_mean, earlier,
+    start = before.basis.first_mean
+    local = _local_attribute(setup, recorded, changed, Passes(changed, (), n), start, earlier,
                              np.arange(n), differs, none)  # fmt: skip
     unchanged = setup.attribute(recorded, first, before.basis.first_mean)
     moved = np.abs(whole.mean - unchanged.mean) / np.maximum(unchanged.mean, 1.0)

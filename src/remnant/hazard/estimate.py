@@ -848,9 +848,10 @@ def _site_rounds(
 
     With ``replay`` (an update), a strike's pass 1 is taken from the same round of
     the earlier run when its new components are those it had then (as
-    :func:`_changed` judges) and no new record falls in its window; and each evidence
+    :func:`_changed` judges) and no new record falls in its window; each evidence
     update is redone only on the points where the pass 1 now differs from that
-    round's (:func:`_local_attribute`).
+    round's (:func:`_local_attribute`); and the rounds' pairs are kept apart from
+    ``integrals``' (:class:`Passes`), which then come back without pairs.
     """
     ev = setup.evidence
     weight = np.where(ev.kind == EVIDENCE, 1.0, ev.quantity)
@@ -861,6 +862,8 @@ def _site_rounds(
     rounds: list[Round] = []
     known = replay.known if replay is not None else KnownMoments.none()
     differs = None if replay is None else replay.differs.copy()
+    base = integrals  # an update keeps each round's pairs apart from these (Passes)
+    apart: list[tuple[IntArray, Integrals]] | None = [] if replay is not None else None
     used = KnownMoments.none() if replay is None else replay.known  # an update keeps them
     for r in range(setup.config.site_rounds if setup.config.learn else 0):
         owner = result.owner
@@ -899,20 +902,31 @@ def _site_rounds(
             done = _round_pass1(setup, strikes, new, changed, recalled)
             kept = comps.replace(changed, done.comps)  # the rest moved too little
             integrals = _splice(integrals, done.integrals, changed, comps.offsets,
-                                kept.offsets)  # fmt: skip
+                                kept.offsets, pairs=apart is None)  # fmt: skip
+            if apart is not None:
+                apart.append((changed, done.integrals))
             comps = kept
         start = _start(replay, r, result.mean, strikes.prior_mean)
         if replay is not None and differs is not None and r < len(replay.rounds):
             differs = _still_differs(differs, replay, r, changed, recalled)
-            earlier = Earlier(replay.first, replay.rounds[: r + 1], replay.rounds[r].held)
-            result = _local_attribute(setup, strikes, integrals, start, earlier, replay.source,
-                                      differs, replay.extra)  # fmt: skip
+            earlier = Earlier.at(replay.first, replay.rounds[: r + 1], replay.rounds[r].held)
+            now = Passes(base, tuple(apart or ()), len(strikes))
+            result = _local_attribute(setup, strikes, integrals, now, start, earlier,
+                                      replay.source, differs, replay.extra)  # fmt: skip
         else:
             differs = None  # past the earlier run's rounds: every update is whole
+            if apart is not None:
+                integrals = _with_pairs(integrals, Passes(base, tuple(apart), len(strikes)))
+                apart = None
             result = setup.attribute(strikes, integrals, start)
         if not changed.any():
             break
         rounds.append(dataclasses.replace(done, mean=result.mean, held=result.held, sites=sites))
+    if apart:  # an update keeps no last pass 1's pairs (nor does what it saves, Basis.for_update)
+        none = np.empty(0, dtype=np.int64)
+        integrals = dataclasses.replace(
+            integrals, pair_evidence=none, pair_strike=none, pair_weight=np.empty(0)
+        )
     if len(pending):  # no round ran: pass 1 of the pending strikes is still to do
         redone = setup.integrate(strikes.take(pending), comps.take(pending), "strikes")
         integrals = _splice(integrals, redone, pending, comps.offsets, comps.offsets)
@@ -958,55 +972,86 @@ def _start(replay: Replay | None, r: int, mean: FloatArray, prior: FloatArray) -
 
 
 @dataclass(frozen=True)
-class Earlier:
-    """An earlier run's state at one of its evidence updates.
+class Passes:
+    """Pass 1 of a run at a point of its path: its first pass 1 and the rounds' since.
+
+    An update keeps the state's pairs so, the rounds' apart, instead of merging each
+    round's into the first's 25 M (at country scale) as a full run does.
 
     Parameters
     ----------
     first : Integrals
-        Its first pass 1.
-    rounds : tuple of Round
-        The rounds it ran before that update: each one's pass 1 replaces the
-        earlier for its strikes.
-    held : Held
-        The sums the update ended with.
+        The first pass 1 (of the strikes ``0 … n − 1``, or of some of them).
+    rounds : tuple of (ndarray of int64, Integrals)
+        Each round's strikes and their pass 1 (strike ``i`` of it is ``strikes[i]``),
+        a later one replacing an earlier for its strikes.
+    n : int
+        Strikes of the run then.
     """
 
     first: Integrals
-    rounds: tuple[Round, ...]
-    held: Held
+    rounds: tuple[tuple[IntArray, Integrals], ...]
+    n: int
 
     def pairs(
         self, points: IntArray | None = None, strikes: npt.NDArray[np.bool_] | None = None
     ) -> tuple[IntArray, IntArray, FloatArray]:
-        """The pairs ``(evidence, strike, weight)`` of the state at ``points``, or of ``strikes``.
-
-        ``points`` ascending; ``strikes`` marks strikes of the earlier run.
-        """
-        n = len(self.held.share_mean)
-        version = np.full(n, -1, dtype=np.int64)
-        for q, done in enumerate(self.rounds):
-            version[done.strikes] = q
+        """The pairs ``(evidence, strike, weight)`` at ``points`` (ascending), or of ``strikes``."""
+        version = np.full(self.n, -1, dtype=np.int64)
+        for q, (ids, _) in enumerate(self.rounds):
+            version[ids] = q
         parts = []
-        for q, (pass1, ids) in enumerate(
-            [(self.first, None), *((r.integrals, r.strikes) for r in self.rounds)], start=-1
-        ):
+        every = np.arange(self.n, dtype=np.int64)
+        for q, (ids, pass1) in enumerate([(every, self.first), *self.rounds], start=-1):
             ev, st, w = pass1.pair_evidence, pass1.pair_strike, pass1.pair_weight
             if points is not None:
                 idx = pairs_at(ev, points)
-                ev, st, w = ev[idx], st[idx], w[idx]
-                st = st if ids is None else ids[st]
+                ev, st, w = ev[idx], ids[st[idx]], w[idx]
                 keep = version[st] == q
             else:
                 want = (version == q) & np.asarray(strikes, dtype=bool)
-                keep = want[st if ids is None else ids[st]]
-                st = st if ids is None else ids[st]
+                st = st if q < 0 else ids[st]
+                keep = want[st]
             parts.append((ev[keep], st[keep], w[keep]))
         return (
             np.concatenate([p[0] for p in parts]),
             np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]),
         )
+
+    def merged(self) -> tuple[IntArray, IntArray, FloatArray]:
+        """All the pairs, each round's merged into the first's in turn (as a full run has them)."""
+        ev, st, w = self.first.pair_evidence, self.first.pair_strike, self.first.pair_weight
+        for ids, pass1 in self.rounds:
+            moved = np.zeros(self.n, dtype=bool)
+            moved[ids] = True
+            ev, st, w = splice_pairs(
+                (ev, st, w), ~moved[st], (pass1.pair_evidence, ids[pass1.pair_strike],
+                                          pass1.pair_weight),
+            )  # fmt: skip
+        return ev, st, w
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """An earlier run's state at one of its evidence updates.
+
+    Parameters
+    ----------
+    passes : Passes
+        Its pass 1 then.
+    held : Held
+        The sums the update ended with.
+    """
+
+    passes: Passes
+    held: Held
+
+    @classmethod
+    def at(cls, first: Integrals, rounds: tuple[Round, ...], held: Held) -> Earlier:
+        """The state after ``rounds`` of a run whose first pass 1 was ``first``."""
+        n = len(held.share_mean)
+        return cls(Passes(first, tuple((r.strikes, r.integrals) for r in rounds), n), held)
 
 
 def _new_of_old(source: IntArray, n_old: int) -> IntArray:
@@ -1079,6 +1124,7 @@ def _local_attribute(
     setup: _Setup,
     strikes: Strikes,
     integrals: Integrals,
+    now: Passes,
     start: FloatArray,
     earlier: Earlier,
     source: IntArray,
@@ -1092,7 +1138,7 @@ def _local_attribute(
     that are gone (``source``: index in the earlier run of each strike now, ``-1``
     for a new one). Every other point keeps its shares (:class:`.evidence.Frozen`):
     the earlier sums less those of the redone points, computed as the earlier run
-    had them.
+    had them. ``integrals`` gives the exposures, ``now`` the pairs.
     """
     held = earlier.held
     n_old, n_ev = len(held.share_mean), len(setup.evidence)
@@ -1100,18 +1146,13 @@ def _local_attribute(
     then = np.ones(n_old, dtype=bool)  # the earlier run's strikes gone or differing now
     then[source[has & ~differs]] = False
     mask = extra.copy()
-    mask[integrals.pair_evidence[differs[integrals.pair_strike]]] = True
-    mask[earlier.pairs(strikes=then)[0]] = True
+    mask[now.pairs(strikes=differs)[0]] = True
+    mask[earlier.passes.pairs(strikes=then)[0]] = True
     points = np.flatnonzero(mask).astype(np.int64)
-    now = pairs_at(integrals.pair_evidence, points)
-    local = dataclasses.replace(
-        integrals,
-        pair_evidence=integrals.pair_evidence[now],
-        pair_strike=integrals.pair_strike[now],
-        pair_weight=integrals.pair_weight[now],
-    )
-    ev, st, w = earlier.pairs(points=points)
-    weight_then = earlier.first.evidence_background
+    ev, st, w = now.pairs(points=points)
+    local = dataclasses.replace(integrals, pair_evidence=ev, pair_strike=st, pair_weight=w)
+    ev, st, w = earlier.passes.pairs(points=points)
+    weight_then = earlier.passes.first.evidence_background
     bg = np.zeros(len(points))
     known = points < len(weight_then)
     bg[known] = held.items * weight_then[points[known]]
@@ -1331,12 +1372,19 @@ def _changed(old: Components, new: Components, step_m: float) -> IntArray:
 
 
 def _splice(
-    old: Integrals, new: Integrals, idx: IntArray, old_offsets: IntArray, offsets: IntArray
+    old: Integrals,
+    new: Integrals,
+    idx: IntArray,
+    old_offsets: IntArray,
+    offsets: IntArray,
+    pairs: bool = True,
 ) -> Integrals:
     """Pass-1 results with those of strikes ``idx`` replaced by ``new`` (computed on them).
 
     ``old_offsets`` and ``offsets`` are the component offsets of all strikes before and
-    after (the strikes not in ``idx`` keep their number of components).
+    after (the strikes not in ``idx`` keep their number of components). Without
+    ``pairs``, the evidence pairs are left as they were (the caller keeps ``new``'s
+    apart, :class:`Passes`).
     """
     moved = np.zeros(len(old.exposure), dtype=bool)
     moved[idx] = True
@@ -1359,11 +1407,13 @@ def _splice(
     last[idx] = new.last_exposure
     norm = old.notice_norm.copy()
     norm[idx] = new.notice_norm
-    pair_ev, pair_st, pair_w = splice_pairs(
-        (old.pair_evidence, old.pair_strike, old.pair_weight),
-        ~moved[old.pair_strike],
-        (new.pair_evidence, idx[new.pair_strike], new.pair_weight),
-    )
+    pair_ev, pair_st, pair_w = old.pair_evidence, old.pair_strike, old.pair_weight
+    if pairs:
+        pair_ev, pair_st, pair_w = splice_pairs(
+            (pair_ev, pair_st, pair_w),
+            ~moved[pair_st],
+            (new.pair_evidence, idx[new.pair_strike], new.pair_weight),
+        )
     keep_a = ~moved[old.area_strike]
     return Integrals(
         exposure=exposure,
@@ -1381,6 +1431,12 @@ def _splice(
         area_mass=np.concatenate([old.area_mass[keep_a], new.area_mass]),
         area_cells=old.area_cells,
     )
+
+
+def _with_pairs(integrals: Integrals, passes: Passes) -> Integrals:
+    """``integrals`` with the pairs of ``passes`` merged (:meth:`Passes.merged`)."""
+    ev, st, w = passes.merged()
+    return dataclasses.replace(integrals, pair_evidence=ev, pair_strike=st, pair_weight=w)
 
 
 _PER_COMPONENT = ("component_exposure", "component_notice", "component_found")

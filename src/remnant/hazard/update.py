@@ -47,6 +47,7 @@ from remnant.hazard.estimate import (
     Basis,
     Earlier,
     Estimate,
+    Passes,
     Progress,
     Replay,
     _day,
@@ -130,8 +131,8 @@ def update(
     differs = np.zeros(n_recorded, dtype=bool)
     differs[redo] = True
     extra = _changed_points(setup, touched, len(basis.setup.evidence))
-    result = _local_attribute(setup, recorded, first, basis.first_mean,
-                              Earlier(basis.first, (), basis.first_held),
+    result = _local_attribute(setup, recorded, first, Passes(first, (), n_recorded),
+                              basis.first_mean, Earlier.at(basis.first, (), basis.first_held),
                               np.arange(n_recorded, dtype=np.int64), differs, extra)  # fmt: skip
     first_mean, first_held = result.mean, result.held
     tell("evidence update", 1, 3)
