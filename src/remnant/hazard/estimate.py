@@ -861,17 +861,17 @@ def _site_rounds(
     moved = pending.copy()
     rounds: list[Round] = []
     known = replay.known if replay is not None else KnownMoments.none()
-    differs = None if replay is None else replay.differs.copy()
+    differs = replay.differs.copy() if replay is not None else np.zeros(0, dtype=bool)
     base = integrals  # an update keeps each round's pairs apart from these (Passes)
     apart: list[tuple[IntArray, Integrals]] | None = [] if replay is not None else None
     used = KnownMoments.none() if replay is None else replay.known  # an update keeps them
     for r in range(setup.config.site_rounds if setup.config.learn else 0):
         owner = result.owner
-        local = replay is not None and differs is not None and r < len(replay.rounds)
-        if local:
-            assert replay is not None and differs is not None
-            then = replay.first_held if r == 0 else replay.rounds[r - 1].held
-            mine = _affected(result.held, then, replay.source, differs)
+        # an update redoes a round locally where the earlier run has that round
+        local = replay if replay is not None and r < len(replay.rounds) else None
+        if local is not None:
+            then = local.first_held if r == 0 else local.rounds[r - 1].held
+            mine = _affected(result.held, then, local.source, differs)
             owner = np.where((owner >= 0) & mine[np.maximum(owner, 0)], owner, -1)
         duds = reported.per_carrier * result.posterior.mean[reported.type_index]
         searched = SearchedSites.of(comps, integrals.component_exposure)
@@ -879,9 +879,8 @@ def _site_rounds(
                            ev.kind == SEARCHED)  # fmt: skip
         sites, aimed = _aimed(sites, known, setup, reported)
         known, used = known.plus(aimed), used.plus(aimed)
-        if local:
-            assert replay is not None
-            sites = _with_earlier_sites(sites, replay.rounds[r], replay.source, mine)
+        if local is not None:
+            sites = _with_earlier_sites(sites, local.rounds[r], local.source, mine)
         unlocated = np.zeros(len(reported))
         which = np.unique(sites.strike)
         if which.size:
@@ -907,14 +906,13 @@ def _site_rounds(
                 apart.append((changed, done.integrals))
             comps = kept
         start = _start(replay, r, result.mean, strikes.prior_mean)
-        if replay is not None and differs is not None and r < len(replay.rounds):
-            differs = _still_differs(differs, replay, r, changed, recalled)
-            earlier = Earlier.at(replay.first, replay.rounds[: r + 1], replay.rounds[r].held)
+        if local is not None:
+            differs = _still_differs(differs, local, r, changed, recalled)
+            earlier = Earlier.at(local.first, local.rounds[: r + 1], local.rounds[r].held)
             now = Passes(base, tuple(apart or ()), len(strikes))
             result = _local_attribute(setup, strikes, integrals, now, start, earlier,
-                                      replay.source, differs, replay.extra)  # fmt: skip
-        else:
-            differs = None  # past the earlier run's rounds: every update is whole
+                                      local.source, differs, local.extra)  # fmt: skip
+        else:  # a full run, or an update past the earlier run's rounds: the update is whole
             if apart is not None:
                 integrals = _with_pairs(integrals, Passes(base, tuple(apart), len(strikes)))
                 apart = None
@@ -1155,9 +1153,10 @@ def _local_attribute(
     weight_then = earlier.passes.first.evidence_background
     bg = np.zeros(len(points))
     known = points < len(weight_then)
-    bg[known] = held.items * weight_then[points[known]]
+    bg[known] = weight_then[points[known]]
     items = point_items(setup.evidence.kind[points], setup.evidence.quantity[points])
-    s_then, r_then = point_sums(np.searchsorted(points, ev), st, w, held.share_mean, bg, *items)
+    s_then, r_then = point_sums(np.searchsorted(points, ev), st, w, bg, held.share_mean,
+                                held.items, *items)  # fmt: skip
     at = np.maximum(source, 0)
     kept_s = np.where(has, np.maximum(held.searched - s_then, 0.0)[at], 0.0)
     kept_r = np.where(has, np.maximum(held.removed - r_then, 0.0)[at], 0.0)

@@ -288,8 +288,7 @@ def _held(
     frozen: Frozen | None,
 ) -> Held:
     """The sums of the final shares, the frozen points' added back (:class:`Held`)."""
-    n_st = len(mean)
-    k_rem = weighted_sums(pairs.strike, shares.strike * removed[pairs.evidence], n_st)
+    k_rem = _removed_sums(pairs, shares, removed, len(mean))
     big = shares.strike > 0.5
     if frozen is None:
         owner = np.full(len(shares.background), -1, dtype=np.int64)
@@ -315,27 +314,28 @@ def point_sums(
     evidence: IntArray,
     strike: IntArray,
     weight: FloatArray,
+    background: FloatArray,
     mean: FloatArray,
-    bg: FloatArray,
+    items: float,
     searched: FloatArray,
     removed: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
     """Each strike's searched and removed items over some points: what :class:`Frozen` holds back.
 
     The pairs ``(evidence, strike, weight)`` are all the pairs of those points, in any
-    order, ``evidence`` numbering the points; ``bg`` is each point's background weight
-    times the background's expected items, ``searched`` and ``removed`` its items.
-    The shares are :func:`_share_pairs`'s; the sums are those :class:`Held` keeps,
-    over these points only.
+    order, ``evidence`` numbering the points; ``background`` is each point's background
+    weight, ``items`` the background's expected items, ``searched`` and ``removed``
+    each point's items. The sums are those :class:`Held` keeps (:func:`_shares`), over
+    these points only.
     """
-    n_pt, n_st = len(bg), len(mean)
-    part = mean[strike] * weight
-    total = bg + np.bincount(evidence, part, n_pt)
-    share = np.divide(part, total[evidence], out=np.zeros_like(part), where=total[evidence] > 0)
-    return (
-        weighted_sums(strike, share * searched[evidence], n_st),
-        weighted_sums(strike, share * removed[evidence], n_st),
-    )
+    pairs = _Pairs.of_arrays(evidence, strike, weight, background)
+    shares = _shares(pairs, mean, items, searched)
+    return shares.found, _removed_sums(pairs, shares, removed, len(mean))
+
+
+def _removed_sums(pairs: _Pairs, shares: _Shares, removed: FloatArray, n_st: int) -> FloatArray:
+    """``Σ_j r_js q'_j`` per strike over the items ``removed`` otherwise. [items]"""
+    return weighted_sums(pairs.strike, shares.strike * removed[pairs.evidence], n_st)
 
 
 @dataclass(frozen=True)
@@ -373,20 +373,23 @@ class _Pairs:
         background = integrals.evidence_background
         if points is not None:
             ev, background = np.searchsorted(points, ev), background[points]
+        return cls.of_arrays(ev, integrals.pair_strike, integrals.pair_weight, background)
+
+    @classmethod
+    def of_arrays(
+        cls, ev: IntArray, strike: IntArray, weight: FloatArray, background: FloatArray
+    ) -> _Pairs:
+        """The pairs ``(ev, strike, weight)``, in any order, of the points ``ev`` numbers.
+
+        ``background`` is each point's background weight.
+        """
         n_ev = len(background)
         offsets = np.zeros(n_ev + 1, dtype=np.int64)
         np.cumsum(np.bincount(ev, minlength=n_ev), out=offsets[1:])
         if ascending(ev):
-            order = None
-            strike, weight = integrals.pair_strike, integrals.pair_weight
-        else:
-            order = _counting_order(ev, offsets)
-            ev, strike, weight = (
-                ev[order],
-                integrals.pair_strike[order],
-                integrals.pair_weight[order],
-            )
-        return cls(offsets, ev, strike, weight, background, order)
+            return cls(offsets, ev, strike, weight, background, None)
+        order = _counting_order(ev, offsets)
+        return cls(offsets, ev[order], strike[order], weight[order], background, order)
 
     def in_given_order(self, values: FloatArray) -> FloatArray:
         """Per-pair ``values`` (evidence order) back in the integrals' order."""

@@ -155,18 +155,26 @@ def _compact(a: np.ndarray, arrays: dict[str, np.ndarray]) -> dict[str, Any] | N
             lengths = np.diff(np.append(starts, a.size))
             node["$runs"] = [_narrow(a[starts], arrays), _narrow(lengths, arrays)]
             return node
-    lo, hi = np.iinfo(np.int32).min, np.iinfo(np.int32).max
-    if a.min() < lo or a.max() > hi:
+    if not _fits_32_bits(a):
         return None
-    node["$narrow"] = _narrow(a, arrays)
+    node["$narrow"] = _store(a.astype(np.int32), arrays)
     return node
+
+
+def _fits_32_bits(a: np.ndarray) -> bool:
+    info = np.iinfo(np.int32)
+    return a.size == 0 or bool(a.min() >= info.min and a.max() <= info.max)
 
 
 def _narrow(a: np.ndarray, arrays: dict[str, np.ndarray]) -> str:
     """Store ``a`` as 32-bit integers where its values fit, else as it is; its key."""
+    return _store(a.astype(np.int32) if _fits_32_bits(a) else a, arrays)
+
+
+def _store(a: np.ndarray, arrays: dict[str, np.ndarray]) -> str:
+    """Add ``a`` to the members; its key."""
     key = f"a{len(arrays)}"
-    fits = a.size == 0 or (a.min() >= np.iinfo(np.int32).min and a.max() <= np.iinfo(np.int32).max)
-    arrays[key] = a.astype(np.int32) if fits else a
+    arrays[key] = a
     return key
 
 
@@ -175,10 +183,9 @@ def _encode(obj: object, arrays: dict[str, np.ndarray]) -> object:
         compact = _compact(obj, arrays)
         if compact is not None:
             return compact
-        key = f"a{len(arrays)}"
         strings = obj.dtype == object
-        arrays[key] = obj.astype(np.str_) if strings else obj
-        return {"$array": key, "strings": strings}
+        return {"$array": _store(obj.astype(np.str_) if strings else obj, arrays),
+                "strings": strings}  # fmt: skip
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         cls = type(obj)
         fields = {f.name: _encode(getattr(obj, f.name), arrays) for f in dataclasses.fields(obj)}
