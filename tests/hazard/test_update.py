@@ -11,8 +11,17 @@ import pytest
 import shapely
 
 from remnant.catalogue import load_catalogue
-from remnant.hazard.estimate import Earlier, Estimate, Passes, _local_attribute, estimate, meeting
-from remnant.hazard.update import NotIncremental, _new_records, _redo_pass1, touched_tiles, update
+from remnant.hazard.estimate import (
+    Earlier,
+    Estimate,
+    Passes,
+    Reach,
+    _local_attribute,
+    estimate,
+    meeting,
+)
+from remnant.hazard.grid import TILE, Grid
+from remnant.hazard.update import NotIncremental, _new_records, _redo_pass1, record_reach, update
 from remnant.io.arrays import read_arrays, write_arrays
 from remnant.simulate import simulate_world
 
@@ -54,10 +63,13 @@ def test_pass_1_redone_where_records_fall_equals_a_full_pass_1(world, before) ->
     frames = {name: added.get(name, before_empty(name)) for name in _names()}
     searches, evidence = _new_records(b, frames, load_catalogue(), b.day)
     setup = b.setup.extended(searches, evidence)
-    touched = touched_tiles(setup, searches, evidence)
-    redo = meeting(setup, b.strikes, b.comps, touched)
-    assert 0 < len(redo) < len(b.strikes)
-    updated = _redo_pass1(b.setup, setup, b.strikes, b.comps, b.integrals, redo, touched)
+    reach = record_reach(setup, searches, evidence)
+    redo = meeting(setup, b.strikes, b.comps, reach)
+    whole_tiles = meeting(
+        setup, b.strikes, b.comps, Reach(reach.tiles, _whole(setup.grid, reach.tiles))
+    )
+    assert 0 < len(redo) < len(whole_tiles)  # not every strike of the tiles moves
+    updated = _redo_pass1(b.setup, setup, b.strikes, b.comps, b.integrals, redo, reach.tiles)
     full = setup.integrate(b.strikes, b.comps, "all")
     for name in ("exposure", "component_exposure", "notice_norm", "component_notice",
                  "component_found", "searched", "notice", "evidence_background"):  # fmt: skip
@@ -204,6 +216,12 @@ def _joined(early: Tables, added: Tables) -> Tables:
     for name, frame in added.items():
         out[name] = pd.concat([early[name], frame], ignore_index=True)
     return out
+
+
+def _whole(grid: Grid, tiles: np.ndarray) -> np.ndarray:
+    """Boxes covering the whole of each of ``tiles``."""
+    row, col = np.divmod(tiles, grid.n_tiles[1])
+    return np.stack([row * TILE, (row + 1) * TILE, col * TILE, (col + 1) * TILE], axis=1)
 
 
 def _areas(integrals) -> dict[tuple[int, int], float]:  # type: ignore[no-untyped-def]

@@ -97,7 +97,7 @@ from remnant.hazard.integrals import (
     splice_pairs,
     tile_sums,
 )
-from remnant.hazard.mixture import pack
+from remnant.hazard.mixture import C0, NC, NR, R0, pack
 from remnant.hazard.scanline import Rings, cells_inside, polygon_rings
 from remnant.hazard.summaries import (
     TotalRemaining,
@@ -786,9 +786,9 @@ class Replay:
         The earlier run's rounds.
     source : ndarray of int64
         Index in the earlier run of each strike now; ``-1`` for a new one.
-    touched : ndarray of int64
-        Tiles that new records fall in: a strike whose window meets one has its pass
-        1 moved by the difference the new records make there
+    touched : Reach
+        Where new records fall: a strike whose window meets one of its boxes has its
+        pass 1 moved by the difference the new records make on its tiles
         (:func:`.integrals.difference`).
     before : _Setup
         The earlier run's setup (without the new records).
@@ -810,7 +810,7 @@ class Replay:
 
     rounds: tuple[Round, ...]
     source: IntArray
-    touched: IntArray
+    touched: Reach
     before: _Setup
     near: npt.NDArray[np.bool_]
     known: KnownMoments
@@ -1211,7 +1211,7 @@ def _recall(
     near = meeting(setup, some, comps, replay.touched)
     if near.size:
         mine = _rows(integrals, comps, near)
-        theirs, tiles = comps.take(near), replay.touched
+        theirs, tiles = comps.take(near), replay.touched.tiles
         before = replay.before.sums(some.take(near), theirs, tiles, "strikes")
         after = setup.sums(some.take(near), theirs, tiles, "strikes")
         moved = difference(mine, theirs, before, after, replay.near)
@@ -1279,12 +1279,54 @@ def _round_pass1(
                  Sites.none())  # fmt: skip
 
 
-def meeting(setup: _Setup, strikes: Strikes, comps: Components, tiles: IntArray) -> IntArray:
-    """Which of ``strikes`` (positions) have a window meeting one of ``tiles``."""
+@dataclass(frozen=True)
+class Reach:
+    """Where new records fall: the tiles they meet and, inside those, their cells.
+
+    A strike's pass 1 depends on the records only in its window's cells, so only a
+    strike whose window meets a box can move (:func:`meeting`); the tiles are where
+    the difference is summed (:func:`.integrals.difference`).
+
+    Parameters
+    ----------
+    tiles : ndarray of int64
+        Tiles holding a new evidence point or meeting a new search's bounding box.
+    boxes : ndarray of int64, shape (k, 4)
+        Cell rectangles ``[row0, row1) × [col0, col1)``: each new search's bounding
+        box and each new point's cell, a cell wider each way.
+    """
+
+    tiles: IntArray
+    boxes: IntArray
+
+
+def meeting(setup: _Setup, strikes: Strikes, comps: Components, reach: Reach) -> IntArray:
+    """Which of ``strikes`` (positions) have a window meeting one of ``reach``'s boxes.
+
+    The strikes of its tiles are found by the tile index, then their windows are
+    tested against the boxes (a few hundred of each for a day of records).
+    """
     packed = setup.pack(strikes, comps)
     off, idx = packed.tile_offsets, packed.tile_index
     owner = np.repeat(np.arange(len(off) - 1), np.diff(off))
-    return np.unique(idx[np.isin(owner, tiles)]).astype(np.int64)
+    cand = np.unique(idx[np.isin(owner, reach.tiles)]).astype(np.int64)
+    if cand.size == 0 or len(reach.boxes) == 0:
+        return cand[:0]
+    win = packed.table[cand]
+    r0, c0 = win[:, R0, None], win[:, C0, None]
+    r1, c1 = r0 + win[:, NR, None], c0 + win[:, NC, None]
+    b = reach.boxes
+    hit = np.zeros(cand.size, dtype=bool)
+    for lo in range(0, len(b), BOXES_AT_ONCE):  # bounded memory for a large import
+        part = b[lo : lo + BOXES_AT_ONCE]
+        hit |= ((r0 < part[:, 1]) & (part[:, 0] < r1) & (c0 < part[:, 3]) & (part[:, 2] < c1)).any(
+            1
+        )
+    return cand[hit]
+
+
+BOXES_AT_ONCE = 4096
+"""Boxes :func:`meeting` tests the windows against at once. [-]"""
 
 
 def _rows(integrals: Integrals, comps: Components, rows: IntArray) -> Integrals:

@@ -7,9 +7,9 @@ what the last run kept (its :class:`Basis`) wherever nothing changed:
 
 1. the new activities become searches and the new finds, accidents and NTS direct
    evidence become evidence points, appended after the old ones;
-2. the first pass 1 of the strikes whose windows meet a tile the new records fall in
-   (:func:`touched_tiles`) is moved by the difference the records make on those
-   tiles (:func:`.integrals.difference`), and the unrecorded attacks' search
+2. the first pass 1 of the strikes whose windows meet the cells the new records
+   fall in (:func:`record_reach`) is moved by the difference the records make on
+   their tiles (:func:`.integrals.difference`), and the unrecorded attacks' search
    coverage and the evidence's background weights are recomputed on the coarse
    cells of those tiles;
 3. the first evidence update starts from the last run's; all unexplained evidence is
@@ -49,6 +49,7 @@ from remnant.hazard.estimate import (
     Estimate,
     Passes,
     Progress,
+    Reach,
     Replay,
     _day,
     _later,
@@ -122,15 +123,15 @@ def update(
     tell("evidence update", 0, 3)
     searches, evidence = _new_records(basis, frames, catalogue, day)
     setup = basis.setup.extended(searches, evidence)
-    touched = touched_tiles(setup, searches, evidence)
+    touched = record_reach(setup, searches, evidence)
     n_recorded = int(np.sum(~basis.reported.pseudo))
     recorded = basis.reported.take(np.arange(n_recorded))
     comps = prior_components(recorded)
     redo = meeting(setup, recorded, comps, touched)
-    first = _redo_pass1(basis.setup, setup, recorded, comps, basis.first, redo, touched)
+    first = _redo_pass1(basis.setup, setup, recorded, comps, basis.first, redo, touched.tiles)
     differs = np.zeros(n_recorded, dtype=bool)
     differs[redo] = True
-    extra = _changed_points(setup, touched, len(basis.setup.evidence))
+    extra = _changed_points(basis.first, first)
     result = _local_attribute(setup, recorded, first, Passes(first, (), n_recorded),
                               basis.first_mean, Earlier.at(basis.first, (), basis.first_held),
                               np.arange(n_recorded, dtype=np.int64), differs, extra)  # fmt: skip
@@ -147,7 +148,8 @@ def update(
     strikes, comps, integrals, result, moved, rounds, known = _site_rounds(
         reported, comps.concat(prior_components(pseudo)), _merge(first, len(pseudo)), result,
         setup, pending, Replay(basis.rounds, source.astype(np.int64), touched, basis.setup,
-                               _points_in(setup, touched), known, basis.first, basis.first_held,
+                               _points_in(setup, touched.tiles), known, basis.first,
+                               basis.first_held,
                                np.concatenate([differs, np.zeros(len(pseudo), dtype=bool)]),
                                extra),
     )  # fmt: skip
@@ -184,12 +186,12 @@ def _same_areas(
     moved: IntArray,
     source: IntArray,
     setup: _Setup,
-    touched: IntArray,
+    touched: Reach,
 ) -> IntArray:
     """Strikes of ``moved`` whose hazard-area masses the earlier run holds.
 
     Those that ended with the very components they had then, and whose windows meet
-    no touched tile (the areas' searches there are the same).
+    none of the new records' boxes (the areas' searches there are the same).
     """
     cand = moved[source[moved] >= 0]
     if cand.size == 0:
@@ -310,22 +312,31 @@ def _inside(grid: Grid, boxes: FloatArray) -> bool:
 # -- where the new records fall ------------------------------------------------------
 
 
-def touched_tiles(setup: _Setup, searches: Searches, evidence: Evidence) -> IntArray:
-    """Tiles holding a new evidence point or meeting a new search's bounding box.
+def record_reach(setup: _Setup, searches: Searches, evidence: Evidence) -> Reach:
+    """Where the new records fall (:class:`.estimate.Reach`): their tiles and cells.
 
-    ``setup`` is the one extended with ``searches`` and ``evidence``.
+    ``setup`` is the one extended with ``searches`` and ``evidence``. A search's box
+    is its polygon's bounding box in cells, a point's box its cell; each is a cell
+    wider each way, against any doubt at a cell's edge.
     """
     grid = setup.grid
     n_rows, n_cols = grid.n_tiles
     mask = np.zeros(n_rows * n_cols, dtype=bool)
-    if len(evidence):
-        row, col = grid.cell_of(evidence.x, evidence.y)
-        mask[(row // TILE) * n_cols + col // TILE] = True
+    row, col = grid.cell_of(evidence.x, evidence.y)
+    mask[(row // TILE) * n_cols + col // TILE] = True
     n_old = len(setup.search_day) - len(searches)
     box_tiles = setup.searches.tile_index
     owner = np.repeat(np.arange(n_rows * n_cols), np.diff(setup.searches.tile_offsets))
     mask[owner[box_tiles >= n_old]] = True
-    return np.flatnonzero(mask).astype(np.int64)
+    bounds = shapely.bounds(searches.polygons).reshape(-1, 4)
+    top, left = grid.cell_of(bounds[:, 0], bounds[:, 3])
+    bottom, right = grid.cell_of(bounds[:, 2], bounds[:, 1])
+    boxes = np.concatenate(
+        [np.stack([top, bottom + 1, left, right + 1], axis=1),
+         np.stack([row, row + 1, col, col + 1], axis=1)]
+    )  # fmt: skip
+    boxes += np.array([-1, 1, -1, 1])
+    return Reach(np.flatnonzero(mask).astype(np.int64), boxes.astype(np.int64))
 
 
 def _coarse_closure(
@@ -380,14 +391,16 @@ def _redo_pass1(
     return dataclasses.replace(grown, evidence_background=ev_bg, searched=searched, notice=notice)
 
 
-def _changed_points(setup: _Setup, touched: IntArray, n_before: int) -> BoolArray:
+def _changed_points(earlier: Integrals, now: Integrals) -> BoolArray:
     """Evidence points whose own weights the new records change.
 
-    The new points, and those whose background weight :func:`_redo_pass1` recomputes.
+    The new points, and those whose background weight :func:`_redo_pass1`
+    recomputed to another value (a coarse cell that no new search meets keeps its
+    coverage, so its points keep their weights to the last bit).
     """
-    _, visit = _coarse_closure(touched, setup.grid, setup.factor, setup.background.shape)
-    out = _points_in(setup, visit)
-    out[n_before:] = True
+    n_before = len(earlier.evidence_background)
+    out = np.ones(len(now.evidence_background), dtype=bool)
+    out[:n_before] = now.evidence_background[:n_before] != earlier.evidence_background
     return out
 
 
