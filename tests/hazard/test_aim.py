@@ -11,6 +11,7 @@ import pytest
 import shapely
 from scipy import integrate, stats
 
+from remnant.hazard import aim
 from remnant.hazard.aim import KnownMoments, corrected_centres, mixture_moments, searched_moments
 from remnant.hazard.estimate import _grid_args, _polygons
 from remnant.hazard.grid import Grid
@@ -99,7 +100,7 @@ def test_finds_of_a_half_searched_pattern_are_moved_towards_the_rest() -> None:
     assert np.sqrt(np.mean(np.square(corr_err))) < np.sqrt(np.mean(np.square(mean_err)))
 
 
-def test_known_moments_are_looked_up_and_the_rest_computed() -> None:
+def test_known_moments_are_looked_up_and_the_rest_computed(monkeypatch: pytest.MonkeyPatch) -> None:
     grid = Grid.covering(-2000.0, -2000.0, 2000.0, 2000.0, 5.0, CRS)
     boxes = [shapely.box(0, -1000, 1000, 1000), shapely.box(-900, 300, -200, 800)]
     searches = _polygons(polygon_rings(np.array(boxes, dtype=object)), grid)
@@ -127,6 +128,11 @@ def test_known_moments_are_looked_up_and_the_rest_computed() -> None:
     assert len(known.plus(known)) == 40
     far = known.away_from(np.array([[700.0, -2000.0, 2000.0, 2000.0]]), 4.0)
     assert 0 < len(far) < 40 and np.all(far.x + 4.0 * far.sigma < 700.0)
+    # every key colliding: a lookup compares the inputs, so only the first row is found
+    monkeypatch.setattr(aim, "_input_keys", lambda x, y, s, d: np.zeros(len(x), np.uint64))
+    clashing, _ = known.moments_of(x, y, sigma, day, compute)
+    assert computed == [40, 5, 40, 39]  # the check above computed all 40
+    np.testing.assert_array_equal(clashing, first)
 
 
 def _half_plane_moments(v: float, c: float) -> list[float]:

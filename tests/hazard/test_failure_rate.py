@@ -224,6 +224,11 @@ def test_count_terms_held_over_a_series_give_the_posterior_computed_whole():
         np.testing.assert_allclose(part.window, whole.window, rtol=1e-12)
         np.testing.assert_allclose(part.mean, whole.mean, rtol=1e-9)
         np.testing.assert_allclose(part.scale_mean, whole.scale_mean, rtol=1e-9)
+        some = learn_failure_rates(k_now, *data[1:], draws=10, seed=1, window=window,
+                                   held=held, scales_of=np.flatnonzero(moving))  # fmt: skip
+        np.testing.assert_allclose(some.mean, whole.mean, rtol=1e-9)
+        np.testing.assert_allclose(some.scale_mean[moving], whole.scale_mean[moving], rtol=1e-9)
+        assert np.isnan(some.scale_mean[~moving]).all()  # the steps' others: not computed
         window = whole.window
     assert len(held.sums) >= 2 and held.logs  # the held sums kept, the moving logs reused
     assert not np.allclose(whole.mean, learn_failure_rates(*data, draws=10, seed=1).mean)

@@ -72,6 +72,23 @@ def test_large_integer_arrays_are_stored_compactly_and_read_back_equal(tmp_path:
     assert "$array" in nodes["short"] and "$array" in nodes["weights"]
 
 
+def test_an_array_held_twice_is_stored_once_and_read_back_as_one(tmp_path: Path) -> None:
+    """A state holds the same grid sums in several places: one copy in the file, and
+    after reading one array again (a change to it shows in both places, as before)."""
+    rng = np.random.default_rng(6)
+    weights, points = rng.random(100_000), np.sort(rng.integers(0, 5_000, 100_000))
+    once = write_arrays({"a": weights, "p": points}, tmp_path / "once.arrays").stat().st_size
+    twice = {"a": weights, "b": weights, "p": points, "q": [points], "c": weights.copy()}
+    path = write_arrays(twice, tmp_path / "twice.arrays")
+    assert path.stat().st_size < once + weights.nbytes + 4096  # a and b one member, c its own
+    back = read_arrays(path)
+    assert back["a"] is back["b"] and back["p"] is back["q"][0] and back["c"] is not back["a"]
+    np.testing.assert_array_equal(back["c"], weights)
+    np.testing.assert_array_equal(back["q"][0], points)
+    back["a"][0] = -1.0
+    assert back["b"][0] == -1.0 and back["c"][0] == weights[0]
+
+
 def test_a_class_outside_remnant_is_refused(tmp_path: Path) -> None:
     path = write_arrays({"x": _Foreign(np.zeros(2))}, tmp_path / "state.arrays")
     with pytest.raises(FormatError, match="not Remnant's"):

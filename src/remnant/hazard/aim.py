@@ -72,12 +72,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from remnant.hazard.components import Sites
 from remnant.hazard.grid import TILE
 from remnant.hazard.kernels import SEARCH, axis_masses, ndtr
 from remnant.hazard.scanline import fill_cells
-from remnant.hazard.tiles import unique_rows
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -343,10 +343,13 @@ class KnownMoments:
 
     def plus(self, other: KnownMoments) -> KnownMoments:
         """These rows and ``other``'s, each set of inputs once."""
-        both = [np.concatenate([getattr(self, f), getattr(other, f)])
-                for f in ("x", "y", "sigma", "day", "moments")]  # fmt: skip
-        first, _ = unique_rows(*both[:4])
-        return KnownMoments(*both).take(np.sort(first))
+        both = KnownMoments(*[np.concatenate([getattr(self, f), getattr(other, f)])
+                              for f in ("x", "y", "sigma", "day", "moments")])  # fmt: skip
+        return both.take(~pd.Index(both.keys()).duplicated(keep="first"))
+
+    def keys(self) -> npt.NDArray[np.uint64]:
+        """A 64-bit hash of each row's inputs (:func:`_input_keys`)."""
+        return _input_keys(self.x, self.y, self.sigma, self.day)
 
     def away_from(self, boxes: FloatArray, n_sigma: float) -> KnownMoments:
         """The rows whose window (``±n_sigma·σ``) meets none of ``boxes``.
@@ -372,20 +375,45 @@ class KnownMoments:
 
         Also returns the rows of these patterns (to keep for the next lookup).
         """
-        n = len(self)
-        _, number = unique_rows(np.concatenate([self.x, x]), np.concatenate([self.y, y]),
-                                np.concatenate([self.sigma, sigma]),
-                                np.concatenate([self.day, day]))  # fmt: skip
-        row_of = np.full(int(number.max(initial=-1)) + 1, -1, dtype=np.int64)
-        row_of[number[:n]] = np.arange(n)
-        row = row_of[number[n:]]
+        hit = np.zeros(len(x), dtype=bool)
+        row = np.zeros(len(x), dtype=np.int64)
+        if len(self):
+            keys = self.keys()
+            unique = np.flatnonzero(~pd.Index(keys).duplicated())
+            found = pd.Index(keys[unique]).get_indexer(pd.Index(_input_keys(x, y, sigma, day)))
+            row = unique[np.maximum(found, 0)]
+            hit = (found >= 0) & (self.x[row] == x) & (self.y[row] == y)
+            hit &= (self.sigma[row] == sigma) & (self.day[row] == day)  # a collision: a miss
         out = np.empty((len(x), 6))
-        hit = row >= 0
         out[hit] = self.moments[row[hit]]
         miss = ~hit
         if miss.any():
             out[miss] = compute(x[miss], y[miss], sigma[miss], day[miss])
         return out, KnownMoments(x, y, sigma, day, out)
+
+
+def _input_keys(
+    x: FloatArray, y: FloatArray, sigma: FloatArray, day: IntArray
+) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of each ``(x, y, σ, day)``, to look rows up in a hash table.
+
+    The bits of the four values, each multiplied by an odd constant (wrapping) and
+    combined; equal inputs give equal keys, and a caller compares the inputs of a
+    match, so that a collision costs a lookup, never a wrong row.
+    """
+    out = np.zeros(len(x), dtype=np.uint64)
+    columns = (x, np.float64), (y, np.float64), (sigma, np.float64), (day, np.int64)
+    for (values, dtype), factor in zip(columns, _KEY_FACTORS, strict=True):
+        bits = np.ascontiguousarray(values, dtype=dtype).view(np.uint64)
+        out = (out ^ (out >> np.uint64(29))) * factor + bits
+    return out
+
+
+_KEY_FACTORS = tuple(
+    np.uint64(f)
+    for f in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93)
+)
+"""Odd 64-bit multipliers of :func:`_input_keys` (SplitMix64's and the golden ratio's)."""
 
 
 def mixture_moments(a: FloatArray, b: FloatArray) -> FloatArray:

@@ -146,7 +146,9 @@ class Frozen:
     of the points ``points`` only and takes every other point's share as it was:
     their sums per strike (``searched``, ``removed``) and their background share and
     owner. The failure rates are still learned from every strike's ``k_s`` and
-    ``e_s``. The caller chooses ``points`` so that every pair whose weight, or whose
+    ``e_s``; the iterations move only the expectations of the strikes with a pair
+    given (no other reads one), and every strike's is learned at the end. The
+    caller chooses ``points`` so that every pair whose weight, or whose
     strike's pass 1, changed is among them (:func:`remnant.hazard.estimate._site_rounds`);
     what it leaves out is the small shift of the shares elsewhere as the expectations
     of the strikes there move (docs/model.md §8).
@@ -231,11 +233,11 @@ def attribute(
     if frozen is not None and len(frozen.window):
         window.append(frozen.window)
     pairs = _Pairs.of(integrals, points)
-    held_terms = None
+    held_terms, moving = None, None
     if frozen is not None:  # only the strikes of the pairs given change their items found
         fixed = np.ones(len(strikes), dtype=bool)
         fixed[pairs.strike] = False
-        held_terms = HeldTerms(fixed)
+        held_terms, moving = HeldTerms(fixed), np.flatnonzero(~fixed)
 
     def step(log_mean: FloatArray) -> FloatArray:
         found = _found_pairs(pairs.offsets, pairs.strike, pairs.weight, np.exp(log_mean),
@@ -244,9 +246,13 @@ def attribute(
             found += frozen.searched
         k, e = _counts(integrals, found)
         post = _learn(strikes, k, e, EM_GRID_POINTS, 1, seed, window[-1] if window else None,
-                      held_terms)  # fmt: skip
+                      held_terms, moving)  # fmt: skip
         window[:] = [post.window]
-        return np.log(np.maximum(post.scale_mean, TINY))
+        if moving is None:
+            return np.log(np.maximum(post.scale_mean, TINY))
+        out = log_mean.copy()  # the others read no pair: they stay where they start
+        out[moving] = np.log(np.maximum(post.scale_mean[moving], TINY))
+        return out
 
     start = strikes.prior_mean if initial is None else initial
     n_done = 0
@@ -511,6 +517,7 @@ def _learn(
     seed: int,
     window: FloatArray | None = None,
     held: HeldTerms | None = None,
+    scales_of: IntArray | None = None,
 ) -> FailureRatePosterior:
     kwargs = {} if grid_points is None else {"grid_points": grid_points}
     return learn_failure_rates(
@@ -527,6 +534,7 @@ def _learn(
         seed=seed,
         window=window,
         held=held,
+        scales_of=scales_of,
         **kwargs,
     )
 

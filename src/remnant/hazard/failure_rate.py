@@ -49,8 +49,9 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numba
 import numpy as np
@@ -276,6 +277,7 @@ def learn_failure_rates(
     grid_points: int = GRID_POINTS,
     window: FloatArray | None = None,
     held: HeldTerms | None = None,
+    scales_of: IntArray | None = None,
 ) -> FailureRatePosterior:
     """Learn the failure rate of each carrier type from finds (docs/model.md §4).
 
@@ -311,6 +313,9 @@ def learn_failure_rates(
         a quarter of it.
     held : HeldTerms, optional
         Count terms kept from earlier calls of a series (:class:`HeldTerms`).
+    scales_of : ndarray of int, optional
+        The strikes whose scale moments are wanted; the others' are NaN (a local
+        evidence update's steps read those of the strikes whose finds move only).
 
     Returns
     -------
@@ -331,7 +336,7 @@ def learn_failure_rates(
     )  # fmt: skip
     ys, widths, ws = _posterior_grid(s, grid_points, window, held)
     rate_draws = _draw_rates(np.random.default_rng(seed), ys, widths, ws, draws)
-    shape, rate = _scale_moments(s, special.expit(ys), ws)
+    shape, rate = _scale_moments(s, special.expit(ys), ws, scales_of)
     for a in (ys, widths, ws, rate_draws, shape, rate):
         a.flags.writeable = False  # the posterior is frozen, its arrays too
     return FailureRatePosterior(ys, widths, ws, rate_draws, shape, rate, seed, s)
@@ -601,13 +606,24 @@ def _draw_rates(
 # -- summaries ------------------------------------------------------------------------
 
 
-def _scale_moments(s: _Strikes, pi: FloatArray, ws: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _scale_moments(
+    s: _Strikes, pi: FloatArray, ws: FloatArray, only: IntArray | None = None
+) -> tuple[FloatArray, FloatArray]:
     """Gamma ``(shape, rate)`` matching the posterior mean and variance of ``Λ_s``.
 
     Quadrature over each type's ``π`` grid (``pi``: rates at the grid midpoints,
     ``ws``: their probabilities): given ``π``, ``C_s`` is ``Gamma(a, b)`` with
     ``E[C] = a/b`` and ``E[C²] = a(a+1)/b²`` (or fixed), and ``Λ_s = n_s π_t C_s``.
+    With ``only``, those strikes' (the others NaN).
     """
+    if only is not None:
+        per_strike = {f.name: getattr(s, f.name)[only] for f in fields(s)
+                      if f.name not in ("prior_alpha", "prior_beta")}  # fmt: skip
+        part = _scale_moments(dataclasses.replace(s, **per_strike), pi, ws)
+        out = np.full(s.found.size, np.nan), np.full(s.found.size, np.nan)
+        for whole, mine in zip(out, part, strict=True):
+            whole[only] = mine
+        return out
     c = np.nan_to_num(s.carriers)
     t = s.type_index
     e1, e2 = np.sum(ws * pi, axis=1), np.sum(ws * pi**2, axis=1)

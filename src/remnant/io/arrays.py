@@ -58,7 +58,7 @@ _OWN = "remnant."
 def write_arrays(obj: object, path: str | Path) -> Path:
     """Write ``obj`` (a tree of dataclasses, sequences, dicts, scalars, arrays) to ``path``."""
     arrays: dict[str, np.ndarray] = {}
-    tree = _encode(obj, arrays)
+    tree = _encode(obj, arrays, {})
     members: dict[str, dict[str, Any]] = {}
     offsets, at = [], 0
     for key, a in arrays.items():
@@ -123,6 +123,7 @@ class _Members:
         if path.stat().st_size < end:
             raise FormatError(f"{path}: {path.stat().st_size} bytes, its manifest says {end}")
         self.start, self.members = start, members
+        self.decoded: dict[str, np.ndarray] = {}
         self.file = None
         if end > start:
             with open(path, "rb") as fh:  # the map outlives the descriptor
@@ -178,24 +179,28 @@ def _store(a: np.ndarray, arrays: dict[str, np.ndarray]) -> str:
     return key
 
 
-def _encode(obj: object, arrays: dict[str, np.ndarray]) -> object:
+def _encode(obj: object, arrays: dict[str, np.ndarray], seen: dict[int, object]) -> object:
+    """The manifest's node of ``obj``; its arrays added to ``arrays``.
+
+    ``seen`` maps each array met so far (by identity; the tree holds them all) to its
+    node, so an array the tree holds twice is stored once.
+    """
     if isinstance(obj, np.ndarray):
-        compact = _compact(obj, arrays)
-        if compact is not None:
-            return compact
-        strings = obj.dtype == object
-        return {"$array": _store(obj.astype(np.str_) if strings else obj, arrays),
-                "strings": strings}  # fmt: skip
+        if id(obj) not in seen:
+            seen[id(obj)] = _array_node(obj, arrays)
+        return seen[id(obj)]
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         cls = type(obj)
-        fields = {f.name: _encode(getattr(obj, f.name), arrays) for f in dataclasses.fields(obj)}
+        fields = {
+            f.name: _encode(getattr(obj, f.name), arrays, seen) for f in dataclasses.fields(obj)
+        }
         return {"$class": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
     if isinstance(obj, tuple | list):
-        return {"$" + type(obj).__name__: [_encode(v, arrays) for v in obj]}
+        return {"$" + type(obj).__name__: [_encode(v, arrays, seen) for v in obj]}
     if isinstance(obj, dict):
         if not all(isinstance(k, str) for k in obj):
             raise TypeError("only dicts with string keys can be stored")
-        return {"$dict": {k: _encode(v, arrays) for k, v in obj.items()}}
+        return {"$dict": {k: _encode(v, arrays, seen) for k, v in obj.items()}}
     if isinstance(obj, np.generic):
         return obj.item()
     if obj is None or isinstance(obj, bool | int | float | str):
@@ -203,26 +208,23 @@ def _encode(obj: object, arrays: dict[str, np.ndarray]) -> object:
     raise TypeError(f"cannot store a {type(obj).__name__} in a state file")
 
 
+def _array_node(a: np.ndarray, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Store ``a``, compactly where that pays (:func:`_compact`); its node."""
+    compact = _compact(a, arrays)
+    if compact is not None:
+        return compact
+    strings = a.dtype == object
+    return {"$array": _store(a.astype(np.str_) if strings else a, arrays), "strings": strings}
+
+
 def _decode(node: Any, data: Any, path: str) -> Any:
     if not isinstance(node, dict):
         return node
-    if "$array" in node:
-        values = _member(data, node["$array"], path)
-        return values.astype(object) if node["strings"] else values
-    if "$runs" in node or "$narrow" in node:
-        dtype = np.dtype(node["dtype"])
-        if "$narrow" in node:
-            out = _member(data, node["$narrow"], path).astype(dtype)
-        else:
-            value, length = (_member(data, key, path) for key in node["$runs"])
-            if value.shape != length.shape or int(length.sum()) != node["length"]:
-                raise FormatError(f"{path}: runs of {node['$runs'][0]} do not add up")
-            out = np.repeat(value.astype(dtype), length)
-        if out.shape != (node["length"],):
-            raise FormatError(
-                f"{path}: a compact member holds {out.size} values, not {node['length']}"
-            )
-        return out
+    if "$array" in node or "$runs" in node or "$narrow" in node:
+        key = json.dumps(node, sort_keys=True)
+        if key not in data.decoded:  # an array the tree held twice is one array again
+            data.decoded[key] = _decode_array(node, data, path)
+        return data.decoded[key]
     if "$class" in node:
         obj: Any = object.__new__(_own_dataclass(node["$class"], path))
         for name, value in node["fields"].items():
@@ -235,6 +237,23 @@ def _decode(node: Any, data: Any, path: str) -> Any:
     if "$dict" in node:
         return {k: _decode(v, data, path) for k, v in node["$dict"].items()}
     raise FormatError(f"{path}: unknown node {sorted(node)}")
+
+
+def _decode_array(node: dict[str, Any], data: Any, path: str) -> np.ndarray:
+    if "$array" in node:
+        values = _member(data, node["$array"], path)
+        return values.astype(object) if node["strings"] else values
+    dtype = np.dtype(node["dtype"])
+    if "$narrow" in node:
+        out = _member(data, node["$narrow"], path).astype(dtype)
+    else:
+        value, length = (_member(data, key, path) for key in node["$runs"])
+        if value.shape != length.shape or int(length.sum()) != node["length"]:
+            raise FormatError(f"{path}: runs of {node['$runs'][0]} do not add up")
+        out = np.repeat(value.astype(dtype), length)
+    if out.shape != (node["length"],):
+        raise FormatError(f"{path}: a compact member holds {out.size} values, not {node['length']}")
+    return out
 
 
 def _member(data: Any, key: str, path: str) -> np.ndarray:
