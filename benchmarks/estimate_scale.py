@@ -64,6 +64,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
+from remnant.allocator import keep_freed_memory
 from remnant.catalogue import load_catalogue
 from remnant.catalogue.model import Catalogue
 from remnant.hazard.config import HazardConfig
@@ -408,11 +409,18 @@ def _args() -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="keep estimate.tif in this folder")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
+    parser.add_argument(
+        "--default-malloc", action="store_true",
+        help="leave glibc's allocation as it is (remnant commands keep freed memory)",
+    )  # fmt: skip
     return parser.parse_args()
 
 
 def main() -> int:
     args = _args()
+    if not args.default_malloc:
+        print(f"freed memory kept for reuse, as remnant commands do: {keep_freed_memory()}",
+              file=sys.stderr)  # fmt: skip
     figures = run(args)
     print(report(figures))
     if args.json is not None:

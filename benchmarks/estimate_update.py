@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from estimate_scale import StageLog, Tables, _rss_gb, subset_tables, warm_up, world_tables
+from remnant.allocator import keep_freed_memory
 from remnant.catalogue import load_catalogue
 from remnant.hazard.config import HazardConfig
 from remnant.hazard.estimate import estimate
@@ -98,7 +99,14 @@ def main() -> int:
     parser.add_argument("--subset", type=float, default=1.0)
     parser.add_argument("--check", action="store_true", help="compare with a full run")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--default-malloc", action="store_true",
+        help="leave glibc's allocation as it is (remnant commands keep freed memory)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if not args.default_malloc:
+        print(f"freed memory kept for reuse, as remnant commands do: {keep_freed_memory()}",
+              file=sys.stderr)  # fmt: skip
     tables, world = world_tables(args)
     tables = subset_tables(tables, args.subset)
     base, day = one_day(tables)

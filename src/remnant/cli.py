@@ -24,6 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from remnant import __version__
+from remnant.allocator import keep_freed_memory
 from remnant.errors import RemnantError, ValidationError
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ err = Console(stderr=True)
 
 def main() -> None:
     """Entry point: run the app, turning Remnant's errors into clear messages."""
+    keep_freed_memory()  # large arrays reused, not mapped afresh (remnant.allocator)
     try:
         app()
     except ValidationError as exc:

@@ -1,0 +1,52 @@
+"""Keep freed memory in the process for reuse: what a long estimate runs with.
+
+An estimate allocates and frees arrays of tens to hundreds of megabytes again and
+again (a country's pairs are 25 M rows). By default glibc's ``malloc`` gives each
+allocation above 32 MB a mapping of its own and hands it back to the kernel when it
+is freed, and an allocation above 128 KB may trim the heap; the next large array then
+gets fresh pages, which the kernel must zero and a virtual machine may first have to
+get from its host. On the development machine (a 2-core VM) writing a freshly mapped
+gigabyte took 1.1–3.7 s and writing a reused one 0.06–0.10 s, so an incremental update
+spent more time on fresh pages than on its arithmetic.
+
+:func:`keep_freed_memory` raises glibc's mmap and trim thresholds (``mallopt``), so
+that freed arrays stay in the heap and the next ones reuse them. The peak memory is
+the same or a little higher (a freed block is reused only by an array that fits in
+it; ``benchmarks/README.md`` measures it); the process simply does not shrink again
+until it exits. ``remnant`` commands call it at start, and the benchmarks do too, so
+that they time what the command does. Elsewhere than on glibc it does nothing.
+
+References
+----------
+glibc manual, "Memory Allocation Tunables" and ``mallopt(3)``:
+https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import platform
+
+MMAP_THRESHOLD = 1 << 30
+"""Allocations at least this large still get a mapping of their own (none of an
+estimate's arrays at country scale is this large). [bytes]"""
+
+TRIM_THRESHOLD = (1 << 31) - 1
+"""Free memory at the top of the heap kept rather than trimmed: ``mallopt`` takes an
+``int``, so the largest it accepts. [bytes]"""
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # from glibc's malloc.h
+
+
+def keep_freed_memory() -> bool:
+    """Tell glibc to keep freed memory for reuse (module doc); whether it could."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    libc = ctypes.CDLL(name)
+    ok = libc.mallopt(_M_MMAP_THRESHOLD, ctypes.c_int(MMAP_THRESHOLD))
+    ok &= libc.mallopt(_M_TRIM_THRESHOLD, ctypes.c_int(TRIM_THRESHOLD))
+    return bool(ok)

@@ -1,0 +1,40 @@
+"""Freed memory kept for reuse (remnant.allocator): a freed large array stays in the process."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+
+import pytest
+
+_PROBE = """
+import sys
+import numpy as np
+from remnant.allocator import keep_freed_memory
+
+def resident():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096
+
+kept = keep_freed_memory() if sys.argv[1] == "keep" else None
+a = np.ones(25_000_000)  # 200 MB, one country's pair weights
+before = resident()
+del a
+print(kept, before - resident())
+"""
+
+
+def _freed_bytes(mode: str) -> tuple[str, int]:
+    """Run the probe in a fresh process; whether it kept memory, and how much it gave back."""
+    out = subprocess.run([sys.executable, "-c", _PROBE, mode], check=True, capture_output=True,
+                         text=True).stdout.split()  # fmt: skip
+    return out[0], int(out[1])
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_a_freed_large_array_stays_for_reuse_only_when_asked() -> None:
+    kept, returned = _freed_bytes("keep")
+    assert kept == "True" and returned < 10_000_000  # kept in the heap for the next array
+    default, returned = _freed_bytes("default")
+    assert default == "None" and returned > 150_000_000  # glibc unmaps it by default
