@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from remnant.hazard.evidence import _found_pairs, _Pairs, _share_pairs, _shares
-from remnant.hazard.integrals import Integrals, splice_pairs
+from remnant.hazard.integrals import Integrals, pairs_of, splice_pairs
 
 FloatArray = np.ndarray
 
@@ -90,6 +90,17 @@ def test_shares_do_not_depend_on_the_number_of_threads() -> None:
         numba.set_num_threads(before)
     for a, b in zip(dataclasses.astuple(one), dataclasses.astuple(many), strict=True):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("n_pairs", [0, 1, 7, 8, 9, 4001])
+def test_the_pairs_of_some_strikes_are_found_in_order(n_pairs: int) -> None:
+    """Whatever the pieces the pairs are cut into (8): those a mask lists, ascending."""
+    rng = np.random.default_rng(n_pairs)
+    strike = rng.integers(0, 50, n_pairs)
+    wanted = rng.random(50) < 0.3
+    got = pairs_of(strike, wanted)
+    assert got.dtype == np.int64 and np.array_equal(got, np.flatnonzero(wanted[strike]))
+    assert pairs_of(strike, np.zeros(50, dtype=bool)).size == 0
 
 
 def test_splicing_pairs_keeps_them_in_evidence_order() -> None:

@@ -93,6 +93,7 @@ from remnant.hazard.integrals import (
     difference,
     integrate,
     pairs_at,
+    pairs_of,
     polygon_tuple,
     splice_pairs,
     tile_sums,
@@ -1004,13 +1005,10 @@ class Passes:
             ev, st, w = pass1.pair_evidence, pass1.pair_strike, pass1.pair_weight
             if points is not None:
                 idx = pairs_at(ev, points)
-                ev, st, w = ev[idx], ids[st[idx]], w[idx]
-                keep = version[st] == q
+                keep = idx[version[ids[st[idx]]] == q]
             else:
-                want = (version == q) & np.asarray(strikes, dtype=bool)
-                st = st if q < 0 else ids[st]
-                keep = want[st]
-            parts.append((ev[keep], st[keep], w[keep]))
+                keep = pairs_of(st, ((version == q) & np.asarray(strikes, dtype=bool))[ids])
+            parts.append((ev[keep], ids[st[keep]], w[keep]))
         return (
             np.concatenate([p[0] for p in parts]),
             np.concatenate([p[1] for p in parts]),
@@ -1333,7 +1331,7 @@ def _rows(integrals: Integrals, comps: Components, rows: IntArray) -> Integrals:
     """The pass-1 results of strikes ``rows`` (renumbered in that order); no areas."""
     local = np.full(len(integrals.exposure), -1, dtype=np.int64)
     local[rows] = np.arange(len(rows))
-    keep = local[integrals.pair_strike] >= 0
+    keep = pairs_of(integrals.pair_strike, local >= 0)
     counts = np.diff(comps.offsets)[rows]
     comp_rows = tl.run_rows(comps.offsets[rows], counts)
     none = np.empty(0, dtype=np.int64)

@@ -906,6 +906,39 @@ def pairs_at(evidence: IntArray, points: IntArray) -> IntArray:
     return np.flatnonzero(mask[evidence]).astype(np.int64)
 
 
+def pairs_of(strike: IntArray, wanted: npt.NDArray[np.bool_]) -> IntArray:
+    """Positions of the pairs whose strike is ``wanted``, ascending.
+
+    One pass to count and one to list, on all cores (:func:`_pairs_of`): no mask or
+    index the size of the pairs (25 M at country scale) is made.
+    """
+    return _pairs_of(np.asarray(strike), np.asarray(wanted, dtype=np.bool_), MERGE_PIECES)
+
+
+@numba.njit(parallel=True, cache=True)
+def _pairs_of(strike: IntArray, wanted: npt.NDArray[np.bool_], pieces: int) -> IntArray:
+    """:func:`pairs_of` in ``pieces`` ranges of pairs, each on its own core (numba)."""
+    n = len(strike)
+    counts = np.zeros(pieces, dtype=np.int64)
+    for p in numba.prange(pieces):
+        c = 0
+        for i in range(p * n // pieces, (p + 1) * n // pieces):
+            if wanted[strike[i]]:
+                c += 1
+        counts[p] = c
+    at = np.zeros(pieces + 1, dtype=np.int64)
+    for p in range(pieces):
+        at[p + 1] = at[p] + counts[p]
+    out = np.empty(at[pieces], dtype=np.int64)
+    for p in numba.prange(pieces):
+        k = at[p]
+        for i in range(p * n // pieces, (p + 1) * n // pieces):
+            if wanted[strike[i]]:
+                out[k] = i
+                k += 1
+    return out
+
+
 def splice_pairs(
     old: tuple[IntArray, IntArray, FloatArray],
     keep: npt.NDArray[np.bool_],
