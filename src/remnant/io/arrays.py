@@ -21,7 +21,9 @@ unicode, turned back into object arrays on reading). Large integer arrays are st
 compactly and rebuilt in memory on reading (:func:`_compact`): a non-decreasing one,
 such as the evidence points of pairs listed in evidence order, as its runs (a
 country's 25 M pairs on a million points: 16 MB instead of 203 MB), and one whose
-values fit in 32 bits as 32-bit integers. The file is written atomically.
+values fit in 32 bits as 32-bit integers. An array that the tree holds in two
+places (the same object) is stored once and read back as one array. The file is
+written atomically.
 """
 
 from __future__ import annotations
