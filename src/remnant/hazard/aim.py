@@ -342,7 +342,11 @@ class KnownMoments:
                             self.moments[rows])  # fmt: skip
 
     def plus(self, other: KnownMoments) -> KnownMoments:
-        """These rows and ``other``'s, each set of inputs once."""
+        """These rows and ``other``'s, each set of inputs once.
+
+        Rows are told apart by their hash (:meth:`keys`): two inputs whose keys
+        collide keep one row, and a lookup of the other computes it again.
+        """
         both = KnownMoments(*[np.concatenate([getattr(self, f), getattr(other, f)])
                               for f in ("x", "y", "sigma", "day", "moments")])  # fmt: skip
         return both.take(~pd.Index(both.keys()).duplicated(keep="first"))

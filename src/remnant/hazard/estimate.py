@@ -787,14 +787,14 @@ class Replay:
         The earlier run's rounds.
     source : ndarray of int64
         Index in the earlier run of each strike now; ``-1`` for a new one.
-    touched : Reach
+    reach : Reach
         Where new records fall: a strike whose window meets one of its boxes has its
         pass 1 moved by the difference the new records make on its tiles
         (:func:`.integrals.difference`).
     before : _Setup
         The earlier run's setup (without the new records).
     near : ndarray of bool, shape (evidence,)
-        The evidence points in the ``touched`` tiles.
+        The evidence points in ``reach``'s tiles.
     known : KnownMoments
         The earlier run's searched moments of sites, less those the new searches
         may change.
@@ -811,7 +811,7 @@ class Replay:
 
     rounds: tuple[Round, ...]
     source: IntArray
-    touched: Reach
+    reach: Reach
     before: _Setup
     near: npt.NDArray[np.bool_]
     known: KnownMoments
@@ -1196,7 +1196,7 @@ def _recall(
         cand = cand[same]
     if cand.size == 0:
         return None
-    near = meeting(setup, strikes.take(changed[cand]), new.take(changed[cand]), replay.touched)
+    near = meeting(setup, strikes.take(changed[cand]), new.take(changed[cand]), replay.reach)
     if near.size:  # new records in the window: only the very same components are reused
         differs = ~same_components(old.comps.take(row[cand[near]]), new.take(changed[cand[near]]))
         cand = np.delete(cand, near[differs])
@@ -1206,10 +1206,10 @@ def _recall(
     comps = old.comps.take(rows)
     integrals = _rows(old.integrals, old.comps, rows)
     some = strikes.take(changed[cand])
-    near = meeting(setup, some, comps, replay.touched)
+    near = meeting(setup, some, comps, replay.reach)
     if near.size:
         mine = _rows(integrals, comps, near)
-        theirs, tiles = comps.take(near), replay.touched.tiles
+        theirs, tiles = comps.take(near), replay.reach.tiles
         before = replay.before.sums(some.take(near), theirs, tiles, "strikes")
         after = setup.sums(some.take(near), theirs, tiles, "strikes")
         moved = difference(mine, theirs, before, after, replay.near)
@@ -1308,18 +1308,14 @@ def meeting(setup: _Setup, strikes: Strikes, comps: Components, reach: Reach) ->
     off, idx = packed.tile_offsets, packed.tile_index
     owner = np.repeat(np.arange(len(off) - 1), np.diff(off))
     cand = np.unique(idx[np.isin(owner, reach.tiles)]).astype(np.int64)
-    if cand.size == 0 or len(reach.boxes) == 0:
-        return cand[:0]
     win = packed.table[cand]
     r0, c0 = win[:, R0, None], win[:, C0, None]
     r1, c1 = r0 + win[:, NR, None], c0 + win[:, NC, None]
-    b = reach.boxes
     hit = np.zeros(cand.size, dtype=bool)
-    for lo in range(0, len(b), BOXES_AT_ONCE):  # bounded memory for a large import
-        part = b[lo : lo + BOXES_AT_ONCE]
-        hit |= ((r0 < part[:, 1]) & (part[:, 0] < r1) & (c0 < part[:, 3]) & (part[:, 2] < c1)).any(
-            1
-        )
+    for lo in range(0, len(reach.boxes), BOXES_AT_ONCE):  # bounded memory for a large import
+        b0, b1, b2, b3 = reach.boxes[lo : lo + BOXES_AT_ONCE].T
+        rows_meet, cols_meet = (r0 < b1) & (b0 < r1), (c0 < b3) & (b2 < c1)
+        hit |= (rows_meet & cols_meet).any(axis=1)
     return cand[hit]
 
 

@@ -123,12 +123,12 @@ def update(
     tell("evidence update", 0, 3)
     searches, evidence = _new_records(basis, frames, catalogue, day)
     setup = basis.setup.extended(searches, evidence)
-    touched = record_reach(setup, searches, evidence)
+    reach = record_reach(setup, searches, evidence)
     n_recorded = int(np.sum(~basis.reported.pseudo))
     recorded = basis.reported.take(np.arange(n_recorded))
     comps = prior_components(recorded)
-    redo = meeting(setup, recorded, comps, touched)
-    first = _redo_pass1(basis.setup, setup, recorded, comps, basis.first, redo, touched.tiles)
+    redo = meeting(setup, recorded, comps, reach)
+    first = _redo_pass1(basis.setup, setup, recorded, comps, basis.first, redo, reach.tiles)
     differs = np.zeros(n_recorded, dtype=bool)
     differs[redo] = True
     extra = _changed_points(basis.first, first)
@@ -147,14 +147,14 @@ def update(
                                           setup.config.n_sigma)  # fmt: skip
     strikes, comps, integrals, result, moved, rounds, known = _site_rounds(
         reported, comps.concat(prior_components(pseudo)), _merge(first, len(pseudo)), result,
-        setup, pending, Replay(basis.rounds, source.astype(np.int64), touched, basis.setup,
-                               _points_in(setup, touched.tiles), known, basis.first,
+        setup, pending, Replay(basis.rounds, source.astype(np.int64), reach, basis.setup,
+                               _points_in(setup, reach.tiles), known, basis.first,
                                basis.first_held,
                                np.concatenate([differs, np.zeros(len(pseudo), dtype=bool)]),
                                extra),
     )  # fmt: skip
     tell("evidence update", 2, 3)
-    kept = _same_areas(basis, comps, strikes, moved, source, setup, touched)
+    kept = _same_areas(basis, comps, strikes, moved, source, setup, reach)
     basis = dataclasses.replace(
         basis,
         day=day,
@@ -186,7 +186,7 @@ def _same_areas(
     moved: IntArray,
     source: IntArray,
     setup: _Setup,
-    touched: Reach,
+    reach: Reach,
 ) -> IntArray:
     """Strikes of ``moved`` whose hazard-area masses the earlier run holds.
 
@@ -197,7 +197,7 @@ def _same_areas(
     if cand.size == 0:
         return cand
     cand = cand[same_components(previous.comps.take(source[cand]), comps.take(cand))]
-    near = meeting(setup, strikes.take(cand), comps.take(cand), touched)
+    near = meeting(setup, strikes.take(cand), comps.take(cand), reach)
     return np.delete(cand, near)
 
 
