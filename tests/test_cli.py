@@ -112,8 +112,9 @@ def _drawn(done: subprocess.CompletedProcess[str]) -> tuple[int, int]:
 
 def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
     """The estimate of a store, re-run: nothing imported, nothing drawn; finds imported
-    late, the evidence updated from them alone, some tiles drawn, and the raster as a
-    full run draws it to within 1 %."""
+    late in two batches, the evidence updated from them alone (the second update from
+    the basis the full run saved, with both batches), some tiles drawn, and the raster
+    as a full run draws it to within 1 %."""
     as_of = json.loads((world / "truth" / "parameters.json").read_text())["as_of"]
     lines = (world / "finds.csv").read_text(encoding="utf-8").splitlines()
     day = lines[0].split(",").index("date")
@@ -122,8 +123,10 @@ def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
     late = [r for r in lines[1:] if r.split(",")[day] >= late_from]
     assert early and late
     (tmp_path / "finds.csv").write_text("\n".join([lines[0], *early]) + "\n", encoding="utf-8")
-    (tmp_path / "late").mkdir()
-    (tmp_path / "late" / "finds.csv").write_text("\n".join([lines[0], *late]) + "\n")
+    batches = (late[: len(late) // 2], late[len(late) // 2 :])
+    for k, batch in enumerate(batches):
+        (tmp_path / f"late{k}").mkdir()
+        (tmp_path / f"late{k}" / "finds.csv").write_text("\n".join([lines[0], *batch]) + "\n")
     project = tmp_path / "p.gpkg"
     run("init", project)
     others = [p for p in world.iterdir() if p.is_file() and p.name != "finds.csv"]
@@ -139,12 +142,18 @@ def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
     bloated = raster.stat().st_size
     assert _drawn(run("estimate", project, *args)) == (tiles, tiles)  # written afresh
     assert raster.stat().st_size < bloated / 2
-    run("import", project, tmp_path / "late" / "finds.csv")
+    basis = out / ".state" / "basis.arrays"
+    saved = basis.read_bytes()
+    run("import", project, tmp_path / "late0" / "finds.csv")
     old_state = out / ".state" / "basis.npz"  # an earlier version's: read by none, removed
     old_state.write_bytes(b"PK")
+    done = run("estimate", project, *args)
+    assert f"updated with the {len(batches[0]):,} records imported since" in done.stdout
+    assert not old_state.exists() and basis.read_bytes() == saved  # few records: kept
+    run("import", project, tmp_path / "late1" / "finds.csv")
     drawn, _ = _drawn(run("estimate", project, *args))
     assert 0 < drawn < tiles, (drawn, tiles)
-    assert not old_state.exists() and (out / ".state" / "basis.arrays").exists()
+    assert basis.read_bytes() == saved
     full = tmp_path / "full"
     assert _drawn(run("estimate", project, "--out", full, "--as-of", as_of, "--no-map", "--full"))
     _, updated, _ = read_estimate(out / "estimate.tif")
@@ -157,8 +166,9 @@ def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
     record = json.loads((out / "estimate.json").read_text())
     assert record["raster_tiles_drawn"] == {"tiles": drawn, "of": tiles}
     assert record["evidence_update"]["mode"] == "update"  # the late finds alone were read
-    assert record["evidence_update"]["records"] == {"finds": len(late)}
+    assert record["evidence_update"]["records"] == {"finds": len(late)}  # both batches
+    assert record["evidence_update"]["basis"] == "kept"
     whole_record = json.loads((full / "estimate.json").read_text())
-    assert whole_record["evidence_update"] == {"mode": "full", "reason": "asked"}
+    assert whole_record["evidence_update"] == {"mode": "full", "reason": "asked", "basis": "saved"}
     total, total_full = record["total_remaining"], whole_record["total_remaining"]
     assert abs(total["mean"] - total_full["mean"]) <= 5e-3 * total_full["mean"]

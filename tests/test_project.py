@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from remnant import project
 from remnant.errors import ValidationError
 from remnant.project import export_project, import_files
 from remnant.records.schema import TABLES
@@ -96,3 +98,34 @@ def test_open_store_after_import(tmp_path, scenario):
         counts = store.counts()
     with open_store(path) as store:
         assert store.counts() == counts
+
+
+def test_an_update_keeps_the_saved_basis_until_many_records(tmp_path, scenario, monkeypatch):
+    """A full run saves its basis; an update that read fewer records than a checkpoint
+    keeps it (the store is the journal), one that read as many saves its own."""
+    world = scenario["finds"].parent
+    as_of = json.loads((world / "truth" / "parameters.json").read_text())["as_of"]
+    lines = scenario["finds"].read_text(encoding="utf-8").splitlines()
+    early, late = tmp_path / "early" / "finds.csv", tmp_path / "late" / "finds.csv"
+    for path, rows in ((early, lines[1:-3]), (late, lines[-3:])):
+        path.parent.mkdir()
+        path.write_text("\n".join([lines[0], *rows]) + "\n", encoding="utf-8")
+    out = tmp_path / "estimate"
+    basis = out / project.BASIS_FILE
+    with init_store(tmp_path / "p.gpkg") as store:
+        others = [scenario[name] for name in TABLES if name != "finds"]
+        import_files(store, [*others, early], today=TODAY)
+        run = project.estimate_project(store, out, as_of=as_of, draw_map=False)
+        assert run.evidence == {"mode": "full", "reason": "no earlier run", "basis": "saved"}
+        saved = basis.read_bytes()
+        import_files(store, [late], today=TODAY)
+        monkeypatch.setattr(project, "CHECKPOINT_RECORDS", 4)
+        run = project.estimate_project(store, out, as_of=as_of, draw_map=False)
+        assert run.evidence["records"] == {"finds": 3} and run.evidence["basis"] == "kept"
+        assert basis.read_bytes() == saved
+        monkeypatch.setattr(project, "CHECKPOINT_RECORDS", 3)
+        run = project.estimate_project(store, out, as_of=as_of, draw_map=False)
+        assert run.evidence["records"] == {"finds": 3} and run.evidence["basis"] == "saved"
+        assert basis.read_bytes() != saved
+        run = project.estimate_project(store, out, as_of=as_of, draw_map=False)
+        assert run.evidence["records"] == {} and run.evidence["basis"] == "kept"

@@ -351,9 +351,24 @@ def estimate(
     console.print(
         f"Raster: drew {run.drawn['tiles']:,} of {run.drawn['of']:,} tiles.", highlight=False
     )
+    console.print(_evidence_line(run.evidence), highlight=False)
     for role, path in run.paths.items():
         console.print(f"  {role:>14}: {path}", highlight=False)
     console.print(f"Done in {time.perf_counter() - start:.1f} s.", highlight=False)
+
+
+def _evidence_line(how: dict[str, object]) -> str:
+    """What the evidence update read, and what it saved for the next run."""
+    if how["mode"] != "update":
+        return f"Evidence: read in full ({how['reason']}); its basis saved for the next run."
+    records = how["records"]
+    n = sum(records.values()) if isinstance(records, dict) else 0
+    basis = (
+        "kept: the next run starts from it again"
+        if how["basis"] == "kept"
+        else "saved anew for the next run"
+    )
+    return f"Evidence: updated with the {n:,} records imported since the saved basis ({basis})."
 
 
 def _day(value: str | None) -> date | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -252,6 +252,16 @@ BASIS_FILE = ".state/basis.arrays"
 """What the evidence update was computed from, with the store's last import then
 (:mod:`remnant.hazard.update`), in the output folder."""
 
+CHECKPOINT_RECORDS = 200
+"""Records read since the saved basis (finds, accidents, activities) from which an
+update saves its own basis as the next runs' start. Below it the saved basis is kept:
+the store is the journal, and the next run reads every record since that basis again
+(:meth:`Store.changed_since`) and replays them all. At country scale saving the basis
+(a gigabyte) takes 4.2 s, and each day's records replayed again add about 2 s to an
+update (one day's 110 records: 9.8 s, ten days' 1,258: 29.1 s; benchmarks/README.md,
+"Incremental update"): saving every second day of about a hundred records is the
+cheapest on average. [records]"""
+
 OLD_BASIS_FILE = ".state/basis.npz"
 """Where earlier versions kept it, as a ``.npz`` (state format 1): removed when the new
 one is written, as no version reads it any more (gigabytes at country scale)."""
@@ -393,8 +403,10 @@ def _evidence_update(
 ) -> tuple[Estimate, dict[str, object], dict[str, gpd.GeoDataFrame] | None]:
     """The last estimate updated with the records imported since, or a full estimate.
 
-    Saves what the update of the next run starts from (:data:`BASIS_FILE`). Also
-    returns the store's tables when a full run read them (None after an update).
+    Saves what the update of the next run starts from (:data:`BASIS_FILE`) after a full
+    run, and after an update that read many records (:func:`checkpoint`); else keeps
+    the saved one. Also returns the store's tables when a full run read them (None
+    after an update).
     """
     from remnant.hazard.estimate import BASIS_FORMAT, estimate
     from remnant.hazard.update import NotIncremental, update
@@ -403,7 +415,7 @@ def _evidence_update(
     path = out / BASIS_FILE
     import_id = store.last_import_id()
     how: dict[str, object] = {"mode": "full", "reason": "asked" if full else "no earlier run"}
-    est, tables = None, None
+    est, tables, added = None, None, None
     saved = None if full else _saved_basis(path, catalogue, config)
     if saved is not None:
         clock = time.perf_counter()
@@ -417,7 +429,7 @@ def _evidence_update(
             how = {"mode": "update", "since_import": since,
                    "records": {name: len(frame) for name, frame in added.items()}}  # fmt: skip
         except NotIncremental as why:
-            how["reason"] = str(why)
+            how["reason"], added = str(why), None
     if est is None:
         clock = time.perf_counter()
         tables = read_all(store)
@@ -425,13 +437,25 @@ def _evidence_update(
         clock = time.perf_counter()
         est = estimate(tables, catalogue, as_of=day, config=config, progress=tell)
     seconds["evidence update"] = time.perf_counter() - clock
+    (out / OLD_BASIS_FILE).unlink(missing_ok=True)
+    if added is not None and not checkpoint({name: len(f) for name, f in added.items()}):
+        how["basis"] = "kept"
+        return est, how, tables
+    how["basis"] = "saved"
     clock = time.perf_counter()
     state = {"format": BASIS_FORMAT, "import_id": import_id, "catalogue": catalogue.version,
              "basis": est.basis.for_update()}  # fmt: skip
     write_arrays(state, path)
-    (out / OLD_BASIS_FILE).unlink(missing_ok=True)
     seconds["save state"] = time.perf_counter() - clock
     return est, how, tables
+
+
+def checkpoint(records: Mapping[str, int]) -> bool:
+    """Whether an update that read ``records`` (rows per table) saves its basis.
+
+    When they are :data:`CHECKPOINT_RECORDS` or more; else the saved basis is kept.
+    """
+    return sum(records.values()) >= CHECKPOINT_RECORDS
 
 
 def _saved_basis(path: Path, catalogue: Catalogue, config: HazardConfig) -> dict[str, Any] | None:
