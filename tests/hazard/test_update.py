@@ -17,6 +17,7 @@ from remnant.hazard.estimate import (
     Passes,
     Reach,
     _local_attribute,
+    _with_pairs,
     estimate,
     meeting,
 )
@@ -69,7 +70,11 @@ def test_pass_1_redone_where_records_fall_equals_a_full_pass_1(world, before) ->
         setup, b.strikes, b.comps, Reach(reach.tiles, _whole(setup.grid, reach.tiles))
     )
     assert 0 < len(redo) < len(whole_tiles)  # not every strike of the tiles moves
-    updated = _redo_pass1(b.setup, setup, b.strikes, b.comps, b.integrals, redo, reach.tiles)
+    updated, redone = _redo_pass1(b.setup, setup, b.strikes, b.comps, b.integrals, redo,
+                                  reach.tiles)  # fmt: skip
+    assert updated.pair_weight is b.integrals.pair_weight  # the new pairs kept apart
+    assert len(redone) == 1 and np.array_equal(redone[0][0], redo)
+    updated = _with_pairs(updated, Passes(updated, redone, len(b.strikes)))
     full = setup.integrate(b.strikes, b.comps, "all")
     for name in ("exposure", "component_exposure", "notice_norm", "component_notice",
                  "component_found", "searched", "notice", "evidence_background"):  # fmt: skip

@@ -337,6 +337,7 @@ def estimate(
         found_in=np.unique(frames["finds"]["activity_id"].dropna().to_numpy(dtype=str)),
         later=_later(frames, day),
         first=first,
+        first_redone=(),
         first_mean=first_mean,
         first_held=first_held,
         reported=reported,
@@ -354,7 +355,7 @@ def estimate(
     return out
 
 
-BASIS_FORMAT = 5
+BASIS_FORMAT = 6
 """Version of :class:`Basis` (and the classes it holds) as saved; bump on any change."""
 
 
@@ -385,6 +386,10 @@ class Basis:
     first : Integrals
         Pass 1 of the recorded strikes on their prior components, with the hazard
         areas: where the evidence update starts.
+    first_redone : tuple of (ndarray of int64, Integrals)
+        Strikes whose pairs in ``first`` an update redid, and their new pairs (a
+        round of :class:`Passes` over ``first``'s); merged into ``first`` when saved
+        (:meth:`for_update`) or updated again. Empty after a full run.
     first_mean : ndarray
         The recorded strikes' expected duds after the first evidence update. [items]
     first_held : Held
@@ -415,6 +420,7 @@ class Basis:
     found_in: npt.NDArray[np.str_]
     later: int
     first: Integrals
+    first_redone: tuple[tuple[IntArray, Integrals], ...]
     first_mean: FloatArray
     first_held: Held
     reported: Strikes
@@ -440,7 +446,16 @@ class Basis:
             self.integrals, pair_evidence=none, pair_strike=none, pair_weight=np.empty(0)
         )
         result = dataclasses.replace(self.result, pair_share=np.empty(0))
-        return dataclasses.replace(self, integrals=integrals, result=result)
+        return dataclasses.replace(self.with_first_merged(), integrals=integrals, result=result)
+
+    def with_first_merged(self) -> Basis:
+        """The basis with :attr:`first_redone` merged into :attr:`first`'s pairs."""
+        if not self.first_redone:
+            return self
+        first = _with_pairs(
+            self.first, Passes(self.first, self.first_redone, len(self.first.exposure))
+        )
+        return dataclasses.replace(self, first=first, first_redone=())
 
 
 def conclude(basis: Basis, moved: IntArray, catalogue: Catalogue) -> Estimate:
@@ -807,6 +822,9 @@ class Replay:
     extra : ndarray of bool, shape (evidence,)
         The evidence points whose own weights changed (new points, and those whose
         background weight was recomputed): redone in every evidence update.
+    redone : tuple of (ndarray of int64, Integrals)
+        The first pass 1's strikes redone and their pairs, apart from the pairs of
+        the ``integrals`` the rounds start from (:class:`Passes`).
     """
 
     rounds: tuple[Round, ...]
@@ -819,6 +837,7 @@ class Replay:
     first_held: Held
     differs: npt.NDArray[np.bool_]
     extra: npt.NDArray[np.bool_]
+    redone: tuple[tuple[IntArray, Integrals], ...] = ()
 
 
 def _site_rounds(
@@ -864,7 +883,7 @@ def _site_rounds(
     known = replay.known if replay is not None else KnownMoments.none()
     differs = replay.differs.copy() if replay is not None else np.zeros(0, dtype=bool)
     base = integrals  # an update keeps each round's pairs apart from these (Passes)
-    apart: list[tuple[IntArray, Integrals]] | None = [] if replay is not None else None
+    apart = list(replay.redone) if replay is not None else None
     used = KnownMoments.none() if replay is None else replay.known  # an update keeps them
     for r in range(setup.config.site_rounds if setup.config.learn else 0):
         owner = result.owner
@@ -921,15 +940,18 @@ def _site_rounds(
         if not changed.any():
             break
         rounds.append(dataclasses.replace(done, mean=result.mean, held=result.held, sites=sites))
+    if len(pending):  # no round ran: pass 1 of the pending strikes is still to do
+        if apart:
+            integrals = _with_pairs(integrals, Passes(base, tuple(apart), len(strikes)))
+            apart = None
+        redone = setup.integrate(strikes.take(pending), comps.take(pending), "strikes")
+        integrals = _splice(integrals, redone, pending, comps.offsets, comps.offsets)
+        result = setup.attribute(strikes, integrals, result.mean)
     if apart:  # an update keeps no last pass 1's pairs (nor does what it saves, Basis.for_update)
         none = np.empty(0, dtype=np.int64)
         integrals = dataclasses.replace(
             integrals, pair_evidence=none, pair_strike=none, pair_weight=np.empty(0)
         )
-    if len(pending):  # no round ran: pass 1 of the pending strikes is still to do
-        redone = setup.integrate(strikes.take(pending), comps.take(pending), "strikes")
-        integrals = _splice(integrals, redone, pending, comps.offsets, comps.offsets)
-        result = setup.attribute(strikes, integrals, result.mean)
     return strikes, comps, integrals, result, moved, tuple(rounds), used
 
 

@@ -116,6 +116,7 @@ def update(
         The records need a full run (module doc).
     """
     basis = previous.basis if isinstance(previous, Estimate) else previous
+    basis = basis.with_first_merged()
     tell = progress or (lambda stage, done, total: None)
     day = basis.day if as_of is None else _day(as_of)
     frames = {name: _table(added, name) for name in _TABLES}
@@ -128,11 +129,12 @@ def update(
     recorded = basis.reported.take(np.arange(n_recorded))
     comps = prior_components(recorded)
     redo = meeting(setup, recorded, comps, reach)
-    first = _redo_pass1(basis.setup, setup, recorded, comps, basis.first, redo, reach.tiles)
+    first, redone = _redo_pass1(basis.setup, setup, recorded, comps, basis.first, redo,
+                                reach.tiles)  # fmt: skip
     differs = np.zeros(n_recorded, dtype=bool)
     differs[redo] = True
     extra = _changed_points(basis.first, first)
-    result = _local_attribute(setup, recorded, first, Passes(first, (), n_recorded),
+    result = _local_attribute(setup, recorded, first, Passes(first, redone, n_recorded),
                               basis.first_mean, Earlier.at(basis.first, (), basis.first_held),
                               np.arange(n_recorded, dtype=np.int64), differs, extra)  # fmt: skip
     first_mean, first_held = result.mean, result.held
@@ -151,7 +153,7 @@ def update(
                                _points_in(setup, reach.tiles), known, basis.first,
                                basis.first_held,
                                np.concatenate([differs, np.zeros(len(pseudo), dtype=bool)]),
-                               extra),
+                               extra, redone),
     )  # fmt: skip
     tell("evidence update", 2, 3)
     kept = _same_areas(basis, comps, strikes, moved, source, setup, reach)
@@ -164,6 +166,7 @@ def update(
         found_in=np.union1d(basis.found_in, frames["finds"]["activity_id"].dropna().to_numpy(str)),
         later=basis.later + _later(frames, day),
         first=first,
+        first_redone=redone,
         first_mean=first_mean,
         first_held=first_held,
         reported=reported,
@@ -364,31 +367,38 @@ def _redo_pass1(
     integrals: Integrals,
     redo: IntArray,
     touched: IntArray,
-) -> Integrals:
+) -> tuple[Integrals, tuple[tuple[IntArray, Integrals], ...]]:
     """Pass 1 of the strikes ``redo`` and the coarse cells of ``touched``, brought up to date.
 
     ``before`` is the setup ``integrals`` were computed on, ``setup`` the one with the
     new records. The strikes' sums are moved by their difference on ``touched``
     (:func:`.integrals.difference`: the new records change nothing elsewhere); the
     grid's own sums are redone, without the strikes, on the tiles around them.
+
+    Returns the pass 1 with the strikes' new sums but ``integrals``' pairs, and the
+    strikes' new pairs apart (a round of :class:`.estimate.Passes` over them), not
+    merged into the 25 M of a country.
     """
     cells, visit = _coarse_closure(touched, setup.grid, setup.factor, setup.background.shape)
     points = _points_in(setup, visit)
     grown = _grown(integrals, len(setup.evidence))
     none = np.empty(0, dtype=np.int64)
     new = setup.sums(strikes.take(none), comps.take(none), visit, "grid")
+    redone: tuple[tuple[IntArray, Integrals], ...] = ()
     if redo.size:
         some, their = strikes.take(redo), comps.take(redo)
         old = before.sums(some, their, touched, "strikes and areas")
         now = setup.sums(some, their, touched, "strikes and areas")
         rows = _with_areas(_rows(grown, comps, redo), grown, np.arange(redo.size), redo)
         updated = difference(rows, their, old, now, _points_in(setup, touched))
-        grown = _splice(grown, updated, redo, comps.offsets, comps.offsets)
+        grown = _splice(grown, updated, redo, comps.offsets, comps.offsets, pairs=False)
+        redone = ((redo, updated),)
     ev_bg = grown.evidence_background.copy()
     ev_bg[points] = new.evidence_background[points]
     searched, notice = grown.searched.copy(), grown.notice.copy()
     searched[cells], notice[cells] = new.searched[cells], new.notice[cells]
-    return dataclasses.replace(grown, evidence_background=ev_bg, searched=searched, notice=notice)
+    grown = dataclasses.replace(grown, evidence_background=ev_bg, searched=searched, notice=notice)
+    return grown, redone
 
 
 def _changed_points(earlier: Integrals, now: Integrals) -> BoolArray:
