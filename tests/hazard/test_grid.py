@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from remnant.hazard.grid import TILE, Grid, choose_crs
-from remnant.hazard.tiles import unique_rows
+from remnant.hazard.tiles import (
+    Csr,
+    coarse_cells_meeting,
+    coarse_corner_tiles,
+    tiles_of_points,
+    unique_rows,
+)
 
 GRID = Grid(crs="EPSG:32637", x0=1000.0, y0=2000.0, cell=10.0, nx=600, ny=300)
 
@@ -115,3 +121,37 @@ def test_unique_rows_numbers_rows_as_numpy_unique_does(n: int) -> None:
     _, want_first, want_number = np.unique(rows, axis=0, return_index=True, return_inverse=True)
     np.testing.assert_array_equal(first, want_first)
     np.testing.assert_array_equal(number, want_number.ravel())
+
+
+@pytest.mark.parametrize(
+    ("factor", "nx", "ny"), [(16, 1000, 700), (7, 600, 900), (256, 700, 800), (100, 1300, 500)]
+)
+def test_coarse_cells_meeting_tiles_are_those_with_a_corner_in_them(
+    factor: int, nx: int, ny: int
+) -> None:
+    """Against every coarse cell's four corners, for factors that divide a tile, that
+    straddle tiles, and a tile's own."""
+    grid = Grid(crs="EPSG:32637", x0=0.0, y0=0.0, cell=25.0, nx=nx, ny=ny)
+    shape = (-(-ny // factor), -(-nx // factor))
+    n_tiles = int(np.prod(grid.n_tiles))
+    rng = np.random.default_rng(factor)
+    for tiles in (np.arange(n_tiles), rng.choice(n_tiles, 3, replace=False), np.array([0])):
+        touched = np.zeros(n_tiles, dtype=bool)
+        touched[tiles] = True
+        cr, cc = np.indices(shape)
+        want = np.flatnonzero(touched[coarse_corner_tiles(cr, cc, factor, grid)].any(axis=0))
+        np.testing.assert_array_equal(coarse_cells_meeting(tiles, factor, grid, shape), want)
+
+
+@pytest.mark.parametrize("n_later", [0, 1, 500])
+def test_points_appended_to_tile_lists_are_as_if_listed_with_the_others(n_later: int) -> None:
+    grid = Grid(crs="EPSG:32637", x0=0.0, y0=0.0, cell=25.0, nx=900, ny=700)
+    rng = np.random.default_rng(n_later)
+    row, col = rng.integers(-5, grid.ny + 5, 3000), rng.integers(-5, grid.nx + 5, 3000)
+    n = row.size - n_later
+    earlier = tiles_of_points(row[:n], col[:n], grid)
+    later = tiles_of_points(row[n:], col[n:], grid)
+    both = earlier.appended(Csr(later.offsets, later.index + n))
+    whole = tiles_of_points(row, col, grid)
+    np.testing.assert_array_equal(both.offsets, whole.offsets)
+    np.testing.assert_array_equal(both.index, whole.index)

@@ -567,7 +567,11 @@ class _Setup:
         """The setup with ``searches`` and ``evidence`` added after its own (same grid)."""
         rings = self.search_rings.concat(polygon_rings(searches.polygons))
         ev = self.evidence.concat(evidence)
-        ev_row, ev_col = self.grid.cell_of(ev.x, ev.y)
+        new_row, new_col = self.grid.cell_of(evidence.x, evidence.y)
+        old = self.evidence_args
+        ev_row, ev_col = np.concatenate([old.row, new_row]), np.concatenate([old.col, new_col])
+        later = tl.tiles_of_points(new_row, new_col, self.grid)
+        later = tl.Csr(later.offsets, later.index + len(self.evidence))
         return dataclasses.replace(
             self,
             search_rings=rings,
@@ -576,7 +580,7 @@ class _Setup:
             search_log_keep=np.concatenate([self.search_log_keep, searches.log_keep]),
             evidence=ev,
             evidence_args=EvidenceArgs(ev_row, ev_col, ev.day, ev.item, ev.compat),
-            tile_evidence=tl.tiles_of_points(ev_row, ev_col, self.grid),
+            tile_evidence=self.tile_evidence.appended(later),
         )
 
     def pack(self, strikes: Strikes, comps: Components) -> StrikeSet:
@@ -1226,20 +1230,17 @@ def _recall(
         return None
     rows = row[cand]
     comps = old.comps.take(rows)
-    integrals = _rows(old.integrals, old.comps, rows)
     some = strikes.take(changed[cand])
     near = meeting(setup, some, comps, replay.reach)
+    far = np.delete(np.arange(len(rows)), near)
+    parts = [(far, _rows(old.integrals, old.comps, rows[far]))]
     if near.size:
-        mine = _rows(integrals, comps, near)
+        mine = _rows(old.integrals, old.comps, rows[near])
         theirs, tiles = comps.take(near), replay.reach.tiles
         before = replay.before.sums(some.take(near), theirs, tiles, "strikes")
         after = setup.sums(some.take(near), theirs, tiles, "strikes")
-        moved = difference(mine, theirs, before, after, replay.near)
-        far = np.delete(np.arange(len(rows)), near)
-        integrals = _stack([(far, _rows(integrals, comps, far)), (near, moved)], comps.offsets)
-    same = np.delete(changed[cand], near)
-    return Recalled(cand, Round(changed[cand], comps, integrals, old.mean, old.held, old.sites),
-                    same)  # fmt: skip
+        parts.append((near, difference(mine, theirs, before, after, replay.near)))
+    return Recalled(cand, comps, parts, np.delete(changed[cand], near))
 
 
 @dataclass(frozen=True)
@@ -1250,15 +1251,19 @@ class Recalled:
     ----------
     at : ndarray of int64
         Positions in ``changed`` of the strikes it holds.
-    round : Round
-        Their rows of that round (components and pass 1, in that order).
+    comps : Components
+        Their components in that round (in that order).
+    parts : list of (ndarray of int64, Integrals)
+        Their pass 1 in parts (strike ``i`` of a part is ``at[positions[i]]``): those
+        of the round as it was, and those moved by the new records' difference.
     same : ndarray of int64
         The strikes among them whose pass 1 is that round's unmoved (no new record
         in their windows).
     """
 
     at: IntArray
-    round: Round
+    comps: Components
+    parts: list[tuple[IntArray, Integrals]]
     same: IntArray
 
 
@@ -1293,8 +1298,8 @@ def _round_pass1(
         redone = setup.integrate(strikes.take(changed[fresh]), comps.take(fresh), "strikes")
         parts.append((fresh, redone))
     if recalled is not None:
-        comps = comps.replace(pos, recalled.round.comps)
-        parts.append((pos, recalled.round.integrals))
+        comps = comps.replace(pos, recalled.comps)
+        parts += [(pos[at], part) for at, part in recalled.parts]
     return Round(changed, comps, _stack(parts, comps.offsets), np.empty(0), Held.none(),
                  Sites.none())  # fmt: skip
 
