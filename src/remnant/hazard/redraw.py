@@ -31,7 +31,6 @@ its expected count.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from remnant.hazard.grid import Grid
 from remnant.hazard.mixture import (
@@ -58,7 +58,7 @@ from remnant.hazard.mixture import (
     X,
     Y,
 )
-from remnant.hazard.tiles import coarse_corner_tiles, csr_offsets, run_rows
+from remnant.hazard.tiles import coarse_cells_meeting, coarse_corner_tiles, csr_offsets, run_rows
 from remnant.io.files import atomic_path
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ FLOOR = 1e-4
 whatever its relative size: 1e-4 items in a cell moves its ``p_any`` by at most
 1e-4. [items]"""
 
-STATE_FORMAT = 4
+STATE_FORMAT = 5
 """Version of the saved :class:`DrawnState`; a state of another version is ignored."""
 
 _WIDTHS = [ALONG, ACROSS, WITHIN, CROSS, NORM]
@@ -317,8 +317,8 @@ def _changed_strikes(previous: DrawnState, now: DrawnState, clip: float, tol: fl
 
 def _sources(previous: DrawnState, now: DrawnState) -> IntArray:
     """Index in ``previous`` of each strike of ``now`` (by id), ``-1`` for a new one."""
-    old_at = {sid: i for i, sid in enumerate(previous.ids)}
-    return np.array([old_at.get(sid, -1) for sid in now.ids], dtype=np.int64)
+    old = pd.Index(np.asarray(previous.ids, dtype=object), dtype=object)
+    return np.asarray(old.get_indexer(np.asarray(now.ids, dtype=object)), dtype=np.int64)
 
 
 def _moved(old: FloatArray, new: FloatArray, tol: float) -> npt.NDArray[np.bool_]:
@@ -356,21 +356,27 @@ def _background_tiles(
 def _coarse_of_tiles(
     tiles: BoolArray, grid: Grid, shape: tuple[int, ...], factor: int
 ) -> npt.NDArray[np.bool_]:
-    """Coarse cells lying wholly inside the drawn tiles."""
-    cr, cc = np.indices(shape[:2])
-    corners = coarse_corner_tiles(cr, cc, factor, grid)
-    return np.asarray(np.asarray(tiles, dtype=bool)[corners].all(axis=0), dtype=bool)
+    """Coarse cells lying wholly inside the drawn tiles.
+
+    Among those meeting them (:func:`.tiles.coarse_cells_meeting`), not every cell of
+    a country's coarse grid.
+    """
+    drawn = np.asarray(tiles, dtype=bool)
+    cells = (int(shape[0]), int(shape[1]))
+    flat = coarse_cells_meeting(np.flatnonzero(drawn), factor, grid, cells)
+    cr, cc = np.divmod(flat, cells[1])
+    out = np.zeros(cells, dtype=bool)
+    out.ravel()[flat[drawn[coarse_corner_tiles(cr, cc, factor, grid)].all(axis=0)]] = True
+    return out
 
 
 # -- hashes -----------------------------------------------------------------------------
 
 
-def _hash_bytes(data: bytes) -> int:
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
-
-
 def _hash_ids(est: Estimate) -> HashArray:
-    return np.array([_hash_bytes(str(i).encode()) for i in est.strikes.ids], dtype=np.uint64)
+    """One hash per strike id (pandas' SipHash with its fixed key: the same in every run)."""
+    ids = np.asarray(est.strikes.ids, dtype=object)
+    return np.asarray(pd.util.hash_array(ids, categorize=False), dtype=np.uint64)
 
 
 def _search_hashes(est: Estimate) -> HashArray:
