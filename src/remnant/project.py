@@ -257,10 +257,11 @@ CHECKPOINT_RECORDS = 200
 update saves its own basis as the next runs' start. Below it the saved basis is kept:
 the store is the journal, and the next run reads every record since that basis again
 (:meth:`Store.changed_since`) and replays them all. At country scale saving the basis
-(a gigabyte) takes 4.2 s, and each day's records replayed again add about 2 s to an
-update (one day's 110 records: 9.8 s, ten days' 1,258: 29.1 s; benchmarks/README.md,
-"Incremental update"): saving every second day of about a hundred records is the
-cheapest on average. [records]"""
+(1.4 GB) takes 7.7–8.1 s, and each day's records replayed again add about 2.3 s to
+the evidence update (one day's 154 records: 8.1 s; three days' 402: 12.8 s;
+benchmarks/README.md, "Incremental update"): saving every second day of about 150
+records costs the least on average (15.8 s a day, against 18.7 s saving every day).
+[records]"""
 
 OLD_BASIS_FILE = ".state/basis.npz"
 """Where earlier versions kept it, as a ``.npz`` (state format 1): removed when the new
