@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from remnant.hazard.evidence import _found_pairs, _Pairs, _share_pairs, _shares
-from remnant.hazard.integrals import Integrals, pairs_of, splice_pairs
+from remnant.hazard.integrals import ASCENDING_KEPT, Integrals, ascending, pairs_of, splice_pairs
 
 FloatArray = np.ndarray
 
@@ -90,6 +90,22 @@ def test_shares_do_not_depend_on_the_number_of_threads() -> None:
         numba.set_num_threads(before)
     for a, b in zip(dataclasses.astuple(one), dataclasses.astuple(many), strict=True):
         assert np.array_equal(a, b)
+
+
+def test_whether_pairs_ascend_is_kept_with_a_large_array_made_read_only() -> None:
+    rng = np.random.default_rng(9)
+    up = np.sort(rng.integers(0, 1000, ASCENDING_KEPT))
+    down = up.copy()
+    down[ASCENDING_KEPT // 2] = -1
+    small = up[:100].copy()
+    assert ascending(up) and not ascending(down) and ascending(small)
+    assert ascending(up) and not ascending(down)  # kept
+    assert not up.flags.writeable and not down.flags.writeable and small.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        up[0] = 5  # a change would leave the kept answer stale: it raises instead
+    again = up.copy()  # the same values in another array: asked afresh
+    again[-1] = -1
+    assert not ascending(again)
 
 
 @pytest.mark.parametrize("n_pairs", [0, 1, 7, 8, 9, 4001])
