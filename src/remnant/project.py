@@ -265,7 +265,7 @@ records costs the least on average (15.8 s a day, against 18.7 s saving every da
 
 OLD_BASIS_FILE = ".state/basis.npz"
 """Where earlier versions kept it, as a ``.npz`` (state format 1): removed when the new
-one is written, as no version reads it any more (gigabytes at country scale)."""
+one is read or written, as no version reads it any more (gigabytes at country scale)."""
 
 
 @dataclass
