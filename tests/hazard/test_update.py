@@ -11,6 +11,7 @@ import pytest
 import shapely
 
 from remnant.catalogue import load_catalogue
+from remnant.hazard.config import HazardConfig
 from remnant.hazard.estimate import (
     Earlier,
     Estimate,
@@ -134,6 +135,38 @@ def test_an_update_past_the_earlier_runs_rounds_merges_its_pairs_and_runs_whole(
     updated = update(short, added, load_catalogue())
     assert updated.total.mean == pytest.approx(full.total.mean, rel=5e-3)
     assert len(updated.basis.rounds) == 2
+
+
+def test_an_update_without_site_rounds_merges_the_redone_pairs_first(world) -> None:
+    """No round runs: the pseudo-strikes' pass 1 is spliced into pass-1 results whose
+    pairs are the first pass's with the redone strikes' merged in (not the stale
+    ones); a full run's total without rounds."""
+    early, added, as_of = world
+    config = HazardConfig(site_rounds=0)
+    catalogue = load_catalogue()
+    base = estimate(early, catalogue, as_of=as_of, config=config)
+    updated = update(base, added, catalogue)
+    whole = estimate(_joined(early, added), catalogue, as_of=as_of, config=config)
+    assert updated.basis.rounds == () and updated.basis.first_redone
+    assert updated.total.mean == pytest.approx(whole.total.mean, rel=5e-3)
+    np.testing.assert_allclose(updated.attribution.found, whole.attribution.found, atol=1e-6)
+
+
+def test_a_second_update_in_memory_merges_the_first_ones_redone_pairs(world, full) -> None:
+    """Two updates chained without saving: the first's redone strikes' pairs are
+    merged into its first pass before the second starts; a full run's estimate."""
+    early, added, as_of = world
+    catalogue = load_catalogue()
+    acts, finds = added["activities"], added["finds"]
+    half = acts["activity_id"].iloc[: len(acts) // 2]
+    one = {"activities": acts[acts["activity_id"].isin(half)],
+           "finds": finds[finds["activity_id"].isin(half)]}  # fmt: skip
+    two = {"activities": acts[~acts["activity_id"].isin(half)],
+           "finds": finds[~finds["activity_id"].isin(half)]}  # fmt: skip
+    first = update(estimate(early, catalogue, as_of=as_of), one, catalogue)
+    assert first.basis.first_redone and not first.basis.for_update().first_redone
+    second = update(first, two, catalogue)
+    assert second.total.mean == pytest.approx(full.total.mean, rel=5e-3)
 
 
 def _first(before: Estimate):  # type: ignore[no-untyped-def]
