@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,14 +11,22 @@ import pytest
 
 from remnant.catalogue import load_catalogue
 from remnant.hazard.estimate import Estimate, estimate
+from remnant.hazard.mixture import ACROSS, ALONG, X, Y
 from remnant.hazard.redraw import (
+    _SHARE,
+    _TURN,
+    _WIDTHS,
     FLOOR,
     TOLERANCE,
     DrawnState,
+    _components_moved,
+    _moved,
+    _sources,
     advanced_state,
     drawn_state,
     stale_tiles,
 )
+from remnant.hazard.tiles import run_rows
 from remnant.simulate import simulate_world
 
 BANDS = ("expected_remaining", "p_any", "lower_90", "upper_90")
@@ -126,3 +135,38 @@ def test_a_search_hash_changes_with_any_vertex_day_or_detection() -> None:
         hashes(keep=keep + np.array([[1e-12, 0.0], [0.0, 0.0]])),
     ):
         assert (changed != base).sum() == 1
+
+
+def test_components_moved_as_their_columns_compared_whole() -> None:
+    """The kernel against the bounds written over whole columns (as before it)."""
+    rng = np.random.default_rng(4)
+    counts = rng.integers(1, 4, 300)
+    n = int(counts.sum())
+    a = rng.uniform(1.0, 100.0, (n + 7, 12))
+    a_at = rng.permutation(np.cumsum(counts) - counts) + 7  # rows anywhere, strike by strike
+    b = a.copy()
+    rows = rng.choice(n + 7, 40, replace=False)
+    cols = rng.integers(0, 12, 40)
+    b[rows, cols] *= 1.0 + rng.choice([1e-4, 3e-3, 2e-2], 40)  # below and above the bounds
+    b_at = a_at.copy()
+    tol, clip = TOLERANCE, 3.0
+    got = _components_moved(a, a_at, b, b_at, counts, tol, clip)
+    u, v = a[run_rows(a_at, counts)], b[run_rows(b_at, counts)]
+    sigma = np.minimum(u[:, ALONG], u[:, ACROSS])
+    far = np.abs(u[:, [X, Y]] - v[:, [X, Y]]).max(axis=1) > tol * sigma / clip
+    far |= _moved(u[:, list(_WIDTHS)], v[:, list(_WIDTHS)], tol / clip**2).any(axis=1)
+    far |= (np.abs(u[:, list(_TURN)] - v[:, list(_TURN)]) > tol / clip**2).any(axis=1)
+    far |= _moved(u[:, list(_SHARE)], v[:, list(_SHARE)], tol).any(axis=1)
+    want = np.zeros(counts.size, dtype=bool)
+    want[np.unique(np.repeat(np.arange(counts.size), counts)[far])] = True
+    assert 0 < want.sum() < counts.size
+    np.testing.assert_array_equal(got, want)
+
+
+def test_strikes_are_matched_by_id_whether_or_not_in_their_old_order(runs) -> None:
+    now = drawn_state(runs[0])
+    n = len(now.ids)
+    fewer = dataclasses.replace(now, ids=now.ids[: n - 2])  # two new ones since
+    np.testing.assert_array_equal(_sources(fewer, now), [*range(n - 2), -1, -1])
+    turned = dataclasses.replace(now, ids=now.ids[::-1])  # no shortcut: looked up
+    np.testing.assert_array_equal(_sources(turned, now), np.arange(n)[::-1])

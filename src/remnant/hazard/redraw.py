@@ -82,9 +82,9 @@ whatever its relative size: 1e-4 items in a cell moves its ``p_any`` by at most
 STATE_FORMAT = 5
 """Version of the saved :class:`DrawnState`; a state of another version is ignored."""
 
-_WIDTHS = [ALONG, ACROSS, WITHIN, CROSS, NORM]
-_TURN = [SIN, COS]
-_SHARE = [WEIGHT, COEF_W, COEF_X]
+_WIDTHS = (ALONG, ACROSS, WITHIN, CROSS, NORM)
+_TURN = (SIN, COS)
+_SHARE = (WEIGHT, COEF_W, COEF_X)
 
 
 @dataclass(frozen=True)
@@ -302,21 +302,52 @@ def _changed_strikes(previous: DrawnState, now: DrawnState, clip: float, tol: fl
         changed[same] |= np.abs(now_v[same] - old_v[j[same]]) > tol * np.maximum(
             old_v[j[same]], 1e-3
         )
-    counts = n_now[same]
-    a = previous.comps[run_rows(previous.comp_offsets[j[same]], counts)]
-    b = now.comps[run_rows(now.comp_offsets[same], counts)]
-    sigma = np.minimum(a[:, ALONG], a[:, ACROSS])
-    far = np.abs(a[:, [X, Y]] - b[:, [X, Y]]).max(axis=1) > tol * sigma / clip
-    far |= _moved(a[:, _WIDTHS], b[:, _WIDTHS], tol / clip**2).any(axis=1)
-    far |= (np.abs(a[:, _TURN] - b[:, _TURN]) > tol / clip**2).any(axis=1)
-    far |= _moved(a[:, _SHARE], b[:, _SHARE], tol).any(axis=1)
-    owner = np.repeat(np.arange(same.size), counts)
-    changed[same[np.unique(owner[far])]] = True
+    changed[same] |= _components_moved(
+        previous.comps, previous.comp_offsets[j[same]], now.comps, now.comp_offsets[same],
+        n_now[same], tol, clip,
+    )  # fmt: skip
     return changed
 
 
+@numba.njit(cache=True)
+def _components_moved(
+    a: FloatArray, a_at: IntArray, b: FloatArray, b_at: IntArray, counts: IntArray,
+    tol: float, clip: float,
+) -> npt.NDArray[np.bool_]:  # fmt: skip
+    """Per strike, whether one of its components moved beyond :func:`_changed_strikes`' bounds.
+
+    Strike ``i``'s ``counts[i]`` components are the rows of ``a`` from ``a_at[i]`` then
+    and of ``b`` from ``b_at[i]`` now. One pass over the rows, none copied (a country's
+    330,000 components: 0.4 s of gathering and comparing columns in numpy before).
+    """
+    out = np.zeros(len(counts), dtype=np.bool_)
+    shape_tol = tol / clip**2
+    for i in range(len(counts)):
+        for k in range(counts[i]):
+            u, v = a[a_at[i] + k], b[b_at[i] + k]
+            sigma = min(u[ALONG], u[ACROSS])
+            far = max(abs(u[X] - v[X]), abs(u[Y] - v[Y])) > tol * sigma / clip
+            for c in _WIDTHS:
+                far |= abs(v[c] - u[c]) > shape_tol * max(abs(u[c]), abs(v[c]))
+            for c in _TURN:
+                far |= abs(u[c] - v[c]) > shape_tol
+            for c in _SHARE:
+                far |= abs(v[c] - u[c]) > tol * max(abs(u[c]), abs(v[c]))
+            if far:
+                out[i] = True
+                break
+    return out
+
+
 def _sources(previous: DrawnState, now: DrawnState) -> IntArray:
-    """Index in ``previous`` of each strike of ``now`` (by id), ``-1`` for a new one."""
+    """Index in ``previous`` of each strike of ``now`` (by id), ``-1`` for a new one.
+
+    Strikes are kept in their order from run to run (new pseudo-strikes after the
+    others): when ``previous``' ids begin ``now``'s, no lookup is needed.
+    """
+    n_old, n_now = len(previous.ids), len(now.ids)
+    if n_old <= n_now and np.array_equal(previous.ids, now.ids[:n_old]):
+        return np.concatenate([np.arange(n_old), np.full(n_now - n_old, -1)]).astype(np.int64)
     old = pd.Index(np.asarray(previous.ids, dtype=object), dtype=object)
     return np.asarray(old.get_indexer(np.asarray(now.ids, dtype=object)), dtype=np.int64)
 
