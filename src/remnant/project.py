@@ -416,7 +416,7 @@ def _evidence_update(
     path = out / BASIS_FILE
     import_id = store.last_import_id()
     how: dict[str, object] = {"mode": "full", "reason": "asked" if full else "no earlier run"}
-    est, tables, added = None, None, None
+    est, tables, records = None, None, None
     saved = None if full else _saved_basis(path, catalogue, config)
     if saved is not None:
         clock = time.perf_counter()
@@ -427,10 +427,10 @@ def _evidence_update(
         clock = time.perf_counter()
         try:
             est = update(saved["basis"], added, catalogue, as_of=day, progress=tell)
-            how = {"mode": "update", "since_import": since,
-                   "records": {name: len(frame) for name, frame in added.items()}}  # fmt: skip
+            records = {name: len(frame) for name, frame in added.items()}
+            how = {"mode": "update", "since_import": since, "records": records}
         except NotIncremental as why:
-            how["reason"], added = str(why), None
+            how["reason"] = str(why)
     if est is None:
         clock = time.perf_counter()
         tables = read_all(store)
@@ -439,7 +439,7 @@ def _evidence_update(
         est = estimate(tables, catalogue, as_of=day, config=config, progress=tell)
     seconds["evidence update"] = time.perf_counter() - clock
     (out / OLD_BASIS_FILE).unlink(missing_ok=True)
-    if added is not None and not checkpoint({name: len(f) for name, f in added.items()}):
+    if records is not None and not checkpoint(records):
         how["basis"] = "kept"
         return est, how, tables
     how["basis"] = "saved"

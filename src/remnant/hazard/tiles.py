@@ -204,9 +204,9 @@ def coarse_cells_meeting(
     c1 = np.minimum(((tc + 1) * TILE - 1) // factor, shape[1] - 1)
     rows, cols = np.maximum(r1 - r0 + 1, 0), np.maximum(c1 - c0 + 1, 0)
     k = run_rows(0, rows * cols)  # each cell's place in its tile's block
-    per = np.repeat(cols, rows * cols)
-    cr = np.repeat(r0, rows * cols) + k // np.maximum(per, 1)
-    cc = np.repeat(c0, rows * cols) + k % np.maximum(per, 1)
+    per = np.repeat(cols, rows * cols)  # ≥ 1 wherever a block has cells
+    cr = np.repeat(r0, rows * cols) + k // per
+    cc = np.repeat(c0, rows * cols) + k % per
     return np.unique(cr * shape[1] + cc)
 
 
