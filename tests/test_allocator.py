@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -38,3 +39,17 @@ def test_a_freed_large_array_stays_for_reuse_only_when_asked() -> None:
     assert kept == "True" and returned < 10_000_000  # kept in the heap for the next array
     default, returned = _freed_bytes("default")
     assert default == "None" and returned > 150_000_000  # glibc unmaps it by default
+
+
+def test_numpy_is_asked_not_to_advise_huge_pages() -> None:
+    """After the call, NumPy no longer advises transparent huge pages for large arrays."""
+    probe = (
+        "from numpy._core import multiarray as m\n"
+        "from remnant.allocator import keep_freed_memory\n"
+        "before = m._get_madvise_hugepage(); keep_freed_memory()\n"
+        "print(before, m._get_madvise_hugepage())"
+    )
+    env = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "1"}  # on at import, whatever the kernel
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                         text=True, env=env).stdout.split()  # fmt: skip
+    assert out == ["True", "False"]

@@ -16,10 +16,23 @@ it; ``benchmarks/README.md`` measures it); the process simply does not shrink ag
 until it exits. ``remnant`` commands call it at start, and the benchmarks do too, so
 that they time what the command does. Elsewhere than on glibc it does nothing.
 
+It also asks NumPy not to advise transparent huge pages for its large arrays
+(``madvise(MADV_HUGEPAGE)`` on arrays of 4 MB or more, NumPy's default on Linux
+kernels 4.6 and newer [2]_). In a heap kept for reuse the advice costs more than it
+saves: the first touch of a huge page zeroes all 2 MB of it, also where an array is
+written sparsely (a mask of a million points set at a few thousand, a grid written in
+a few tiles). On the development machine a country's incremental evidence update
+spent 2.2–2.8 s of system time with the advice and 0.7–0.9 s without, and took
+7.1–9.9 s against 5.6–5.7 s (three fresh processes each, in turn;
+``benchmarks/README.md``).
+
 References
 ----------
-glibc manual, "Memory Allocation Tunables" and ``mallopt(3)``:
-https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html
+.. [1] glibc manual, "Memory Allocation Tunables" and ``mallopt(3)``:
+   https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html
+.. [2] NumPy, "Global state: madvise hugepage on Linux" (the
+   ``NUMPY_MADVISE_HUGEPAGE`` environment variable, checked at import):
+   https://numpy.org/doc/stable/reference/global_state.html
 """
 
 from __future__ import annotations
@@ -27,6 +40,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import platform
+
+from numpy._core import multiarray
 
 MMAP_THRESHOLD = 1 << 30
 """Allocations at least this large still get a mapping of their own (none of an
@@ -40,7 +55,10 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # from glibc's malloc.h
 
 
 def keep_freed_memory() -> bool:
-    """Tell glibc to keep freed memory for reuse (module doc); whether it could."""
+    """Keep freed memory for reuse and small pages (module doc); whether glibc could."""
+    set_hugepage = getattr(multiarray, "_set_madvise_hugepage", None)
+    if set_hugepage is not None:  # NumPy's own switch, as NUMPY_MADVISE_HUGEPAGE=0 sets it
+        set_hugepage(False)
     if platform.libc_ver()[0] != "glibc":
         return False
     name = ctypes.util.find_library("c")

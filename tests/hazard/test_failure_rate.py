@@ -9,6 +9,8 @@ from scipy import special, stats
 from remnant.hazard.failure_rate import (
     FailureRatePosterior,
     HeldTerms,
+    _count_terms,
+    _count_terms_direct,
     _type_sums,
     gamma_poisson_update,
     learn_failure_rates,
@@ -230,8 +232,28 @@ def test_count_terms_held_over_a_series_give_the_posterior_computed_whole():
         np.testing.assert_allclose(some.scale_mean[moving], whole.scale_mean[moving], rtol=1e-9)
         assert np.isnan(some.scale_mean[~moving]).all()  # the steps' others: not computed
         window = whole.window
-    assert len(held.sums) >= 2 and held.logs  # the held sums kept, the moving logs reused
+    assert len(held.sums) >= 2  # the held sums kept, on each grid used
     assert not np.allclose(whole.mean, learn_failure_rates(*data, draws=10, seed=1).mean)
+
+
+@pytest.mark.parametrize("width", [0.05, 0.5, 2.0, 8.0, 40.0])
+def test_count_terms_by_their_power_series_are_those_summed_strike_by_strike(width):
+    """The count terms summed by a power series about the grid's middle (a fine grid a
+    posterior fills) and, on wide grids, strike by strike: both the direct sums to
+    1e-13 of ``Σ shape``, at every point and across the grid."""
+    rng = np.random.default_rng(21)
+    n = 5000
+    shape, rate0 = rng.uniform(0.5, 40.0, n), rng.uniform(1e-3, 3.0, n)
+    ne = rng.uniform(0.0, 600.0, n) * (rng.random(n) < 0.9)
+    y = -2.0 + width * (np.arange(1000) + 0.5) / 1000 - width / 2
+    p = special.expit(y)
+    got = _count_terms(shape, rate0, ne, p)
+    want = (shape[:, None] * np.log(rate0[:, None] + ne[:, None] * p[None, :])).sum(axis=0)
+    scale = shape.sum()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * scale)
+    np.testing.assert_allclose(got - got[0], want - want[0], rtol=0, atol=1e-13 * scale)
+    np.testing.assert_allclose(got, _count_terms_direct(shape, rate0, ne, p), rtol=0,
+                               atol=1e-13 * scale)  # fmt: skip
 
 
 def test_the_conditional_sums_of_the_total_are_those_summed_draw_by_draw():

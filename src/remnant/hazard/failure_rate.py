@@ -439,9 +439,8 @@ class HeldTerms:
     A local evidence update (:class:`remnant.hazard.evidence.Frozen`) changes the
     items found of a few thousand strikes and learns the failure rates again at each
     step: the terms ``Σ_s shape_s log(rate0_s + ne_s π)`` of the other strikes are
-    summed once on each grid of ``π`` and kept here, and so are the logarithms of the
-    others' terms on a grid used again. Use one per series, with the same strikes'
-    counts, exposures and, where ``fixed``, items found.
+    summed once on each grid of ``π`` and kept here. Use one per series, with the
+    same strikes' counts, exposures and, where ``fixed``, items found.
 
     Parameters
     ----------
@@ -451,12 +450,6 @@ class HeldTerms:
 
     fixed: npt.NDArray[np.bool_]
     sums: dict[tuple[int, bytes], FloatArray] = field(default_factory=dict)
-    logs: dict[tuple[int, bytes], FloatArray] = field(default_factory=dict)
-
-
-HELD_LOG_CELLS = 4_000_000
-"""Most ``log(rate0_s + ne_s π)`` kept per grid for the strikes whose finds move, from a
-grid's second use on (their terms are then one product with ``κ_s + k_s``): 32 MB. [-]"""
 
 
 @dataclass(frozen=True)
@@ -513,20 +506,76 @@ def _log_density(y: FloatArray, term: _TypeTerms) -> FloatArray:
     key = (t, y.tobytes())
     if key not in held.sums:  # a grid's first use: the held strikes summed, once
         held.sums[key] = _count_terms(shape, rate0, ne, p)
-        return np.asarray(out - held.sums[key] - _count_terms(term.shape, term.rate0, term.ne, p))
-    if key not in held.logs and term.shape.size * p.size <= HELD_LOG_CELLS:
-        held.logs[key] = np.log(term.rate0[:, None] + term.ne[:, None] * p[None, :])
-    moving = (
-        term.shape @ held.logs[key]
-        if key in held.logs
-        else _count_terms(term.shape, term.rate0, term.ne, p)
-    )
-    return np.asarray(out - held.sums[key] - moving)
+    return np.asarray(out - held.sums[key] - _count_terms(term.shape, term.rate0, term.ne, p))
+
+
+SERIES_TERMS = 64
+"""Most terms of the power series :func:`_count_terms` sums; a grid too wide for them
+is summed strike by strike. [-]"""
+
+_SERIES_TOLERANCE = 1e-16
+"""Bound on the series' remainder, relative to ``Σ_s shape_s``: below the rounding of
+the sum strike by strike. [-]"""
+
+
+@numba.njit(cache=True)
+def _count_terms(shape: FloatArray, rate0: FloatArray, ne: FloatArray, p: FloatArray) -> FloatArray:
+    """``Σ_s shape_s log(rate0_s + ne_s p)`` at each ``p`` (the strikes of unknown count).
+
+    About the middle ``p0`` of the grid, with ``h`` its half-width,
+    ``log(rate0 + ne p) = log(rate0 + ne p0) + log(1 + x_s t)`` where
+    ``x_s = ne_s h / (rate0_s + ne_s p0)`` and ``t = (p − p0)/h`` lies in [−1, 1]; so
+    the sum is ``L0 + Σ_k (−1)^(k+1) M_k t^k / k`` with the power sums
+    ``M_k = Σ_s shape_s x_s^k``. As ``rate0, ne ≥ 0``, ``x_s ≤ h / p0 < 1``; the
+    series stops where its remainder, at most ``Σ shape · ρ^(K+1) / ((K+1)(1 − ρ))``
+    with ``ρ = max x_s``, is below :data:`_SERIES_TOLERANCE` of ``Σ shape``. One pass
+    over the strikes, then :data:`SERIES_TERMS` at most per grid point, instead of a
+    logarithm per strike and point (a country's 16,000 strikes of one type on 1,000
+    points: 70 ms). A grid too wide for that many terms (the first bracketing ones)
+    is summed directly.
+    """
+    n_g = len(p)
+    out = np.zeros(n_g)
+    if n_g == 0 or len(shape) == 0:
+        return out
+    lo, hi = p.min(), p.max()
+    p0, h = 0.5 * (lo + hi), 0.5 * (hi - lo)
+    rho = 0.0
+    for i in range(len(shape)):
+        rho = max(rho, ne[i] * h / (rate0[i] + ne[i] * p0))
+    terms = SERIES_TERMS + 1
+    if rho < 1.0:
+        bound = rho / (1.0 - rho)  # remainder bound after k terms, over Σ shape
+        for k in range(1, SERIES_TERMS + 1):
+            bound *= rho * k / (k + 1.0)
+            if bound <= _SERIES_TOLERANCE:
+                terms = k
+                break
+    if terms > SERIES_TERMS or not h > 0.0:
+        return _count_terms_direct(shape, rate0, ne, p)
+    base = 0.0
+    power_sums = np.zeros(terms + 1)
+    for i in range(len(shape)):
+        z = rate0[i] + ne[i] * p0
+        base += shape[i] * math.log(z)
+        x, xk = ne[i] * h / z, shape[i]
+        for k in range(1, terms + 1):
+            xk *= x
+            power_sums[k] += xk
+    for g in range(n_g):
+        t = (p[g] - p0) / h
+        acc = 0.0
+        for k in range(terms, 0, -1):  # Horner: Σ_k c_k t^k, c_k = (−1)^(k+1) M_k / k
+            acc = acc * t + (power_sums[k] / k if k % 2 else -power_sums[k] / k)
+        out[g] = base + acc * t
+    return out
 
 
 @numba.njit(parallel=True, cache=True)
-def _count_terms(shape: FloatArray, rate0: FloatArray, ne: FloatArray, p: FloatArray) -> FloatArray:
-    """``Σ_s shape_s log(rate0_s + ne_s p)`` at each ``p`` (the strikes of unknown count)."""
+def _count_terms_direct(
+    shape: FloatArray, rate0: FloatArray, ne: FloatArray, p: FloatArray
+) -> FloatArray:
+    """:func:`_count_terms` strike by strike: a logarithm per strike and grid point."""
     out = np.zeros(len(p))
     for g in numba.prange(len(p)):
         acc = 0.0

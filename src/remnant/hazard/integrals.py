@@ -718,8 +718,8 @@ def tile_sums(
         area_strike=slot_strike[positive],
         area_mass=out.area_mass[positive],
         area_cells=np.bincount(areas.tile_index, out.area_cells, n_areas).astype(np.int64),
-        searched=out.searched / factor**2,
-        notice=out.notice / factor**2,
+        searched=out.searched / factor**2 if want[3] else out.searched,  # else all 0
+        notice=out.notice / factor**2 if want[3] else out.notice,
         evidence_background=out.evidence_background,
     )
 
