@@ -11,6 +11,8 @@ from remnant.hazard.failure_rate import (
     HeldTerms,
     _count_terms,
     _count_terms_direct,
+    _ratio_moments,
+    _ratio_moments_direct,
     _type_sums,
     gamma_poisson_update,
     learn_failure_rates,
@@ -254,6 +256,25 @@ def test_count_terms_by_their_power_series_are_those_summed_strike_by_strike(wid
     np.testing.assert_allclose(got - got[0], want - want[0], rtol=0, atol=1e-13 * scale)
     np.testing.assert_allclose(got, _count_terms_direct(shape, rate0, ne, p), rtol=0,
                                atol=1e-13 * scale)  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [0.05, 0.5, 2.0, 8.0, 40.0])
+def test_ratio_moments_by_their_power_series_are_those_summed_point_by_point(width):
+    """The scale moments' sums over a posterior grid, by power series about the grid's
+    middle and, on wide grids, point by point: both the direct sums to 1e-13."""
+    rng = np.random.default_rng(22)
+    n = 3000
+    rate0, ne = rng.uniform(1e-3, 3.0, n), rng.uniform(1e-3, 600.0, n)
+    y = -2.0 + width * (np.arange(1000) + 0.5) / 1000 - width / 2
+    pi = special.expit(y)
+    w = np.exp(-0.5 * ((y + 2.0) / (width / 8)) ** 2)
+    w /= w.sum()
+    x = pi[None, :] / (rate0[:, None] + ne[:, None] * pi[None, :])
+    m1, m2 = _ratio_moments(rate0, ne, pi, w)
+    np.testing.assert_allclose(m1, x @ w, rtol=1e-13)
+    np.testing.assert_allclose(m2, (x * x) @ w, rtol=1e-13)
+    for got, want in zip(_ratio_moments_direct(rate0, ne, pi, w), (m1, m2), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-13)
 
 
 def test_the_conditional_sums_of_the_total_are_those_summed_draw_by_draw():

@@ -21,6 +21,7 @@ from remnant.hazard.estimate import (
     _with_pairs,
     estimate,
     meeting,
+    points_of,
 )
 from remnant.hazard.grid import TILE, Grid
 from remnant.hazard.update import NotIncremental, _new_records, _redo_pass1, record_reach, update
@@ -280,3 +281,43 @@ def test_evidence_of_another_catalogue_is_not_appended(before) -> None:
     other = dataclasses.replace(ev, compat=ev.compat * 0.5)
     with pytest.raises(ValueError, match="another catalogue"):
         ev.concat(other)
+
+
+def test_points_and_pairs_of_passes_sharing_a_first_are_those_listed_pair_by_pair(before):
+    """Two runs' passes sharing the first pass 1's pairs, each with a round of its own:
+    the points of some strikes' pairs (one scan of the shared pairs for both) and the
+    pairs at some points (found once) are those of each run's merged pairs."""
+    first = before.basis.integrals
+    n = len(first.exposure)
+    rng = np.random.default_rng(4)
+
+    def a_round(ids):
+        keep = np.isin(first.pair_strike, ids)
+        local = np.full(n, -1, dtype=np.int64)
+        local[ids] = np.arange(ids.size)
+        return ids, dataclasses.replace(
+            first, pair_evidence=first.pair_evidence[keep][::-1].copy(),
+            pair_strike=local[first.pair_strike[keep]][::-1].copy(),
+            pair_weight=first.pair_weight[keep][::-1] * 0.5,
+        )  # fmt: skip
+
+    now = Passes(first, (a_round(np.sort(rng.choice(n, n // 4, replace=False))),), n)
+    then = Passes(first, (a_round(np.sort(rng.choice(n, n // 5, replace=False))),), n)
+    wants = [rng.random(n) < 0.3, rng.random(n) < 0.3]
+    merged = [p.merged() for p in (now, then)]
+    expect = np.unique(np.concatenate(
+        [ev[want[st]] for (ev, st, _), want in zip(merged, wants, strict=True)]
+    ))  # fmt: skip
+    got = points_of([(now, wants[0]), (then, wants[1])])
+    assert expect.size and np.array_equal(np.unique(got), expect)
+    points = np.sort(rng.choice(len(before.basis.setup.evidence), 200, replace=False))
+    at: dict[int, np.ndarray] = {}
+    for passes, (ev, st, w) in zip((now, then), merged, strict=True):
+        got_ev, got_st, got_w = passes.pairs(points, at)
+        keep = np.isin(ev, points)
+        want = np.lexsort((st[keep], ev[keep]))
+        order = np.lexsort((got_st, got_ev))
+        assert keep.any() and np.array_equal(got_ev[order], ev[keep][want])
+        assert np.array_equal(got_st[order], st[keep][want])
+        np.testing.assert_array_equal(got_w[order], w[keep][want])
+    assert len(at) == 3  # the shared first's positions found once, each round's apart

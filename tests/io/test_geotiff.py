@@ -239,6 +239,42 @@ def test_updating_tiles_equals_writing_them(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["estimate.tif", "fresh.tif"]
 
 
+@pytest.mark.parametrize("overview_tile", [geotiff.OVERVIEW_TILE, 256])
+def test_updating_tiles_sharing_overview_blocks_equals_writing_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overview_tile: int
+) -> None:
+    """Tiles side by side, one at the clipped corner: their pixels fill some overview
+    blocks whole and others in part. A file written with 256-pixel overview blocks (as
+    before OVERVIEW_TILE) is updated in its own layout."""
+    monkeypatch.setattr(geotiff, "OVERVIEW_TILE", overview_tile)
+    bands = _bands()
+    path = write_estimate(tmp_path / "estimate.tif", GRID, bands, metadata=META)
+    monkeypatch.undo()
+    changed = {name: values.copy() for name, values in bands.items()}
+    where = [(0, 0), (0, 1), (1, 2)]
+    rng = np.random.default_rng(8)
+    for tile_row, tile_col in where:
+        row0, col0, rows, cols = GRID.tile_window(tile_row, tile_col)
+        for values in changed.values():
+            values[row0 : row0 + rows, col0 : col0 + cols] = rng.random((rows, cols))
+    tiles = []
+    for tile_row, tile_col in where:
+        row0, col0, rows, cols = GRID.tile_window(tile_row, tile_col)
+        window = [changed[n][row0 : row0 + rows, col0 : col0 + cols] for n in ESTIMATE_BANDS]
+        tiles.append((tile_row, tile_col, np.stack(window)))
+    geotiff.update_estimate_tiles(path, GRID, tiles)
+    fresh = write_estimate(tmp_path / "fresh.tif", GRID, changed, metadata=META)
+    for level in (None, 0, 1):
+        with (
+            rasterio.open(path, overview_level=level) as x,
+            rasterio.open(fresh, overview_level=level) as y,
+        ):
+            np.testing.assert_array_equal(x.read(), y.read())
+            if level is not None:
+                assert x.block_shapes[0] == (overview_tile, overview_tile)
+                assert y.block_shapes[0] == (geotiff.OVERVIEW_TILE,) * 2
+
+
 def test_unused_share_counts_the_space_updates_leave_behind(tmp_path: Path) -> None:
     path = write_estimate(tmp_path / "estimate.tif", GRID, _bands(), metadata=META)
     fresh = geotiff.unused_share(path)

@@ -1018,23 +1018,37 @@ class Passes:
     rounds: tuple[tuple[IntArray, Integrals], ...]
     n: int
 
-    def pairs(
-        self, points: IntArray | None = None, strikes: npt.NDArray[np.bool_] | None = None
-    ) -> tuple[IntArray, IntArray, FloatArray]:
-        """The pairs ``(evidence, strike, weight)`` at ``points`` (ascending), or of ``strikes``."""
+    def versions(self) -> IntArray:
+        """Per strike, the round whose pass 1 holds it (``-1``: the first)."""
         version = np.full(self.n, -1, dtype=np.int64)
         for q, (ids, _) in enumerate(self.rounds):
             version[ids] = q
+        return version
+
+    def parts(self) -> list[tuple[IntArray, Integrals]]:
+        """Each pass 1 with the strike of each of its rows: the first's, then the rounds'."""
+        return [(np.arange(self.n, dtype=np.int64), self.first), *self.rounds]
+
+    def pairs(
+        self, points: IntArray, at: dict[int, IntArray] | None = None
+    ) -> tuple[IntArray, IntArray, FloatArray]:
+        """The pairs ``(evidence, strike, weight)`` at ``points`` (ascending).
+
+        ``at`` keeps the positions found in each pass 1's pairs, by the identity of
+        their evidence array, for a call on other passes that share it.
+        """
+        version = self.versions()
+        at = {} if at is None else at
         parts = []
-        every = np.arange(self.n, dtype=np.int64)
-        for q, (ids, pass1) in enumerate([(every, self.first), *self.rounds], start=-1):
+        for q, (ids, pass1) in enumerate(self.parts(), start=-1):
             ev, st, w = pass1.pair_evidence, pass1.pair_strike, pass1.pair_weight
-            if points is not None:
-                idx = pairs_at(ev, points)
-                keep = idx[version[ids[st[idx]]] == q]
-            else:
-                keep = pairs_of(st, ((version == q) & np.asarray(strikes, dtype=bool))[ids])
-            parts.append((ev[keep], ids[st[keep]], w[keep]))
+            if id(ev) not in at:
+                at[id(ev)] = pairs_at(ev, points)
+            idx = at[id(ev)]
+            strike = st[idx] if q < 0 else ids[st[idx]]  # the first's rows are the strikes
+            mine = version[strike] == q
+            keep = idx[mine]
+            parts.append((ev[keep], strike[mine], w[keep]))
         return (
             np.concatenate([p[0] for p in parts]),
             np.concatenate([p[1] for p in parts]),
@@ -1052,6 +1066,31 @@ class Passes:
                                           pass1.pair_weight),
             )  # fmt: skip
         return ev, st, w
+
+
+def points_of(wanted: list[tuple[Passes, npt.NDArray[np.bool_]]]) -> IntArray:
+    """The evidence points of the pairs of some strikes of each ``Passes`` (unsorted).
+
+    ``wanted``: each ``Passes`` with a mask over its strikes. Passes that share a
+    pass 1's pairs (an update's and its earlier run's first, 25 M at country scale)
+    are scanned once for the strikes any of them wants (:func:`.integrals.pairs_of`).
+    """
+    masks: dict[int, tuple[Integrals, npt.NDArray[np.bool_]]] = {}
+    for passes, strikes in wanted:
+        version = passes.versions()
+        for q, (ids, pass1) in enumerate(passes.parts(), start=-1):
+            mine = ((version == q) & np.asarray(strikes, dtype=bool))[ids]
+            key = id(pass1.pair_strike)
+            if key in masks:
+                other = masks[key][1]
+                both = np.zeros(max(len(other), len(mine)), dtype=bool)
+                both[: len(other)] = other
+                both[: len(mine)] |= mine
+                mine = both
+            masks[key] = (pass1, mine)
+    return np.concatenate(
+        [pass1.pair_evidence[pairs_of(pass1.pair_strike, mine)] for pass1, mine in masks.values()]
+    )
 
 
 @dataclass(frozen=True)
@@ -1168,12 +1207,12 @@ def _local_attribute(
     then = np.ones(n_old, dtype=bool)  # the earlier run's strikes gone or differing now
     then[source[has & ~differs]] = False
     mask = extra.copy()
-    mask[now.pairs(strikes=differs)[0]] = True
-    mask[earlier.passes.pairs(strikes=then)[0]] = True
+    mask[points_of([(now, differs), (earlier.passes, then)])] = True
     points = np.flatnonzero(mask).astype(np.int64)
-    ev, st, w = now.pairs(points=points)
+    found: dict[int, IntArray] = {}  # the pairs at the points, found once in a shared pass 1
+    ev, st, w = now.pairs(points, found)
     local = dataclasses.replace(integrals, pair_evidence=ev, pair_strike=st, pair_weight=w)
-    ev, st, w = earlier.passes.pairs(points=points)
+    ev, st, w = earlier.passes.pairs(points, found)
     weight_then = earlier.passes.first.evidence_background
     bg = np.zeros(len(points))
     known = points < len(weight_then)

@@ -693,11 +693,70 @@ def _scale_moments(
     return np.where(zero, 0.0, m1**2 / var), np.where(zero, 1.0, m1 / var)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def _ratio_moments(
     rate0: FloatArray, ne: FloatArray, pi: FloatArray, w: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """``Σ_g w_g x_g`` and ``Σ_g w_g x_g²`` with ``x_g = π_g / (rate0 + ne π_g)``, per strike."""
+    """``Σ_g w_g x_g`` and ``Σ_g w_g x_g²`` with ``x_g = π_g / (rate0 + ne π_g)``, per strike.
+
+    As :func:`_count_terms`, by power series about the middle ``π0`` of the grid (half
+    width ``h``, ``t = (π − π0)/h``): with ``z = rate0 + ne π0`` and ``a = ne h / z``,
+    ``x = (π0 + h t) / z · Σ_k (−a t)^k`` and
+    ``x² = (π0 + h t)² / z² · Σ_k (k+1) (−a t)^k``, so both sums are series in the
+    grid's moments ``T_k = Σ_g w_g t_g^k``, computed once: :data:`SERIES_TERMS` at
+    most per strike instead of a division per strike and grid point. The series stops
+    where its remainder, at most ``(K+2) ρ^(K+1) / (1 − ρ)²`` of its first term with
+    ``ρ = max a ≤ h / π0``, is below :data:`_SERIES_TOLERANCE`; a grid too wide for
+    that is summed point by point.
+    """
+    n, n_g = len(rate0), len(pi)
+    m1, m2 = np.empty(n), np.empty(n)
+    if n == 0 or n_g == 0:
+        return m1, m2
+    lo, hi = pi.min(), pi.max()
+    p0, h = 0.5 * (lo + hi), 0.5 * (hi - lo)
+    rho = 0.0
+    for i in range(n):
+        rho = max(rho, ne[i] * h / (rate0[i] + ne[i] * p0))
+    terms = SERIES_TERMS + 1
+    if rho < 1.0 and h > 0.0:
+        # relative to the sums themselves, which are at least (π0 − h)/(π0 + h) of the
+        # first terms' scale (and their squares)
+        scale = ((p0 - h) / (p0 + h)) ** 2 / (1.0 + rho) ** 2
+        for k in range(1, SERIES_TERMS + 1):
+            if (k + 2) * rho ** (k + 1) / (1.0 - rho) ** 2 <= _SERIES_TOLERANCE * scale:
+                terms = k
+                break
+    if terms > SERIES_TERMS:
+        return _ratio_moments_direct(rate0, ne, pi, w)
+    moments = np.zeros(terms + 3)  # T_k = Σ_g w_g t_g^k
+    for g in range(n_g):
+        t = (pi[g] - p0) / h
+        tk = w[g]
+        for k in range(terms + 3):
+            moments[k] += tk
+            tk *= t
+    for i in range(n):
+        z = rate0[i] + ne[i] * p0
+        minus_a = -ne[i] * h / z
+        s1 = 0.0
+        s2 = 0.0
+        ak = 1.0
+        for k in range(terms + 1):
+            s1 += ak * (p0 * moments[k] + h * moments[k + 1])
+            s2 += (k + 1) * ak * (p0 * p0 * moments[k] + 2.0 * p0 * h * moments[k + 1]
+                                  + h * h * moments[k + 2])  # fmt: skip
+            ak *= minus_a
+        m1[i] = s1 / z
+        m2[i] = s2 / (z * z)
+    return m1, m2
+
+
+@numba.njit(parallel=True, cache=True)
+def _ratio_moments_direct(
+    rate0: FloatArray, ne: FloatArray, pi: FloatArray, w: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`_ratio_moments` point by point: a division per strike and grid point."""
     m1 = np.empty(len(rate0))
     m2 = np.empty(len(rate0))
     for i in numba.prange(len(rate0)):
