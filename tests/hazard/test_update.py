@@ -311,7 +311,7 @@ def test_points_and_pairs_of_passes_sharing_a_first_are_those_listed_pair_by_pai
     got = points_of([(now, wants[0]), (then, wants[1])])
     assert expect.size and np.array_equal(np.unique(got), expect)
     points = np.sort(rng.choice(len(before.basis.setup.evidence), 200, replace=False))
-    at: dict[int, np.ndarray] = {}
+    at: dict[tuple[int, int], np.ndarray] = {}
     for passes, (ev, st, w) in zip((now, then), merged, strict=True):
         got_ev, got_st, got_w = passes.pairs(points, at)
         keep = np.isin(ev, points)

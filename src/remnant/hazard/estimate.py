@@ -1030,21 +1030,23 @@ class Passes:
         return [(np.arange(self.n, dtype=np.int64), self.first), *self.rounds]
 
     def pairs(
-        self, points: IntArray, at: dict[int, IntArray] | None = None
+        self, points: IntArray, at: dict[tuple[int, int], IntArray] | None = None
     ) -> tuple[IntArray, IntArray, FloatArray]:
         """The pairs ``(evidence, strike, weight)`` at ``points`` (ascending).
 
         ``at`` keeps the positions found in each pass 1's pairs, by the identity of
-        their evidence array, for a call on other passes that share it.
+        their evidence and strike arrays, for a call at the same ``points`` on other
+        passes that share them.
         """
         version = self.versions()
         at = {} if at is None else at
         parts = []
         for q, (ids, pass1) in enumerate(self.parts(), start=-1):
             ev, st, w = pass1.pair_evidence, pass1.pair_strike, pass1.pair_weight
-            if id(ev) not in at:
-                at[id(ev)] = pairs_at(ev, points)
-            idx = at[id(ev)]
+            key = (id(ev), id(st))
+            if key not in at:
+                at[key] = pairs_at(ev, points)
+            idx = at[key]
             strike = st[idx] if q < 0 else ids[st[idx]]  # the first's rows are the strikes
             mine = version[strike] == q
             keep = idx[mine]
@@ -1075,12 +1077,12 @@ def points_of(wanted: list[tuple[Passes, npt.NDArray[np.bool_]]]) -> IntArray:
     pass 1's pairs (an update's and its earlier run's first, 25 M at country scale)
     are scanned once for the strikes any of them wants (:func:`.integrals.pairs_of`).
     """
-    masks: dict[int, tuple[Integrals, npt.NDArray[np.bool_]]] = {}
+    masks: dict[tuple[int, int], tuple[Integrals, npt.NDArray[np.bool_]]] = {}
     for passes, strikes in wanted:
         version = passes.versions()
         for q, (ids, pass1) in enumerate(passes.parts(), start=-1):
             mine = ((version == q) & np.asarray(strikes, dtype=bool))[ids]
-            key = id(pass1.pair_strike)
+            key = (id(pass1.pair_evidence), id(pass1.pair_strike))
             if key in masks:
                 other = masks[key][1]
                 both = np.zeros(max(len(other), len(mine)), dtype=bool)
@@ -1209,7 +1211,7 @@ def _local_attribute(
     mask = extra.copy()
     mask[points_of([(now, differs), (earlier.passes, then)])] = True
     points = np.flatnonzero(mask).astype(np.int64)
-    found: dict[int, IntArray] = {}  # the pairs at the points, found once in a shared pass 1
+    found: dict[tuple[int, int], IntArray] = {}  # the pairs at the points, once per pass 1
     ev, st, w = now.pairs(points, found)
     local = dataclasses.replace(integrals, pair_evidence=ev, pair_strike=st, pair_weight=w)
     ev, st, w = earlier.passes.pairs(points, found)
