@@ -538,11 +538,7 @@ def _count_terms(shape: FloatArray, rate0: FloatArray, ne: FloatArray, p: FloatA
     out = np.zeros(n_g)
     if n_g == 0 or len(shape) == 0:
         return out
-    lo, hi = p.min(), p.max()
-    p0, h = 0.5 * (lo + hi), 0.5 * (hi - lo)
-    rho = 0.0
-    for i in range(len(shape)):
-        rho = max(rho, ne[i] * h / (rate0[i] + ne[i] * p0))
+    p0, h, rho = _series_centre(rate0, ne, p)
     terms = SERIES_TERMS + 1
     if rho < 1.0:
         bound = rho / (1.0 - rho)  # remainder bound after k terms, over Σ shape
@@ -569,6 +565,21 @@ def _count_terms(shape: FloatArray, rate0: FloatArray, ne: FloatArray, p: FloatA
             acc = acc * t + (power_sums[k] / k if k % 2 else -power_sums[k] / k)
         out[g] = base + acc * t
     return out
+
+
+@numba.njit(cache=True)
+def _series_centre(rate0: FloatArray, ne: FloatArray, p: FloatArray) -> tuple[float, float, float]:
+    """The middle ``p0`` and half-width ``h`` of the grid ``p``, and ``ρ = max_s a_s``.
+
+    ``a_s = ne_s h / (rate0_s + ne_s p0)``: the ratio of the power series of
+    :func:`_count_terms` and :func:`_ratio_moments` about ``p0``, at most ``h / p0``.
+    """
+    lo, hi = p.min(), p.max()
+    p0, h = 0.5 * (lo + hi), 0.5 * (hi - lo)
+    rho = 0.0
+    for i in range(len(rate0)):
+        rho = max(rho, ne[i] * h / (rate0[i] + ne[i] * p0))
+    return p0, h, rho
 
 
 @numba.njit(parallel=True, cache=True)
@@ -713,11 +724,7 @@ def _ratio_moments(
     m1, m2 = np.empty(n), np.empty(n)
     if n == 0 or n_g == 0:
         return m1, m2
-    lo, hi = pi.min(), pi.max()
-    p0, h = 0.5 * (lo + hi), 0.5 * (hi - lo)
-    rho = 0.0
-    for i in range(n):
-        rho = max(rho, ne[i] * h / (rate0[i] + ne[i] * p0))
+    p0, h, rho = _series_centre(rate0, ne, pi)
     terms = SERIES_TERMS + 1
     if rho < 1.0 and h > 0.0:
         # relative to the sums themselves, which are at least (π0 − h)/(π0 + h) of the

@@ -563,6 +563,10 @@ INFLATE_ERROR: type[Exception] = isal_zlib.error  # type: ignore[assignment]
 """What ISA-L's inflate raises on a damaged stream (its stub calls it an instance)."""
 
 
+DEFLATE_TASKS = max(1, os.cpu_count() or 1)
+"""Threads compressing blocks (all cores: ISA-L releases the GIL). [-]"""
+
+
 def _deflate_rows(pool: ThreadPoolExecutor, predicted: np.ndarray) -> list[bytes]:
     """:func:`_deflate` of each row of ``predicted``, in a few runs of rows per thread.
 
@@ -574,10 +578,6 @@ def _deflate_rows(pool: ThreadPoolExecutor, predicted: np.ndarray) -> list[bytes
     runs = pool.map(lambda ab: [_deflate(p) for p in predicted[ab[0] : ab[1]]],
                     itertools.pairwise(cuts))  # fmt: skip
     return [blob for run in runs for blob in run]
-
-
-DEFLATE_TASKS = max(1, os.cpu_count() or 1)
-"""Threads compressing blocks (all cores: ISA-L releases the GIL). [-]"""
 
 
 def _deflate(predicted: np.ndarray) -> bytes:
