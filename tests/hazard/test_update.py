@@ -24,7 +24,14 @@ from remnant.hazard.estimate import (
     points_of,
 )
 from remnant.hazard.grid import TILE, Grid
-from remnant.hazard.update import NotIncremental, _new_records, _redo_pass1, record_reach, update
+from remnant.hazard.update import (
+    NotIncremental,
+    _new_records,
+    _points_in,
+    _redo_pass1,
+    record_reach,
+    update,
+)
 from remnant.io.arrays import read_arrays, write_arrays
 from remnant.simulate import simulate_world
 
@@ -73,7 +80,7 @@ def test_pass_1_redone_where_records_fall_equals_a_full_pass_1(world, before) ->
     )
     assert 0 < len(redo) < len(whole_tiles)  # not every strike of the tiles moves
     updated, redone = _redo_pass1(b.setup, setup, b.strikes, b.comps, b.integrals, redo,
-                                  reach.tiles)  # fmt: skip
+                                  reach.tiles, _points_in(setup, reach.tiles))  # fmt: skip
     assert updated.pair_weight is b.integrals.pair_weight  # the new pairs kept apart
     assert len(redone) == 1 and np.array_equal(redone[0][0], redo)
     updated = _with_pairs(updated, Passes(updated, redone, len(b.strikes)))

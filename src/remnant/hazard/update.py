@@ -129,8 +129,9 @@ def update(
     recorded = basis.reported.take(np.arange(n_recorded))
     comps = prior_components(recorded)
     redo = meeting(setup, recorded, comps, reach)
+    near = _points_in(setup, reach.tiles)
     first, redone = _redo_pass1(basis.setup, setup, recorded, comps, basis.first, redo,
-                                reach.tiles)  # fmt: skip
+                                reach.tiles, near)  # fmt: skip
     differs = np.zeros(n_recorded, dtype=bool)
     differs[redo] = True
     extra = _changed_points(basis.first, first)
@@ -150,7 +151,7 @@ def update(
     strikes, comps, integrals, result, moved, rounds, known = _site_rounds(
         reported, comps.concat(prior_components(pseudo)), _merge(first, len(pseudo)), result,
         setup, pending, Replay(basis.rounds, source.astype(np.int64), reach, basis.setup,
-                               _points_in(setup, reach.tiles), known, basis.first,
+                               near, known, basis.first,
                                basis.first_held,
                                np.concatenate([differs, np.zeros(len(pseudo), dtype=bool)]),
                                extra, redone),
@@ -368,13 +369,16 @@ def _redo_pass1(
     integrals: Integrals,
     redo: IntArray,
     touched: IntArray,
+    near: BoolArray,
 ) -> tuple[Integrals, tuple[tuple[IntArray, Integrals], ...]]:
     """Pass 1 of the strikes ``redo`` and the coarse cells of ``touched``, brought up to date.
 
     ``before`` is the setup ``integrals`` were computed on, ``setup`` the one with the
-    new records. The strikes' sums are moved by their difference on ``touched``
-    (:func:`.integrals.difference`: the new records change nothing elsewhere); the
-    grid's own sums are redone, without the strikes, on the tiles around them.
+    new records; ``near`` marks the evidence points in ``touched`` (:func:`_points_in`,
+    which the update's rounds use too). The strikes' sums are moved by their difference
+    on ``touched`` (:func:`.integrals.difference`: the new records change nothing
+    elsewhere); the grid's own sums are redone, without the strikes, on the tiles
+    around them.
 
     Returns the pass 1 with the strikes' new sums but ``integrals``' pairs, and the
     strikes' new pairs apart (a round of :class:`.estimate.Passes` over them), not
@@ -391,7 +395,7 @@ def _redo_pass1(
         old = before.sums(some, their, touched, "strikes and areas")
         now = setup.sums(some, their, touched, "strikes and areas")
         rows = _with_areas(_rows(grown, comps, redo), grown, np.arange(redo.size), redo)
-        updated = difference(rows, their, old, now, _points_in(setup, touched))
+        updated = difference(rows, their, old, now, near)
         grown = _splice(grown, updated, redo, comps.offsets, comps.offsets, pairs=False)
         redone = ((redo, updated),)
     ev_bg = grown.evidence_background.copy()
