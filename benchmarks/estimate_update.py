@@ -18,8 +18,9 @@ load the compiled kernels, not timed), timed step by step:
 - **evidence update**: :func:`remnant.hazard.update.update` with the day's records;
 - **raster**: the stale tiles found (:mod:`remnant.hazard.redraw`), drawn and written
   into ``estimate.tif`` (:func:`remnant.io.geotiff.update_estimate_tiles`; the file's
-  size before and after is printed: GDAL writes a recompressed block that no longer
-  fits its old place at the end of the file);
+  size before and after is printed: a recompressed block that no longer fits its old
+  place goes to the end of the file), and what they were drawn from saved: the
+  command's own :func:`remnant.project.draw_raster`, as the full run's raster too;
 - **save**: the new basis written (:func:`remnant.io.arrays.write_arrays`), when the
   command would save it: only after :data:`remnant.project.CHECKPOINT_RECORDS` records
   or more since the saved basis (a day's update keeps it, and the next run replays
@@ -83,11 +84,10 @@ from remnant.catalogue import load_catalogue
 from remnant.catalogue.model import Catalogue
 from remnant.hazard.config import HazardConfig
 from remnant.hazard.estimate import estimate
-from remnant.hazard.redraw import DrawnState, advanced_state, drawn_state, stale_tiles
 from remnant.hazard.update import NotIncremental, update
 from remnant.io.arrays import read_arrays, write_arrays
-from remnant.io.geotiff import update_estimate_tiles, write_estimate_strips
-from remnant.project import CHECKPOINT_RECORDS, checkpoint, raster_tags
+from remnant.io.geotiff import update_estimate_tiles
+from remnant.project import CHECKPOINT_RECORDS, checkpoint, draw_raster, raster_tags
 
 TIME_TARGET_S = 5.0
 """The issue's target for an update after one day of records. [s]"""
@@ -139,10 +139,8 @@ def main() -> int:
         out = Path(scratch)
         log = StageLog("full")
         full = estimate(base, catalogue, as_of=args.as_of, config=config, progress=log)
-        write_estimate_strips(out / "estimate.tif", full.grid, full.strips(log),
-                              metadata=raster_tags(full))  # fmt: skip
+        draw_raster(full, out / "estimate.tif", out / "drawn.npz", full=True, progress=log)
         full_s = log.elapsed()
-        drawn_state(full).save(out / "drawn.npz")
         write_arrays(full.basis.for_update(), out / "basis.arrays")
         del full
         with open(out / "inputs.pkl", "wb") as fh:
@@ -205,12 +203,7 @@ def _child(args: argparse.Namespace) -> int:
     seconds["evidence update"] = time.perf_counter() - clock
     raster_mb = [(out / "estimate.tif").stat().st_size / 1e6]
     clock = time.perf_counter()
-    drawn = DrawnState.load(out / "drawn.npz")
-    now = drawn_state(est)
-    stale, changed = stale_tiles(drawn, now, est)
-    tiles = est.tiles(stale)
-    update_estimate_tiles(out / "estimate.tif", est.grid, tiles, metadata=raster_tags(est))
-    advanced_state(drawn, now, est, stale, changed).save(out / "drawn.npz")
+    stale = draw_raster(est, out / "estimate.tif", out / "drawn.npz")
     seconds["raster"] = time.perf_counter() - clock
     raster_mb.append((out / "estimate.tif").stat().st_size / 1e6)
     machine = {k: v - before[k] for k, v in _machine_times().items()}
@@ -248,13 +241,14 @@ def _warm_up(tables: Tables, catalogue: Catalogue, as_of: str, scratch: Path) ->
     base, day = one_day(tables)
     est = estimate(base, catalogue, as_of=as_of)
     scratch.mkdir()
-    tif = scratch / "estimate.tif"
-    write_estimate_strips(tif, est.grid, est.strips(), metadata=raster_tags(est))
+    tif, state = scratch / "estimate.tif", scratch / "drawn.npz"
+    draw_raster(est, tif, state, full=True)
     with contextlib.suppress(NotIncremental):  # the kernels are loaded all the same
         est = update(est, day, catalogue)
     stale = np.zeros(int(np.prod(est.grid.n_tiles)), dtype=bool)
-    stale[:2] = True
+    stale[:2] = True  # some tiles rewritten in place, whatever the day changed
     update_estimate_tiles(tif, est.grid, est.tiles(stale), metadata=raster_tags(est))
+    draw_raster(est, tif, state)
 
 
 def _args() -> argparse.Namespace:

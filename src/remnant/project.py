@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from remnant.catalogue import Catalogue, load_catalogue
@@ -337,8 +339,6 @@ def estimate_project(
     progress : callable, optional
         ``progress(label, done, total)``.
     """
-    from remnant.hazard.redraw import DrawnState, advanced_state, drawn_state, stale_tiles
-    from remnant.io.geotiff import unused_share, update_estimate_tiles, write_estimate_strips
     from remnant.io.summary import write_json, write_summary_csv
 
     out = Path(out)
@@ -355,21 +355,7 @@ def estimate_project(
     est, how, tables = _evidence_update(store, out, catalogue, day, config, full, tell, seconds)
     paths = {role: out / name for role, name in ESTIMATE_FILES.items()}
     clock = time.perf_counter()
-    state_path = out / STATE_FILE
-    previous = None if full or not paths["raster"].exists() else DrawnState.load(state_path)
-    now = drawn_state(est)
-    stale, changed = stale_tiles(previous, now, est)
-    in_place = previous is not None and not stale.all()
-    if in_place and unused_share(paths["raster"]) > MAX_UNUSED_RASTER:
-        stale[:], in_place = True, False  # written afresh: compact again
-    state_path.unlink(missing_ok=True)
-    if in_place:
-        tiles = est.tiles(stale, tell)
-        update_estimate_tiles(paths["raster"], est.grid, tiles, metadata=raster_tags(est))
-    else:
-        strips = est.strips(tell)
-        write_estimate_strips(paths["raster"], est.grid, strips, metadata=raster_tags(est))
-    advanced_state(previous, now, est, stale, changed).save(state_path)
+    stale = draw_raster(est, paths["raster"], out / STATE_FILE, full=full, progress=tell)
     seconds["raster"] = time.perf_counter() - clock
     drawn = {"tiles": int(stale.sum()), "of": int(stale.size)}
     write_summary_csv(est.failure_rates, paths["failure_rates"])
@@ -390,6 +376,44 @@ def estimate_project(
         del paths["map"]
     write_json(_run_record(est, store, seconds, drawn, how), paths["record"])
     return EstimateRun(est, paths, seconds, drawn, how)
+
+
+def draw_raster(
+    est: Estimate,
+    raster: Path,
+    state: Path,
+    *,
+    full: bool = False,
+    progress: Callable[[str, float, float], None] | None = None,
+) -> npt.NDArray[np.bool_]:
+    """Draw ``est`` into ``raster``: only its stale tiles, where ``state`` allows.
+
+    ``state`` holds what each tile of ``raster`` was drawn from
+    (:class:`remnant.hazard.redraw.DrawnState`); the tiles that ``est`` could change
+    by more than the tolerance are redrawn in place
+    (:func:`remnant.io.geotiff.update_estimate_tiles`). Without a state or a raster,
+    with ``full``, or when updates have left more than :data:`MAX_UNUSED_RASTER` of
+    the file unused, the whole raster is written afresh. The state is removed while
+    the raster is written and saved after it, so that a run that stops half-way
+    leaves the next to draw the whole raster. Returns the tiles drawn (row-major).
+    """
+    from remnant.hazard.redraw import DrawnState, advanced_state, drawn_state, stale_tiles
+    from remnant.io.geotiff import unused_share, update_estimate_tiles, write_estimate_strips
+
+    previous = None if full or not raster.exists() else DrawnState.load(state)
+    now = drawn_state(est)
+    stale, changed = stale_tiles(previous, now, est)
+    in_place = previous is not None and not stale.all()
+    if in_place and unused_share(raster) > MAX_UNUSED_RASTER:
+        stale[:], in_place = True, False  # written afresh: compact again
+    state.unlink(missing_ok=True)
+    if in_place:
+        update_estimate_tiles(raster, est.grid, est.tiles(stale, progress),
+                              metadata=raster_tags(est))  # fmt: skip
+    else:
+        write_estimate_strips(raster, est.grid, est.strips(progress), metadata=raster_tags(est))
+    advanced_state(previous, now, est, stale, changed).save(state)
+    return stale
 
 
 def _evidence_update(

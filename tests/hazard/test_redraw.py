@@ -170,3 +170,6 @@ def test_strikes_are_matched_by_id_whether_or_not_in_their_old_order(runs) -> No
     np.testing.assert_array_equal(_sources(fewer, now), [*range(n - 2), -1, -1])
     turned = dataclasses.replace(now, ids=now.ids[::-1])  # no shortcut: looked up
     np.testing.assert_array_equal(_sources(turned, now), np.arange(n)[::-1])
+    gone = np.array([*now.ids[:3], "GONE-1", *now.ids[3:-2], "GONE-2"])  # two gone, two new
+    expect = [0, 1, 2, *range(4, n - 1), -1, -1]
+    np.testing.assert_array_equal(_sources(dataclasses.replace(now, ids=gone), now), expect)

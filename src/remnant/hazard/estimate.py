@@ -230,8 +230,11 @@ class Estimate:
         return {name: full[i] for i, name in enumerate(BAND_NAMES)}
 
 
-TILES_AT_ONCE = 32
-"""Tiles :meth:`Estimate.tiles` draws in one parallel pass (32 MB of bands). [-]"""
+TILES_AT_ONCE = 64
+"""Tiles :meth:`Estimate.tiles` draws in one parallel pass (64 MB of bands): a day's
+update at country scale (58 tiles) in one, its cores sharing them out; drawn in two
+passes of 32, they took 0.70 s against 0.60 s, each pass waiting for its slowest
+tile. [-]"""
 
 
 def _draw_row(k: _Kernel, tile_row: int, cols: IntArray) -> np.ndarray:

@@ -129,6 +129,10 @@ class Integrals:
         ``ω_js`` of each pair. [-]
     evidence_background : ndarray, shape (evidence,)
         ``ω_j,bg = ḡ(c_j) S(c_j; −∞, t_j)``. [-]
+
+        ``searched``, ``notice`` and ``evidence_background`` depend on the searches and
+        the evidence alone: a pass 1 over some strikes only leaves them empty (shape
+        ``(0, 0)`` and ``(0,)``), for a caller that keeps the whole run's.
     area_strike_area, area_strike : ndarray of int64
         The (hazard area, strike) pairs with a positive remaining mass.
     area_mass : ndarray of float64
@@ -224,14 +228,12 @@ def candidate_pairs(
     strike is dated on or before it. With ``tiles``, only the points in those tiles
     are given any (a pass over a few tiles: the other points' pairs would weigh 0).
     """
-    n_ev = len(ev_row)
-    counts = np.zeros(n_ev, dtype=np.int64)
-    zero = np.zeros(n_ev + 1, dtype=np.int64)
+    offsets = np.zeros(len(ev_row) + 1, dtype=np.int64)  # the counts first, from [1]
     every = np.arange(len(tile_evidence[0]) - 1, dtype=np.int64)
     visit = every if tiles is None else np.asarray(tiles, dtype=np.int64)
     args = (visit, *tile_evidence, *tile_strikes, ev_row, ev_col, ev_day, strikes)
-    _pairs(*args, zero, counts, False)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    _pairs(*args, offsets, offsets[1:], False)
+    np.cumsum(offsets, out=offsets)  # one array of a million points, not five
     out = np.empty(offsets[-1], dtype=np.int64)
     _pairs(*args, offsets, out, True)
     return offsets, out
@@ -593,8 +595,8 @@ def integrate(
         What to compute: ``all``; ``base``, all but the hazard areas' masses (the
         costliest part, needed only once the strikes' components are final);
         ``strikes``, the exposures and evidence weights of these strikes only, on the
-        tiles their windows meet (``searched`` and ``evidence_background`` then are
-        incomplete, for a caller that keeps its earlier values); ``areas``, the
+        tiles their windows meet (``searched``, ``notice`` and ``evidence_background``
+        then are empty, for a caller that keeps its earlier values); ``areas``, the
         hazard areas' masses and cells (with the exposures they are normalised by).
     """
     if parts not in INTEGRAL_PARTS:
@@ -633,7 +635,8 @@ class Sums:
     area_cells : ndarray of int64, shape (areas,)
         Cells of each area in the tiles.
     searched, notice, evidence_background
-        As in :class:`Integrals`, complete where the tiles cover.
+        As in :class:`Integrals`, complete where the tiles cover; empty when the
+        grid's own sums were not wanted (:data:`INTEGRAL_PARTS`).
     """
 
     component_notice: FloatArray
@@ -680,12 +683,13 @@ def tile_sums(
     area_slot = csr_offsets(per_entry)
     per_strike = strikes.table[:, K1] - strikes.table[:, K0]
     exposure_slot = csr_offsets(per_strike[ts_idx])
+    grid_shape = background.shape if want[3] else (0, 0)  # the grid's sums, or none
     out = _Parts(
         exposure=np.zeros(2 * int(exposure_slot[-1])),
-        searched=np.zeros_like(background),
-        notice=np.zeros_like(background),
+        searched=np.zeros(grid_shape),
+        notice=np.zeros(grid_shape),
         pair_weight=np.zeros(len(pair_strike)),
-        evidence_background=np.zeros(len(evidence.row)),
+        evidence_background=np.zeros(len(evidence.row) if want[3] else 0),
         area_mass=np.zeros(int(area_slot[-1])),
         area_cells=np.zeros(len(areas.tile_index), dtype=np.int64),
     )
@@ -718,8 +722,8 @@ def tile_sums(
         area_strike=slot_strike[positive],
         area_mass=out.area_mass[positive],
         area_cells=np.bincount(areas.tile_index, out.area_cells, n_areas).astype(np.int64),
-        searched=out.searched / factor**2 if want[3] else out.searched,  # else all 0
-        notice=out.notice / factor**2 if want[3] else out.notice,
+        searched=out.searched / factor**2,
+        notice=out.notice / factor**2,
         evidence_background=out.evidence_background,
     )
 

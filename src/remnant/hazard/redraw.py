@@ -343,13 +343,19 @@ def _sources(previous: DrawnState, now: DrawnState) -> IntArray:
     """Index in ``previous`` of each strike of ``now`` (by id), ``-1`` for a new one.
 
     Strikes are kept in their order from run to run (new pseudo-strikes after the
-    others): when ``previous``' ids begin ``now``'s, no lookup is needed.
+    others, some gone): where the ids agree place by place, a strike is its own
+    source; only those after the first that differ are looked up (the ids are unique,
+    so none of them can be one of the agreeing).
     """
-    n_old, n_now = len(previous.ids), len(now.ids)
-    if n_old <= n_now and np.array_equal(previous.ids, now.ids[:n_old]):
-        return np.concatenate([np.arange(n_old), np.full(n_now - n_old, -1)]).astype(np.int64)
-    old = pd.Index(np.asarray(previous.ids, dtype=object), dtype=object)
-    return np.asarray(old.get_indexer(np.asarray(now.ids, dtype=object)), dtype=np.int64)
+    n = min(len(previous.ids), len(now.ids))
+    differ = np.flatnonzero(previous.ids[:n] != now.ids[:n])
+    same = int(differ[0]) if differ.size else n
+    out = np.full(len(now.ids), -1, dtype=np.int64)
+    out[:same] = np.arange(same)
+    if same < len(now.ids):
+        old = {key: same + i for i, key in enumerate(previous.ids[same:].tolist())}
+        out[same:] = [old.get(key, -1) for key in now.ids[same:].tolist()]
+    return out
 
 
 def _moved(old: FloatArray, new: FloatArray, tol: float) -> npt.NDArray[np.bool_]:

@@ -68,6 +68,7 @@ from remnant.hazard.estimate import (
 )
 from remnant.hazard.grid import TILE, Grid
 from remnant.hazard.inputs import (
+    EVIDENCE,
     Evidence,
     Searches,
     Strikes,
@@ -284,7 +285,8 @@ def _new_records(
     )  # fmt: skip
     _all_new("finds or accidents", evidence.ids, setup.evidence.ids)
     linked = frames["finds"]["activity_id"].dropna().to_numpy(dtype=object)
-    if pd.Index(setup.evidence.ids, dtype=object).isin(linked).any():
+    direct = setup.evidence.ids[setup.evidence.kind == EVIDENCE]  # the surveys among them
+    if pd.Index(direct, dtype=object).isin(linked).any():
         raise NotIncremental("a new find belongs to a survey that stood as direct evidence")
     if len(evidence) and not _inside(setup.grid, evidence_reach(evidence, catalogue, config)):
         raise NotIncremental("new evidence beyond the grid")
