@@ -163,6 +163,17 @@ def test_components_moved_as_their_columns_compared_whole() -> None:
     np.testing.assert_array_equal(got, want)
 
 
+def test_a_relative_change_counts_against_the_larger_magnitude() -> None:
+    old = np.array([1.0, 1.0, 0.0, 0.0, -1.0, 100.0, 1e-300])
+    new = np.array([1.02, 1.005, 0.0, 1e-9, 1.0, 98.5, 2e-300])
+    # 2 % up; 0.5 %; 0 to 0 is none; from 0 anything is all; a turn of sign; 1.5 % down; tiny
+    np.testing.assert_array_equal(
+        _moved(old, new, 0.01), [True, False, False, True, True, True, True]
+    )
+    assert bool(_moved(100.0, 98.5, 0.02)) is False  # on single values too (as in the kernels)
+    assert bool(_moved(98.5, 100.0, 0.01)) is True  # the same either way round
+
+
 def test_strikes_are_matched_by_id_whether_or_not_in_their_old_order(runs) -> None:
     now = drawn_state(runs[0])
     n = len(now.ids)

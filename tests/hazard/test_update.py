@@ -83,7 +83,7 @@ def test_pass_1_redone_where_records_fall_equals_a_full_pass_1(world, before) ->
                                   reach.tiles, _points_in(setup, reach.tiles))  # fmt: skip
     assert updated.pair_weight is b.integrals.pair_weight  # the new pairs kept apart
     assert len(redone) == 1 and np.array_equal(redone[0][0], redo)
-    updated = _with_pairs(updated, Passes(updated, redone, len(b.strikes)))
+    updated = _with_pairs(updated, updated, redone)
     full = setup.integrate(b.strikes, b.comps, "all")
     for name in ("exposure", "component_exposure", "notice_norm", "component_notice",
                  "component_found", "searched", "notice", "evidence_background"):  # fmt: skip

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -455,9 +455,7 @@ class Basis:
         """The basis with :attr:`first_redone` merged into :attr:`first`'s pairs."""
         if not self.first_redone:
             return self
-        first = _with_pairs(
-            self.first, Passes(self.first, self.first_redone, len(self.first.exposure))
-        )
+        first = _with_pairs(self.first, self.first, self.first_redone)
         return dataclasses.replace(self, first=first, first_redone=())
 
 
@@ -941,16 +939,14 @@ def _site_rounds(
                                       local.source, differs, local.extra)  # fmt: skip
         else:  # a full run, or an update past the earlier run's rounds: the update is whole
             if apart is not None:
-                integrals = _with_pairs(integrals, Passes(base, tuple(apart), len(strikes)))
-                apart = None
+                integrals, apart = _with_pairs(integrals, base, apart), None
             result = setup.attribute(strikes, integrals, start)
         if not changed.any():
             break
         rounds.append(dataclasses.replace(done, mean=result.mean, held=result.held, sites=sites))
     if len(pending):  # no round ran: pass 1 of the pending strikes is still to do
         if apart:
-            integrals = _with_pairs(integrals, Passes(base, tuple(apart), len(strikes)))
-            apart = None
+            integrals, apart = _with_pairs(integrals, base, apart), None
         redone = setup.integrate(strikes.take(pending), comps.take(pending), "strikes")
         integrals = _splice(integrals, redone, pending, comps.offsets, comps.offsets)
         result = setup.attribute(strikes, integrals, result.mean)
@@ -1028,9 +1024,12 @@ class Passes:
             version[ids] = q
         return version
 
-    def parts(self) -> list[tuple[IntArray, Integrals]]:
-        """Each pass 1 with the strike of each of its rows: the first's, then the rounds'."""
-        return [(np.arange(self.n, dtype=np.int64), self.first), *self.rounds]
+    def parts(self) -> list[tuple[IntArray | None, Integrals]]:
+        """Each pass 1 with the strike of each of its rows: the first's, then the rounds'.
+
+        The first's rows are the strikes themselves (``None``).
+        """
+        return [(None, self.first), *self.rounds]
 
     def pairs(
         self, points: IntArray, at: dict[tuple[int, int], IntArray] | None = None
@@ -1050,7 +1049,7 @@ class Passes:
             if key not in at:
                 at[key] = pairs_at(ev, points)
             idx = at[key]
-            strike = st[idx] if q < 0 else ids[st[idx]]  # the first's rows are the strikes
+            strike = st[idx] if ids is None else ids[st[idx]]
             mine = version[strike] == q
             keep = idx[mine]
             parts.append((ev[keep], strike[mine], w[keep]))
@@ -1084,7 +1083,8 @@ def points_of(wanted: list[tuple[Passes, npt.NDArray[np.bool_]]]) -> IntArray:
     for passes, strikes in wanted:
         version = passes.versions()
         for q, (ids, pass1) in enumerate(passes.parts(), start=-1):
-            mine = ((version == q) & np.asarray(strikes, dtype=bool))[ids]
+            mine = (version == q) & np.asarray(strikes, dtype=bool)
+            mine = mine if ids is None else mine[ids]
             key = (id(pass1.pair_evidence), id(pass1.pair_strike))
             if key in masks:
                 other = masks[key][1]
@@ -1539,9 +1539,15 @@ def _splice(
     )
 
 
-def _with_pairs(integrals: Integrals, passes: Passes) -> Integrals:
-    """``integrals`` with the pairs of ``passes`` merged (:meth:`Passes.merged`)."""
-    ev, st, w = passes.merged()
+def _with_pairs(
+    integrals: Integrals, first: Integrals, rounds: Sequence[tuple[IntArray, Integrals]]
+) -> Integrals:
+    """``integrals`` with the pairs of ``first`` and of the ``rounds`` since merged.
+
+    As a full run has them (:meth:`Passes.merged`); ``integrals`` and ``first`` are of
+    the same strikes.
+    """
+    ev, st, w = Passes(first, tuple(rounds), len(integrals.exposure)).merged()
     return dataclasses.replace(integrals, pair_evidence=ev, pair_strike=st, pair_weight=w)
 
 

@@ -58,7 +58,7 @@ from remnant.hazard.mixture import (
     X,
     Y,
 )
-from remnant.hazard.tiles import coarse_cells_meeting, coarse_corner_tiles, csr_offsets, run_rows
+from remnant.hazard.tiles import coarse_cells_around, coarse_corner_tiles, csr_offsets, run_rows
 from remnant.io.files import atomic_path
 
 if TYPE_CHECKING:
@@ -309,6 +309,15 @@ def _changed_strikes(previous: DrawnState, now: DrawnState, clip: float, tol: fl
     return changed
 
 
+@numba.vectorize(["boolean(float64, float64, float64)"], cache=True)
+def _moved(old: float, new: float, tol: float) -> bool:
+    """Relative change above ``tol`` (against the larger magnitude; 0 to 0 is none).
+
+    A ufunc: element by element on arrays, and on single values in the kernels.
+    """
+    return abs(new - old) > tol * max(abs(old), abs(new))
+
+
 @numba.njit(cache=True)
 def _components_moved(
     a: FloatArray, a_at: IntArray, b: FloatArray, b_at: IntArray, counts: IntArray,
@@ -328,11 +337,11 @@ def _components_moved(
             sigma = min(u[ALONG], u[ACROSS])
             far = max(abs(u[X] - v[X]), abs(u[Y] - v[Y])) > tol * sigma / clip
             for c in _WIDTHS:
-                far |= abs(v[c] - u[c]) > shape_tol * max(abs(u[c]), abs(v[c]))
+                far |= _moved(u[c], v[c], shape_tol)
             for c in _TURN:
                 far |= abs(u[c] - v[c]) > shape_tol
             for c in _SHARE:
-                far |= abs(v[c] - u[c]) > tol * max(abs(u[c]), abs(v[c]))
+                far |= _moved(u[c], v[c], tol)
             if far:
                 out[i] = True
                 break
@@ -356,12 +365,6 @@ def _sources(previous: DrawnState, now: DrawnState) -> IntArray:
         old = {key: same + i for i, key in enumerate(previous.ids[same:].tolist())}
         out[same:] = [old.get(key, -1) for key in now.ids[same:].tolist()]
     return out
-
-
-def _moved(old: FloatArray, new: FloatArray, tol: float) -> npt.NDArray[np.bool_]:
-    """Relative change above ``tol`` (against the larger magnitude; 0 to 0 is none)."""
-    scale = np.maximum(np.abs(old), np.abs(new))
-    return np.abs(new - old) > tol * scale
 
 
 def _factor(est: Estimate) -> int:
@@ -395,15 +398,14 @@ def _coarse_of_tiles(
 ) -> npt.NDArray[np.bool_]:
     """Coarse cells lying wholly inside the drawn tiles.
 
-    Among those meeting them (:func:`.tiles.coarse_cells_meeting`), not every cell of
+    Among those meeting them (:func:`.tiles.coarse_cells_around`), not every cell of
     a country's coarse grid.
     """
     drawn = np.asarray(tiles, dtype=bool)
     cells = (int(shape[0]), int(shape[1]))
-    flat = coarse_cells_meeting(np.flatnonzero(drawn), factor, grid, cells)
-    cr, cc = np.divmod(flat, cells[1])
+    flat, corners = coarse_cells_around(np.flatnonzero(drawn), factor, grid, cells)
     out = np.zeros(cells, dtype=bool)
-    out.ravel()[flat[drawn[coarse_corner_tiles(cr, cc, factor, grid)].all(axis=0)]] = True
+    out.ravel()[flat[drawn[corners].all(axis=0)]] = True
     return out
 
 

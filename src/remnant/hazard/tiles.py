@@ -240,3 +240,16 @@ def unique_rows(*columns: npt.NDArray[np.generic]) -> tuple[IntArray, IntArray]:
     number = np.empty(n, dtype=np.int64)
     number[order] = np.cumsum(new) - 1
     return order[new].astype(np.int64), number
+
+
+def coarse_cells_around(
+    tiles: IntArray, factor: int, grid: Grid, shape: tuple[int, int]
+) -> tuple[IntArray, IntArray]:
+    """The coarse cells meeting ``tiles`` and the tile under each of their corners.
+
+    :func:`coarse_cells_meeting` and :func:`coarse_corner_tiles` of those cells (shape
+    ``(4, n)``): a coarse cell's sums are complete only where all four are visited.
+    """
+    flat = coarse_cells_meeting(tiles, factor, grid, shape)
+    cr, cc = np.divmod(flat, shape[1])
+    return flat, coarse_corner_tiles(cr, cc, factor, grid)

@@ -76,7 +76,7 @@ from remnant.hazard.inputs import (
     searches_from_records,
 )
 from remnant.hazard.integrals import Integrals, difference
-from remnant.hazard.tiles import coarse_cells_meeting, coarse_corner_tiles, run_rows
+from remnant.hazard.tiles import coarse_cells_around, run_rows
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -356,11 +356,10 @@ def _coarse_closure(
     A coarse cell of ``factor`` fine cells may straddle two tile rows or columns; its
     search coverage is a sum over the tiles it meets, so all of them are visited.
     """
-    flat = coarse_cells_meeting(tiles, factor, grid, shape)
+    flat, corners = coarse_cells_around(tiles, factor, grid, shape)
     cells = np.zeros(shape, dtype=bool)
     cells.ravel()[flat] = True
-    cr, cc = np.divmod(flat, shape[1])
-    return cells, np.unique(coarse_corner_tiles(cr, cc, factor, grid)).astype(np.int64)
+    return cells, np.unique(corners).astype(np.int64)
 
 
 def _redo_pass1(
