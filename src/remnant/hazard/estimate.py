@@ -1395,7 +1395,11 @@ BOXES_AT_ONCE = 4096
 
 
 def _rows(integrals: Integrals, comps: Components, rows: IntArray) -> Integrals:
-    """The pass-1 results of strikes ``rows`` (renumbered in that order); no areas."""
+    """The pass-1 results of strikes ``rows`` (renumbered in that order).
+
+    No areas, and no grid sums (as a pass 1 over some strikes has none,
+    :class:`.integrals.Integrals`).
+    """
     local = np.full(len(integrals.exposure), -1, dtype=np.int64)
     local[rows] = np.arange(len(rows))
     keep = pairs_of(integrals.pair_strike, local >= 0)
@@ -1411,6 +1415,9 @@ def _rows(integrals: Integrals, comps: Components, rows: IntArray) -> Integrals:
         pair_evidence=integrals.pair_evidence[keep],
         pair_strike=local[integrals.pair_strike[keep]],
         pair_weight=integrals.pair_weight[keep],
+        searched=np.zeros((0, 0)),
+        notice=np.zeros((0, 0)),
+        evidence_background=np.empty(0),
         area_strike_area=none,
         area_strike=none,
         area_mass=np.empty(0),
