@@ -11,7 +11,9 @@ from remnant.hazard.tiles import (
     coarse_cells_meeting,
     coarse_corner_tiles,
     tiles_of_points,
+    tiles_of_windows,
     unique_rows,
+    windows_meeting,
 )
 
 GRID = Grid(crs="EPSG:32637", x0=1000.0, y0=2000.0, cell=10.0, nx=600, ny=300)
@@ -141,6 +143,38 @@ def test_coarse_cells_meeting_tiles_are_those_with_a_corner_in_them(
         cr, cc = np.indices(shape)
         want = np.flatnonzero(touched[coarse_corner_tiles(cr, cc, factor, grid)].any(axis=0))
         np.testing.assert_array_equal(coarse_cells_meeting(tiles, factor, grid, shape), want)
+
+
+def test_windows_meeting_tiles_and_boxes_against_the_tile_lists() -> None:
+    """Windows inside, across the edge, outside and empty; against the tile index's
+    lists (as the update found its strikes before) and every box one by one."""
+    grid = Grid(crs="EPSG:32637", x0=0.0, y0=0.0, cell=25.0, nx=1500, ny=1100)
+    rng = np.random.default_rng(7)
+    n = 4000
+    win = np.column_stack([
+        rng.integers(-300, grid.ny + 100, n), rng.integers(-300, grid.nx + 100, n),
+        rng.integers(1, 400, n), rng.integers(1, 400, n),
+    ])  # fmt: skip
+    big = np.iinfo(np.int64).max
+    win[:5] = [big, big, 1, 1]  # a strike without components (its extent wraps to 1)
+    n_tiles = int(np.prod(grid.n_tiles))
+    tiles = rng.choice(n_tiles, 6, replace=False)
+    r, c = rng.integers(0, grid.ny, 40), rng.integers(0, grid.nx, 40)
+    boxes = np.column_stack(
+        [r - 1, r + rng.integers(2, 60, 40), c - 1, c + rng.integers(2, 60, 40)]
+    )
+    csr = tiles_of_windows(win, grid)
+    owner = np.repeat(np.arange(n_tiles), np.diff(csr.offsets))
+    listed = np.zeros(n, dtype=bool)
+    listed[csr.index[np.isin(owner, tiles)]] = True
+    r0, c0 = win[:, 0], win[:, 1]
+    r1, c1 = r0 + win[:, 2], c0 + win[:, 3]
+    hit = np.zeros(n, dtype=bool)
+    for b0, b1, b2, b3 in boxes:
+        hit |= (r0 < b1) & (b0 < r1) & (c0 < b3) & (b2 < c1)
+    want = listed & hit
+    assert 0 < want.sum() < hit.sum()  # some boxes meet windows in no tile of the list
+    np.testing.assert_array_equal(windows_meeting(win, tiles, boxes, grid), want)
 
 
 @pytest.mark.parametrize("n_later", [0, 1, 500])

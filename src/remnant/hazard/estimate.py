@@ -98,7 +98,7 @@ from remnant.hazard.integrals import (
     splice_pairs,
     tile_sums,
 )
-from remnant.hazard.mixture import C0, NC, NR, R0, pack
+from remnant.hazard.mixture import pack, strike_windows
 from remnant.hazard.scanline import Rings, cells_inside, polygon_rings
 from remnant.hazard.summaries import (
     TotalRemaining,
@@ -1372,26 +1372,13 @@ class Reach:
 def meeting(setup: _Setup, strikes: Strikes, comps: Components, reach: Reach) -> IntArray:
     """Which of ``strikes`` (positions) have a window meeting one of ``reach``'s boxes.
 
-    The strikes of its tiles are found by the tile index, then their windows are
-    tested against the boxes (a few hundred of each for a day of records).
+    Only a strike whose window meets one of its tiles can (as the tile index would
+    list it, :func:`.tiles.tiles_of_windows`); its window is then tested against the
+    boxes (a few hundred for a day of records): :func:`.tiles.windows_meeting`, on
+    the windows alone (:func:`.mixture.strike_windows`), none of the strikes packed.
     """
-    packed = setup.pack(strikes, comps)
-    off, idx = packed.tile_offsets, packed.tile_index
-    owner = np.repeat(np.arange(len(off) - 1), np.diff(off))
-    cand = np.unique(idx[np.isin(owner, reach.tiles)]).astype(np.int64)
-    win = packed.table[cand]
-    r0, c0 = win[:, R0, None], win[:, C0, None]
-    r1, c1 = r0 + win[:, NR, None], c0 + win[:, NC, None]
-    hit = np.zeros(cand.size, dtype=bool)
-    for lo in range(0, len(reach.boxes), BOXES_AT_ONCE):  # bounded memory for a large import
-        b0, b1, b2, b3 = reach.boxes[lo : lo + BOXES_AT_ONCE].T
-        rows_meet, cols_meet = (r0 < b1) & (b0 < r1), (c0 < b3) & (b2 < c1)
-        hit |= (rows_meet & cols_meet).any(axis=1)
-    return cand[hit]
-
-
-BOXES_AT_ONCE = 4096
-"""Boxes :func:`meeting` tests the windows against at once. [-]"""
+    win = strike_windows(comps, setup.grid, setup.config.n_sigma)
+    return np.flatnonzero(tl.windows_meeting(win, reach.tiles, reach.boxes, setup.grid))
 
 
 def _rows(integrals: Integrals, comps: Components, rows: IntArray) -> Integrals:

@@ -111,21 +111,10 @@ def pack(
     clip : float
         Windows cut at this many standard deviations. [-]
     """
-    n = len(comps.offsets) - 1
     half = clip * comps.sigma_max
-    win = windows(comps.x, comps.y, half, grid)
-    owner = comps.strike
-    top = np.full(n, np.iinfo(np.int64).max)
-    left = np.full(n, np.iinfo(np.int64).max)
-    bottom = np.full(n, np.iinfo(np.int64).min)
-    right = np.full(n, np.iinfo(np.int64).min)
-    np.minimum.at(top, owner, win[:, 0])
-    np.minimum.at(left, owner, win[:, 1])
-    np.maximum.at(bottom, owner, win[:, 0] + win[:, 2])
-    np.maximum.at(right, owner, win[:, 1] + win[:, 3])
+    win = strike_windows(comps, grid, clip)
     strikes = np.column_stack(
-        [day, type_index, top, left, bottom - top, right - left, comps.offsets[:-1],
-         comps.offsets[1:]]
+        [day, type_index, win, comps.offsets[:-1], comps.offsets[1:]]
     ).astype(np.int64)  # fmt: skip
     heading = np.nan_to_num(comps.heading)
     norm = np.zeros(len(comps))
@@ -140,6 +129,28 @@ def pack(
          comps.weight, comps.within, comps.cross, comps.coef_within, comps.coef_cross]
     )  # fmt: skip
     return np.ascontiguousarray(strikes), np.ascontiguousarray(table)
+
+
+def strike_windows(comps: Components, grid: Grid, clip: float) -> IntArray:
+    """Each strike's window ``(row0, col0, nrows, ncols)``: its components' windows' union.
+
+    A component's window holds the cells within ``clip`` of its largest width
+    (:func:`.tiles.windows`); a strike without components gets an empty one. Shape
+    ``(strikes, 4)``: columns ``R0 … NC`` of :func:`pack`'s strike table.
+    """
+    n = len(comps.offsets) - 1
+    win = windows(comps.x, comps.y, clip * comps.sigma_max, grid)
+    big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    top, left = np.full(n, big), np.full(n, big)
+    bottom, right = np.full(n, small), np.full(n, small)
+    some = np.flatnonzero(np.diff(comps.offsets) > 0)
+    if some.size:  # the components of a strike lie together: one run each
+        at = comps.offsets[some]
+        top[some] = np.minimum.reduceat(win[:, 0], at)
+        left[some] = np.minimum.reduceat(win[:, 1], at)
+        bottom[some] = np.maximum.reduceat(win[:, 0] + win[:, 2], at)
+        right[some] = np.maximum.reduceat(win[:, 1] + win[:, 3], at)
+    return np.stack([top, left, bottom - top, right - left], axis=1)  # empty: wraps to 1
 
 
 @numba.njit(cache=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -19,6 +20,7 @@ from remnant.hazard.grid import TILE, Grid
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -253,3 +255,46 @@ def coarse_cells_around(
     flat = coarse_cells_meeting(tiles, factor, grid, shape)
     cr, cc = np.divmod(flat, shape[1])
     return flat, coarse_corner_tiles(cr, cc, factor, grid)
+
+
+def windows_meeting(win: IntArray, tiles: IntArray, boxes: IntArray, grid: Grid) -> BoolArray:
+    """Which windows ``(row0, col0, nrows, ncols)`` meet one of ``tiles`` and one of ``boxes``.
+
+    ``boxes`` are cell rectangles ``[row0, row1) × [col0, col1)``, shape ``(k, 4)``.
+    A window meets the tiles its cells clipped to the grid lie in (as
+    :func:`tiles_of_windows` lists them), and a box where both ranges overlap.
+    """
+    marked = np.zeros(grid.n_tiles[0] * grid.n_tiles[1], dtype=bool)
+    marked[tiles] = True
+    return np.asarray(
+        _windows_meeting(np.asarray(win, dtype=np.int64), marked, grid.n_tiles[1], grid.ny,
+                         grid.nx, np.asarray(boxes, dtype=np.int64).reshape(-1, 4)),
+        dtype=bool,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _windows_meeting(
+    win: IntArray, tiles: npt.NDArray[np.bool_], tile_cols: int, ny: int, nx: int,
+    boxes: IntArray,
+) -> npt.NDArray[np.bool_]:  # fmt: skip
+    """:func:`windows_meeting` over the ``tiles`` marked, in one pass (numba)."""
+    out = np.zeros(len(win), dtype=np.bool_)
+    for s in range(len(win)):
+        r0, c0, nr, nc = win[s, 0], win[s, 1], win[s, 2], win[s, 3]
+        r1, c1 = r0 + nr, c0 + nc
+        if not (r1 > 0 and r0 < ny and c1 > 0 and c0 < nx):
+            continue
+        t_r0, t_r1 = min(max(r0, 0), ny - 1) // TILE, min(max(r1 - 1, 0), ny - 1) // TILE
+        t_c0, t_c1 = min(max(c0, 0), nx - 1) // TILE, min(max(c1 - 1, 0), nx - 1) // TILE
+        near = False
+        for tr in range(t_r0, t_r1 + 1):
+            for tc in range(t_c0, t_c1 + 1):
+                near = near or tiles[tr * tile_cols + tc]
+        if not near:
+            continue
+        for b in range(len(boxes)):
+            if r0 < boxes[b, 1] and boxes[b, 0] < r1 and c0 < boxes[b, 3] and boxes[b, 2] < c1:
+                out[s] = True
+                break
+    return out
