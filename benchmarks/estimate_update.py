@@ -43,10 +43,12 @@ Usage::
 ``--days N`` sets N days' records apart (N × 10 activities): the tenth day's update
 since a full run replays ten days.
 
-Around the timed steps the child also reads its own CPU time (user, system) and the
+Around the timed steps the child also reads its own CPU time (user, system), the
 machine's time waiting for the disk and taken by the host (``/proc/stat`` iowait and
-steal), printed with the steps: on a virtual machine they tell a slow run from slow
-code.
+steal), and the pages it touched first (minor faults), printed with the steps with
+the system time per page: on a virtual machine they tell a slow run from slow code
+(on the development machine a fresh page costs 4–41 µs, hour by hour;
+``benchmarks/README.md``).
 
 Exits with status 1 when the target is not met. Results are recorded in
 ``benchmarks/README.md`` ("Incremental update").
@@ -171,10 +173,12 @@ def main() -> int:
     drew = (f"tiles drawn {figures['tiles_drawn']} of {figures['tiles']}; estimate.tif "
             f"{mb[0]:,.0f} MB before, {mb[1]:,.0f} MB after")  # fmt: skip
     machine = ", ".join(f"{k} {v:.2f} s" for k, v in figures["machine_s"].items())
+    per_page = 1e6 * figures["machine_s"]["system"] / max(figures["fresh_pages"], 1)
     print(f"update {total:.2f} s in a fresh process ({steps}); full run {full_s:.1f} s: "
           f"{full_s / total:.0f}x faster; target {TIME_TARGET_S:g} s: ratio "
           f"{total / TIME_TARGET_S:.2f}; {drew}; {kept}; cpu and waits during it: "
-          f"{machine}; the update's process peaks at "
+          f"{machine}; pages touched first ({figures['fresh_pages']:,}): "
+          f"at most {per_page:.0f} µs of system time each; the update's process peaks at "
           f"{figures['update_rss_gb']:.2f} GB")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
@@ -196,6 +200,7 @@ def _child(args: argparse.Namespace) -> int:
     _warm_up(small, catalogue, args.as_of, out / "warm-up")
     seconds: dict[str, float] = {}
     before = _machine_times()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     clock = time.perf_counter()
     basis = read_arrays(out / "basis.arrays")
     seconds["load"] = time.perf_counter() - clock
@@ -208,6 +213,7 @@ def _child(args: argparse.Namespace) -> int:
     seconds["raster"] = time.perf_counter() - clock
     raster_mb.append((out / "estimate.tif").stat().st_size / 1e6)
     machine = {k: v - before[k] for k, v in _machine_times().items()}
+    fresh_pages = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     clock = time.perf_counter()
     write_arrays(est.basis.for_update(), out / "basis.arrays")
     saved_s = time.perf_counter() - clock
@@ -217,7 +223,8 @@ def _child(args: argparse.Namespace) -> int:
     figures = {"steps_s": seconds, "tiles_drawn": int(stale.sum()), "tiles": int(stale.size),
                "total_remaining": est.total.mean, "raster_mb": raster_mb,
                "basis": "saved" if saves else "kept", "save_s": saved_s,
-               "update_rss_gb": _own_peak_gb(), "machine_s": machine}  # fmt: skip
+               "update_rss_gb": _own_peak_gb(), "machine_s": machine,
+               "fresh_pages": fresh_pages}  # fmt: skip
     (out / "update.json").write_text(json.dumps(figures))
     return 0
 
