@@ -310,12 +310,9 @@ def estimate_project(
     instead of reading every record again, unless they need a full run (new strikes
     or hazard areas, an edited record, ...; ``estimate.json`` says why). It then
     redraws only the tiles of ``estimate.tif`` that could change by more than 1 %
-    (:mod:`remnant.hazard.redraw`), from what it drew before (``out/.state/drawn.npz``).
-    The grid or the assumptions changed, or ``full``, and it does both in full; a
-    raster that updates have left more than half unused (:data:`MAX_UNUSED_RASTER`)
-    is written afresh. The
-    raster's state is removed while the raster is updated and written after it, so
-    that a run that stops half-way leaves the next to draw the whole raster.
+    (:mod:`remnant.hazard.redraw`), from what it drew before (``out/.state/drawn.npz``;
+    :func:`draw_raster`). The grid or the assumptions changed, or ``full``, and it
+    does both in full.
 
     Parameters
     ----------

@@ -1314,17 +1314,29 @@ class Recalled:
 def same_components(a: Components, b: Components) -> npt.NDArray[np.bool_]:
     """Per strike, whether ``a`` and ``b`` hold the very same components (NaN equal to NaN)."""
     n = len(a.offsets) - 1
-    same = np.diff(a.offsets) == np.diff(b.offsets)
-    idx = np.flatnonzero(same)
-    counts = np.diff(a.offsets)[idx]
-    ours, theirs = tl.run_rows(a.offsets[idx], counts), tl.run_rows(b.offsets[idx], counts)
+    idx, ours, theirs, owner = _matching_rows(a, b)
+    same = np.zeros(n, dtype=bool)
+    same[idx] = True
     differs = np.zeros(len(ours), dtype=bool)
     for name in COMPONENT_FIELDS:  # field by field, not a copy of them all
         x, y = getattr(a, name)[ours], getattr(b, name)[theirs]
         differs |= ~((x == y) | (np.isnan(x) & np.isnan(y)))
-    owner = np.repeat(np.arange(idx.size), counts)
     same[idx[np.bincount(owner[differs], minlength=idx.size) > 0]] = False
-    return same if n else np.zeros(0, dtype=bool)
+    return same
+
+
+def _matching_rows(a: Components, b: Components) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """The strikes with as many components in ``a`` as in ``b``, and their rows.
+
+    Returns the strikes, their components' rows in ``a`` and in ``b`` (in step), and
+    the position among those strikes of each row's: for comparing components field by
+    field, without a copy of every field of every component.
+    """
+    counts = np.diff(a.offsets)
+    idx = np.flatnonzero(counts == np.diff(b.offsets))
+    counts = counts[idx]
+    rows_a, rows_b = tl.run_rows(a.offsets[idx], counts), tl.run_rows(b.offsets[idx], counts)
+    return idx, rows_a, rows_b, np.repeat(np.arange(idx.size), counts)
 
 
 def _round_pass1(
@@ -1461,21 +1473,16 @@ def _search_moments(
 def _changed(old: Components, new: Components, step_m: float) -> IntArray:
     """Strikes whose components differ: in number, or by more than ``step_m`` or 1 %.
 
-    The four fields compared are read row by row (no copy of every field of every
-    component: 60 MB at country scale).
+    The four fields compared are read row by row (:func:`_matching_rows`; a copy of
+    every field of every component was 60 MB at country scale).
     """
-    n_old, n_new = np.diff(old.offsets), np.diff(new.offsets)
-    differs = n_old != n_new
-    same = np.flatnonzero(~differs)
-    if same.size:
-        counts = n_old[same]
-        a = tl.run_rows(old.offsets[same], counts)
-        b = tl.run_rows(new.offsets[same], counts)
-        gap = np.maximum(np.abs(old.x[a] - new.x[b]), np.abs(old.y[a] - new.y[b])) > step_m
-        gap |= np.abs(old.along[a] - new.along[b]) > 0.01 * old.along[a]
-        gap |= np.abs(old.weight[a] - new.weight[b]) > 0.01
-        owner = np.repeat(np.arange(same.size), counts)
-        differs[same[np.unique(owner[gap])]] = True
+    same, a, b, owner = _matching_rows(old, new)
+    differs = np.ones(len(old.offsets) - 1, dtype=bool)
+    differs[same] = False
+    gap = np.maximum(np.abs(old.x[a] - new.x[b]), np.abs(old.y[a] - new.y[b])) > step_m
+    gap |= np.abs(old.along[a] - new.along[b]) > 0.01 * old.along[a]
+    gap |= np.abs(old.weight[a] - new.weight[b]) > 0.01
+    differs[same[np.unique(owner[gap])]] = True
     return np.flatnonzero(differs).astype(np.int64)
 
 
