@@ -11,11 +11,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from remnant.catalogue import load_catalogue
 from remnant.io.geotiff import read_estimate
 from remnant.store import open_store
+from remnant.survey.transects import traverse_probability
 
 REMNANT = [sys.executable, "-m", "remnant.cli"]
 
@@ -172,3 +174,114 @@ def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
     assert whole_record["evidence_update"] == {"mode": "full", "reason": "asked", "basis": "saved"}
     total, total_full = record["total_remaining"], whole_record["total_remaining"]
     assert abs(total["mean"] - total_full["mean"]) <= 5e-3 * total_full["mean"]
+
+
+@pytest.fixture(scope="module")
+def estimated(tmp_path_factory, world) -> tuple[Path, Path]:
+    """The world's project store and its estimate."""
+    base = tmp_path_factory.mktemp("design")
+    project, out = base / "p.gpkg", base / "estimate"
+    run("init", project)
+    run("import", project, *[p for p in world.iterdir() if p.is_file()])
+    as_of = json.loads((world / "truth" / "parameters.json").read_text())["as_of"]
+    run("estimate", project, "--out", out, "--as-of", as_of, "--no-map")
+    return project, out
+
+
+def test_design_compliance_prints_the_units_to_inspect():
+    done = run("design", "compliance", "--units", "1000", "--confidence", "0.95",
+               "--acceptable", "0.99")  # fmt: skip
+    assert "Inspect 258 of 1,000 units" in done.stdout
+    assert "exact hypergeometric answer: the same" in done.stdout
+    given = run("design", "compliance", "--units", "1000", "--inspected", "258",
+                "--confidence", "0.95").stdout  # fmt: skip
+    assert "at least 99 % of the units are acceptable" in given
+    bad = run("design", "compliance", "--units", "100", "--confidence", "1.5",
+              "--acceptable", "0.9", ok=False)  # fmt: skip
+    assert bad.returncode == 2
+    assert "confidence must lie strictly between 0 and 1, got 1.5" in bad.stderr
+
+
+def test_design_count_prints_what_a_search_leaves_and_the_coverage_needed():
+    flat = run("design", "count", "--coverage", "0.8").stdout
+    assert "flat" in flat and "probability that at most 0 remain: 80 %" in flat
+    needed = run("design", "count", "--confidence", "0.95", "--prior-mean", "2",
+                 "--prior-variance", "6").stdout  # fmt: skip
+    # Gamma(1, 0.5) prior: P(M = 0) = (β + p)/(β + 1) ≥ 0.95 ⇒ p = 0.95·1.5 − 0.5 = 0.925
+    assert "probability 92.5 %" in needed
+    bad = run("design", "count", "--coverage", "0.8", "--prior-mean", "2", ok=False)
+    assert bad.returncode == 2 and "both --prior-mean and --prior-variance" in bad.stderr
+
+
+def test_designs_take_their_inputs_from_a_hazard_area(estimated):
+    project, out = estimated
+    table = pd.read_csv(out / "area_summary.csv", dtype={"area_id": str})
+    row = table.sort_values("expected_remaining").iloc[-1]
+    done = run("design", "count", "--project", project, "--area", row["area_id"],
+               "--estimate", out, "--coverage", "0.9").stdout  # fmt: skip
+    assert f"Hazard area {row['area_id']}" in done
+    assert f"expected items remaining {row['expected_remaining']:,.2f}" in done
+    assert "Gamma-Poisson" in done or "Poisson, mean" in done
+    units = run(
+        "design",
+        "compliance",
+        "--project",
+        project,
+        "--area",
+        row["area_id"],
+        "--unit-area",
+        "100",
+        "--confidence",
+        "0.95",
+        "--acceptable",
+        "0.99",
+    ).stdout
+    n_units = int(re.search(r"Units of 100 m²: ([\d,]+)", units).group(1).replace(",", ""))
+    with open_store(project) as store:
+        area = store.read("hazard_areas", ids=[row["area_id"]])
+    m2 = float(area.to_crs(area.estimate_utm_crs()).area.iloc[0])
+    assert n_units == int(np.ceil(m2 / 100))
+    missing = run("design", "count", "--project", project, "--area", "NO-SUCH",
+                  "--estimate", out, "--coverage", "0.9", ok=False)  # fmt: skip
+    assert missing.returncode == 1 and "no hazard area 'NO-SUCH'" in missing.stderr
+
+
+def test_design_transects_prints_the_spacing_for_a_footprint():
+    done = run("design", "transects", "--probability", "0.9", "--width", "2",
+               "--semi-major", "100", "--semi-minor", "50").stdout  # fmt: skip
+    spacing = float(re.search(r"Walk transects ([\d.,]+) m apart", done).group(1))
+    assert traverse_probability(spacing, 2, 100, 50) == pytest.approx(0.9, abs=2e-3)
+    carrier = run("design", "transects", "--probability", "0.9", "--width", "2",
+                  "--carrier", "M26").stdout  # fmt: skip
+    assert "one M26 footprint, 200 × 100 m" in carrier and "to find 1 item(s) 90 %" in carrier
+    target = ("--semi-major", "10", "--semi-minor", "5", "--density", "0.001")
+    beyond = run("design", "transects", "--probability", "0.999", "--width", "2", *target,
+                 ok=False)  # fmt: skip
+    assert beyond.returncode == 2 and "out of reach" in beyond.stderr
+
+
+def test_areas_proposes_hazard_areas_that_import_as_records(estimated, tmp_path):
+    project, out = estimated
+    done = run("areas", project, "--estimate", out, "--out", tmp_path / "areas").stdout
+    found = re.search(r"Proposed: (\d+) hazard areas \((\d+) confirmed, (\d+) suspected\)", done)
+    assert found and int(found.group(1)) == int(found.group(2)) + int(found.group(3)) > 0
+    suggestions = pd.read_csv(tmp_path / "areas" / "area_suggestions.csv")
+    with open_store(project) as store:
+        recorded = store.read("hazard_areas")
+    assert set(recorded["area_id"]) <= set(suggestions["area_id"])
+    assert set(suggestions["suggestion"]) <= {"new", "reduce", "cancel", "keep", "review",
+                                              "released"}  # fmt: skip
+    copy = tmp_path / "copy.gpkg"
+    copy.write_bytes(project.read_bytes())
+    run("import", copy, tmp_path / "areas" / "proposed_areas.geojson", "--table", "hazard_areas")
+    with open_store(copy) as store:
+        areas = store.read("hazard_areas")
+    proposed = areas[areas["area_id"].str.startswith("PROPOSED-")]
+    assert len(proposed) == int(found.group(1))
+    assert proposed["evidence"].str.startswith("proposed by Remnant").all()
+    bad = tmp_path / "nmas.toml"
+    bad.write_text("[release.tolerable_p_any]\nvalue = 2.0\nsource = 'x'\n", encoding="utf-8")
+    refused = run("areas", project, "--estimate", out, "--standard", bad, ok=False)
+    assert refused.returncode == 1 and "release.tolerable_p_any.value: must be (0, 1)" in (
+        refused.stderr
+    )

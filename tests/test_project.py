@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
+from pyproj import Geod
 
 from remnant import project
-from remnant.errors import ValidationError
+from remnant.errors import NotFoundError, ValidationError
 from remnant.project import export_project, import_files
-from remnant.records.schema import TABLES
+from remnant.records.frame import to_canonical
+from remnant.records.schema import CRS, TABLES
 from remnant.simulate import simulate_world, write_world
 from remnant.store import init_store, open_store
 
@@ -129,3 +133,57 @@ def test_an_update_keeps_the_saved_basis_until_many_records(tmp_path, scenario, 
         assert basis.read_bytes() != saved
         run = project.estimate_project(store, out, as_of=as_of, draw_map=False)
         assert run.evidence["records"] == {} and run.evidence["basis"] == "kept"
+
+
+def _area_store(path: Path):
+    """A store with one hazard area, 0.01° square at 48° N, and three strikes, two inside."""
+
+    def frame(table, data, geometry):
+        return to_canonical(gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geometry, crs=CRS)),
+                            TABLES[table])  # fmt: skip
+
+    areas = frame("hazard_areas", {"area_id": ["HA-1"], "status": ["suspected"]},
+                  [shapely.box(37.0, 48.0, 37.01, 48.01)])  # fmt: skip
+    strikes = frame(
+        "strikes",
+        {"strike_id": ["S1", "S2", "S3"], "date": ["2022-07-07"] * 3,
+         "carrier": ["M26", "M26", "M864"]},
+        [shapely.Point(37.004, 48.004), shapely.Point(37.006, 48.002), shapely.Point(37.5, 48.5)],
+    )  # fmt: skip
+    store = init_store(path)
+    with store.transaction(user="tester", note="fixture") as tx:
+        tx.upsert("hazard_areas", areas, source_file="hazard_areas.geojson")
+        tx.upsert("strikes", strikes, source_file="strikes.csv")
+    return store
+
+
+def test_area_facts_measure_the_area_and_its_strikes(tmp_path):
+    with _area_store(tmp_path / "p.gpkg") as store:
+        facts = project.area_facts(store, "HA-1")
+    # the same square on the WGS 84 ellipsoid (pyproj.Geod), against the UTM area
+    geodesic, _ = Geod(ellps="WGS84").geometry_area_perimeter(shapely.box(37.0, 48.0, 37.01, 48.01))
+    assert facts.area_m2 == pytest.approx(abs(geodesic), rel=2e-3)
+    assert 740 * 1110 * 0.99 < facts.area_m2 < 745 * 1112 * 1.01  # 0.01° ≈ 744 m × 1,112 m here
+    assert facts.carriers == {"M26": 2}
+    assert facts.status == "suspected"
+    assert facts.expected_remaining is None
+
+
+def test_area_facts_read_the_estimate_and_name_what_is_missing(tmp_path):
+    out = tmp_path / "est"
+    out.mkdir()
+    pd.DataFrame({"area_id": ["HA-1"], "expected_remaining": [3.5], "variance": [9.0]}).to_csv(
+        out / "area_summary.csv", index=False
+    )
+    with _area_store(tmp_path / "p.gpkg") as store:
+        facts = project.area_facts(store, "HA-1", out)
+        assert (facts.expected_remaining, facts.variance) == (3.5, 9.0)
+        with pytest.raises(NotFoundError, match="no hazard area 'HA-9'"):
+            project.area_facts(store, "HA-9")
+        with pytest.raises(NotFoundError, match="run remnant estimate first"):
+            project.area_facts(store, "HA-1", tmp_path / "nowhere")
+        pd.DataFrame({"area_id": ["HA-1"], "expected_remaining": [3.5]}).to_csv(
+            out / "area_summary.csv", index=False
+        )
+        with pytest.raises(NotFoundError, match="no variance column"):
+            project.area_facts(store, "HA-1", out)

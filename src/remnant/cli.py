@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import sys
 import time
@@ -30,8 +31,9 @@ from remnant.errors import RemnantError, ValidationError
 if TYPE_CHECKING:
     from remnant.catalogue import Carrier
     from remnant.hazard.estimate import Estimate
-    from remnant.project import ImportReport
+    from remnant.project import AreaFacts, AreaRun, ImportReport
     from remnant.store import Store
+    from remnant.survey.compliance import ComplianceDesign
 
 app = typer.Typer(
     name="remnant",
@@ -404,6 +406,380 @@ def _print_estimate(est: Estimate) -> None:
     console.print(table)
 
 
+# --------------------------------------------------------------------------- areas
+
+StandardOption = Annotated[
+    Path | None,
+    typer.Option("--standard", help="National standard (TOML or YAML); Remnant's default without."),
+]
+
+
+@app.command()
+def areas(
+    project: Annotated[Path, typer.Argument(help="The project store (.gpkg).")],
+    estimate: Annotated[Path, typer.Option(help="The folder remnant estimate wrote.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the proposals; default --estimate.")
+    ] = None,
+    standard: StandardOption = None,
+) -> None:
+    """Propose confirmed and suspected hazardous areas, and compare them with those recorded.
+
+    Areas are drawn where the estimate may leave an item in a block of land, widened
+    by the fade-out distance around direct evidence, by the rules of the national
+    standard (docs/survey.md). Writes proposed_areas.geojson (importable once
+    reviewed) and area_suggestions.csv.
+    """
+    from remnant.project import propose_project_areas
+    from remnant.store import open_store
+    from remnant.survey.standard import load_standard
+
+    rules = load_standard(standard)
+    with open_store(project) as store:
+        run = propose_project_areas(store, estimate, out or estimate, rules)
+    _print_areas(run)
+    for role, path in run.paths.items():
+        console.print(f"  {role:>12}: {path}", highlight=False)
+
+
+def _print_areas(run: AreaRun) -> None:
+    found = run.proposals.areas
+    h = run.standard.hazard_areas
+    confirmed = int((found["status"] == "confirmed").sum())
+    console.print(
+        f"Proposed: [bold]{len(found):,}[/] hazard areas ({confirmed:,} confirmed, "
+        f"{len(found) - confirmed:,} suspected), {found['area_m2'].sum() / 1e6:,.2f} km², "
+        f"holding {_pct(run.proposals.captured)} of the items the estimate expects "
+        f"(blocks of {h.block_m.value:g} m that may hold an item with "
+        f"{_pct(h.p_any_threshold.value)} or more; fade-out {h.fade_out_m.value:g} m; "
+        f"standard: {run.standard.path}).",
+        highlight=False,
+    )
+    table = Table(title="Against the hazard areas recorded")
+    for name in ("suggestion", "areas", "area km²", "items expected", "released km²",
+                 "items left in released land"):  # fmt: skip
+        table.add_column(name, justify="left" if name == "suggestion" else "right")
+    s = run.suggestions
+    for what in ("new", "reduce", "cancel", "keep", "review", "released"):
+        rows = s[s["suggestion"] == what]
+        if len(rows):
+            table.add_row(
+                what, f"{len(rows):,}", f"{rows['area_m2'].sum() / 1e6:,.2f}",
+                f"{rows['expected_items'].sum():,.1f}", f"{rows['released_m2'].sum() / 1e6:,.2f}",
+                f"{rows['released_items'].sum():,.2f}",
+            )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"  reduce / cancel: the part no proposal covers may hold an item with at most "
+        f"{_pct(run.standard.release.tolerable_p_any.value)} probability (the tolerable "
+        "risk); review: released land where the estimate now sees more.",
+        highlight=False,
+    )
+
+
+# --------------------------------------------------------------------------- design
+
+design_app = typer.Typer(
+    help="Sampling designs for survey and quality control (docs/survey.md).",
+    no_args_is_help=True,
+)
+app.add_typer(design_app, name="design")
+
+
+ProjectOption = Annotated[
+    Path | None, typer.Option("--project", help="Project store (.gpkg) holding --area.")
+]
+AreaOption = Annotated[
+    str | None, typer.Option("--area", help="Take the inputs from this hazard area (--project).")
+]
+
+
+@contextmanager
+def _design_inputs() -> Iterator[None]:
+    """A design's out-of-range input as a clear error naming the argument."""
+    try:
+        yield
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@design_app.command("compliance")
+def design_compliance(
+    units: Annotated[
+        int | None, typer.Option(help="Units (lanes, boxes) the cleared area is cut into.")
+    ] = None,
+    confidence: Annotated[
+        float | None, typer.Option(help="Confidence wanted, X (0-1), e.g. 0.95.")
+    ] = None,
+    acceptable: Annotated[
+        float | None, typer.Option(help="Fraction of units that must be acceptable, Y (0-1).")
+    ] = None,
+    inspected: Annotated[
+        int | None,
+        typer.Option(help="Units already inspected and found clean: what they show instead."),
+    ] = None,
+    project: ProjectOption = None,
+    area: AreaOption = None,
+    unit_area: Annotated[
+        float | None, typer.Option(help="With --area: the area of one unit. [m²]", min=1.0)
+    ] = None,
+) -> None:
+    """Accept-on-zero sampling after clearance: how many units to inspect (Bowen and Bennett).
+
+    With --confidence and --acceptable, the units to inspect. With --inspected and one
+    of them, the other: the confidence reached, or the fraction of acceptable units shown.
+    The units are --units, or a hazard area's (--project, --area) cut in --unit-area.
+    """
+    from remnant.survey import compliance as cs
+
+    with _design_inputs():
+        if area is not None:
+            if unit_area is None:
+                raise ValueError("--area needs --unit-area, the area of one unit in m²")
+            units = math.ceil(_area(project, area).area_m2 / unit_area)
+            console.print(f"Units of {unit_area:,.0f} m²: {units:,}.", highlight=False)
+        if units is None:
+            raise ValueError("give --units, or --area with --project and --unit-area")
+        if inspected is None:
+            if confidence is None or acceptable is None:
+                raise ValueError("give --confidence and --acceptable (or --inspected and one)")
+            _print_compliance(cs.compliance_design(units, confidence, acceptable))
+        elif acceptable is not None:
+            x = cs.confidence_of(inspected, units, acceptable)
+            exact = cs.confidence_of(inspected, units, acceptable, exact=True)
+            console.print(
+                f"{inspected:,} of {units:,} units inspected and found clean show with "
+                f"[bold]{_pct(x)}[/] confidence (exact hypergeometric: {_pct(exact)}) that at "
+                f"least {_pct(acceptable)} of the units are acceptable.",
+                highlight=False,
+            )
+        elif confidence is not None:
+            y = cs.acceptable_fraction(inspected, units, confidence)
+            console.print(
+                f"{inspected:,} of {units:,} units inspected and found clean show with "
+                f"{_pct(confidence)} confidence that at least [bold]{_pct(y)}[/] of the units "
+                "are acceptable.",
+                highlight=False,
+            )
+        else:
+            raise ValueError("with --inspected, give --confidence or --acceptable")
+
+
+def _pct(fraction: float) -> str:
+    """A fraction as a percentage to two decimals at most: 0.95 → "95 %", 0.9502 → "95.02 %"."""
+    return f"{100 * fraction:.2f}".rstrip("0").rstrip(".") + " %"
+
+
+def _print_compliance(d: ComplianceDesign) -> None:
+    console.print(
+        f"Inspect [bold]{d.inspect:,}[/] of {d.units:,} units, chosen at random; accept the "
+        f"area if none holds an item. Then you are {_pct(d.confidence)} confident that at "
+        f"least {_pct(d.acceptable)} of its units are acceptable (at most "
+        f"{d.unacceptable_units:,.1f} unacceptable).",
+        highlight=False,
+    )
+    gap = d.inspect_exact - d.inspect
+    differs = (
+        "the same"
+        if gap == 0
+        else f"{d.inspect_exact:,} ({'+' if gap > 0 else '−'}{abs(gap)} unit"
+        f"{'s' if abs(gap) > 1 else ''})"
+    )
+    console.print(
+        f"  Bowen and Bennett (1988) approximation: n = (1 − (1 − X)^(1/D))·(N − (D − 1)/2); "
+        f"exact hypergeometric answer: {differs}; the {d.inspect:,} units give "
+        f"{_pct(d.confidence_exact)} confidence exactly.",
+        highlight=False,
+    )
+
+
+def _area(project: Path | None, area: str | None, estimate: Path | None = None) -> AreaFacts:
+    """The figures of hazard area ``area`` of ``project`` (and of an estimate in ``estimate``)."""
+    from remnant.project import area_facts
+    from remnant.store import open_store
+
+    if project is None:
+        raise typer.BadParameter("--area needs --project PROJECT.gpkg")
+    assert area is not None
+    with open_store(project) as store:
+        facts = area_facts(store, area, estimate)
+    console.print(
+        f"Hazard area {facts.area_id} ({facts.status}): {facts.area_m2:,.0f} m²"
+        + (f", expected items remaining {facts.expected_remaining:,.2f}" if estimate else "")
+        + ".",
+        highlight=False,
+    )
+    return facts
+
+
+@design_app.command("count")
+def design_count(
+    coverage: Annotated[
+        float | None,
+        typer.Option(
+            help="Probability p that the search found a given item: the share of the area "
+            "covered times the detection probability (0-1).",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = None,
+    found: Annotated[int, typer.Option(help="Items the search found.", min=0)] = 0,
+    max_items: Annotated[
+        int, typer.Option(help="Items that may at most remain for the area to pass.", min=0)
+    ] = 0,
+    confidence: Annotated[
+        float | None,
+        typer.Option(help="Without --coverage: the confidence wanted; prints the coverage."),
+    ] = None,
+    prior_mean: Annotated[
+        float | None, typer.Option(help="Gamma-Poisson prior: expected items. [items]")
+    ] = None,
+    prior_variance: Annotated[
+        float | None, typer.Option(help="Gamma-Poisson prior: their variance. [items²]")
+    ] = None,
+    project: ProjectOption = None,
+    area: AreaOption = None,
+    estimate: Annotated[
+        Path | None,
+        typer.Option(help="With --area: the estimate folder whose figures are the prior."),
+    ] = None,
+) -> None:
+    """Items left after a search (Bayesian count, as VSP); or the coverage a search needs.
+
+    The prior is flat unless given: by --prior-mean and --prior-variance, or by the
+    hazard estimate of --area (--project, --estimate).
+    """
+    from remnant.survey import item_count as ic
+
+    with _design_inputs():
+        if area is not None:
+            if estimate is None:
+                raise ValueError("--area needs --estimate DIR for the prior of its items")
+            facts = _area(project, area, estimate)
+            prior_mean, prior_variance = facts.expected_remaining, facts.variance
+        prior: ic.Prior = None
+        if (prior_mean is None) != (prior_variance is None):
+            raise ValueError("give both --prior-mean and --prior-variance, or neither")
+        if prior_mean is not None and prior_variance is not None:
+            prior = ic.GammaPoisson.from_moments(prior_mean, prior_variance)
+        console.print(f"Prior of the items: {_prior_words(prior)}.", highlight=False)
+        if coverage is None:
+            if confidence is None:
+                raise ValueError("give --coverage (what a search did) or --confidence")
+            p = ic.coverage_needed(confidence, max_items, prior)
+            console.print(
+                f"A search that finds nothing must find each item with probability "
+                f"[bold]{_pct(p)}[/] (coverage × detection) for {_pct(confidence)} "
+                f"confidence that at most {max_items} item(s) remain.",
+                highlight=False,
+            )
+            return
+        left = ic.remaining_after_search(coverage, found, prior)
+        sure = left.prob_at_most(max_items)
+        console.print(
+            f"After a search of p = {_pct(coverage)} that found {found}: expected items "
+            f"remaining [bold]{left.mean:,.2f}[/] (90 % interval {left.quantile(0.05):,}–"
+            f"{left.quantile(0.95):,}); probability that at most {max_items} remain: "
+            f"[bold]{_pct(sure)}[/].",
+            highlight=False,
+        )
+
+
+@design_app.command("transects")
+def design_transects(
+    probability: Annotated[
+        float,
+        typer.Option(help="Probability wanted of crossing (and finding items in) the target."),
+    ],
+    width: Annotated[float, typer.Option(help="Width of the swath searched along a transect. [m]")],
+    semi_major: Annotated[
+        float | None, typer.Option(help="Target ellipse: half its long axis. [m]")
+    ] = None,
+    semi_minor: Annotated[
+        float | None, typer.Option(help="Target ellipse: half its short axis. [m]")
+    ] = None,
+    carrier: Annotated[
+        str | None, typer.Option(help="Target: one carrier's footprint, from the catalogue.")
+    ] = None,
+    density: Annotated[
+        float | None,
+        typer.Option(help="Items per m² in the target; with it, the items must also be found."),
+    ] = None,
+    detection_probability: Annotated[
+        float | None,
+        typer.Option(
+            help="Chance an item inside the swath is found; default: technical survey's.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = None,
+    min_items: Annotated[int, typer.Option(help="Items that must be found.", min=1)] = 1,
+    project: ProjectOption = None,
+    area: AreaOption = None,
+) -> None:
+    """Transect spacing to cross, and find items in, a strike footprint (Gilbert et al. 2005).
+
+    The target is an ellipse: --semi-major and --semi-minor, or the footprint of one
+    --carrier, or that of the carrier most reported in a hazard area (--project,
+    --area). With a carrier the items are its expected duds over its footprint.
+    """
+    from remnant.catalogue import load_catalogue
+    from remnant.records.defaults import DETECTION_PROBABILITY_BY_TYPE
+    from remnant.survey.transects import design_transects as design
+
+    with _design_inputs():
+        if area is not None:
+            facts = _area(project, area)
+            if not facts.carriers:
+                raise ValueError(f"no strike reported in {area}: give --carrier or the axes")
+            carrier = next(iter(facts.carriers))
+        if carrier is not None:
+            c = load_catalogue().carrier(carrier)
+            semi_major, semi_minor = c.footprint.length_m / 2, c.footprint.width_m / 2
+            duds = c.expected_duds_per_carrier * c.footprint.share_inside
+            density = density or duds / c.footprint.area_m2
+            console.print(
+                f"Target: one {c.id} footprint, {c.footprint.length_m:,.0f} × "
+                f"{c.footprint.width_m:,.0f} m, {duds:,.1f} expected duds inside "
+                f"({density * 1e4:,.2f} per hectare).",
+                highlight=False,
+            )
+        if semi_major is None or semi_minor is None:
+            raise ValueError("give --semi-major and --semi-minor, --carrier, or --area")
+        p_detect = (
+            DETECTION_PROBABILITY_BY_TYPE["technical_survey"]
+            if detection_probability is None
+            else detection_probability
+        )
+        d = design(probability, width, semi_major, semi_minor, density, p_detect, min_items)
+    found = (
+        ""
+        if d.find_probability is None
+        else f" and to find {min_items} item(s) {_pct(d.find_probability)} "
+        f"(detection probability {_pct(p_detect)})"
+    )
+    console.print(
+        f"Walk transects [bold]{d.spacing:,.1f} m[/] apart (swath {width:g} m, "
+        f"{_pct(d.coverage)} of the ground searched, {d.length_per_km2 / 1000:,.1f} km of "
+        f"transect per km²). The chance to cross the target is {_pct(d.traverse_probability)}"
+        f"{found}.",
+        highlight=False,
+    )
+
+
+def _prior_words(prior: object) -> str:
+    from remnant.survey import item_count as ic
+
+    if isinstance(prior, ic.GammaPoisson):
+        return (
+            f"Gamma-Poisson, mean {prior.mean:,.3g}, variance {prior.variance:,.3g} "
+            f"(shape {prior.shape:.3g}, rate {prior.rate:.3g})"
+        )
+    if isinstance(prior, ic.Poisson):
+        return f"Poisson, mean {prior.mean:,.3g} (the variance given is not above the mean)"
+    return "flat (no prior knowledge of the count, as UXO Estimator)"
+
+
 # --------------------------------------------------------------------------- simulate, demo
 
 
@@ -435,7 +811,7 @@ def demo(
     strikes: Annotated[int, typer.Option(help="Attacks in the synthetic world.")] = 40,
 ) -> None:
     """Simulate a world, build a store from it, summarise it, map it, and estimate its hazard."""
-    from remnant.project import estimate_project, import_files, read_all
+    from remnant.project import estimate_project, import_files, propose_project_areas, read_all
     from remnant.report.maps import plot_overview
     from remnant.simulate import simulate_world, write_world
     from remnant.store import init_store, open_store
@@ -467,6 +843,10 @@ def demo(
     _print_estimate(run.estimate)
     truth = int(world.truth.submunitions["remains"].sum())
     console.print(f"  (the simulated world holds {truth:,} — known here, never to the model)")
+    console.rule("5. Hazard areas proposed from the estimate, against those recorded")
+    with open_store(project) as store:
+        proposed = propose_project_areas(store, out / "estimate", out / "areas")
+    _print_areas(proposed)
     console.rule("Files")
     console.print(f"  scenario (exchange format): {scenario}", highlight=False)
     console.print(f"  ground truth:               {scenario / 'truth'}", highlight=False)
@@ -474,6 +854,7 @@ def demo(
     console.print(f"  map:                        {map_path}", highlight=False)
     console.print(f"  estimate (GeoTIFF):         {run.paths['raster']}", highlight=False)
     console.print(f"  estimate map:               {run.paths['map']}", highlight=False)
+    console.print(f"  proposed hazard areas:      {proposed.paths['proposals']}", highlight=False)
     console.print(f"Done in {time.perf_counter() - start:.1f} s.", highlight=False)
 
 

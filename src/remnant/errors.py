@@ -18,6 +18,14 @@ class StoreError(RemnantError):
     """The project store cannot be created, opened or written."""
 
 
+class StandardError(RemnantError):
+    """The national standard file is malformed: a value missing, unsourced or out of range."""
+
+
+class NotFoundError(RemnantError):
+    """A record or an output asked for by id is not there (a hazard area, an estimate)."""
+
+
 class FormatError(RemnantError):
     """A file cannot be read at all (unknown format, missing required column, ...)."""
 

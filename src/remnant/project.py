@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from remnant.catalogue import Catalogue, load_catalogue
-from remnant.errors import Problem, ValidationError
+from remnant.errors import NotFoundError, Problem, ValidationError
 from remnant.hazard.config import HazardConfig
 from remnant.io import RawTable, read_tables, write_table
 from remnant.records.schema import TABLES
@@ -31,6 +31,8 @@ from remnant.store import Store
 
 if TYPE_CHECKING:
     from remnant.hazard.estimate import Estimate
+    from remnant.survey.delineation import Proposals
+    from remnant.survey.standard import NationalStandard
 
 Progress = Callable[[str, int, int], None]
 """``progress(label, done, total)``."""
@@ -550,3 +552,159 @@ def _run_record(
         "raster_tiles_drawn": drawn,
         "seconds": seconds,
     }
+
+
+# -- a hazard area's figures, for the sampling designs ----------------------------------
+
+
+@dataclass(frozen=True)
+class AreaFacts:
+    """What the store and an estimate say of one hazard area: a design's inputs.
+
+    Parameters
+    ----------
+    area_id, status : str
+        The hazard area and its status.
+    area_m2 : float
+        Its area, in a local UTM projection. [m²]
+    carriers : dict of str to int
+        Carrier types of the strikes reported inside it, with their counts, most
+        frequent first.
+    expected_remaining, variance : float or None
+        The estimate's expected items remaining in it and their variance [items,
+        items²]; None without an estimate.
+    """
+
+    area_id: str
+    status: str
+    area_m2: float
+    carriers: dict[str, int]
+    expected_remaining: float | None = None
+    variance: float | None = None
+
+
+def area_facts(store: Store, area_id: str, estimate_dir: str | Path | None = None) -> AreaFacts:
+    """The figures of hazard area ``area_id``, and its row of an estimate's area summary.
+
+    ``estimate_dir`` is a folder ``remnant estimate`` wrote (its ``area_summary.csv``).
+
+    Raises
+    ------
+    NotFoundError
+        No such hazard area in the store, or none in the estimate (or an estimate
+        written before the summary had a variance).
+    """
+    areas = store.read("hazard_areas", ids=[area_id])
+    if not len(areas):
+        raise NotFoundError(f"no hazard area {area_id!r} in {store.path}")
+    area = areas.iloc[[0]]
+    local = area.to_crs(area.estimate_utm_crs())
+    strikes = store.read("strikes")
+    inside = strikes[strikes.within(area.geometry.iloc[0])]
+    counts = inside["carrier"].value_counts()
+    facts = AreaFacts(
+        area_id=area_id,
+        status=str(area["status"].iloc[0]),
+        area_m2=float(local.geometry.area.iloc[0]),
+        carriers={str(k): int(v) for k, v in counts.items()},
+    )
+    if estimate_dir is None:
+        return facts
+    mean, variance = _estimated_items(Path(estimate_dir) / ESTIMATE_FILES["areas"], area_id)
+    return dataclasses.replace(facts, expected_remaining=mean, variance=variance)
+
+
+def _estimated_items(path: Path, area_id: str) -> tuple[float, float]:
+    """An area's expected items remaining and their variance, from ``area_summary.csv``."""
+    if not path.exists():
+        raise NotFoundError(f"no estimate at {path.parent} (run remnant estimate first)")
+    table = pd.read_csv(path, dtype={"area_id": str})
+    if "variance" not in table.columns:
+        raise NotFoundError(f"{path} has no variance column: run remnant estimate again")
+    row = table[table["area_id"] == area_id]
+    if not len(row):
+        raise NotFoundError(f"no hazard area {area_id!r} in {path}")
+    return float(row["expected_remaining"].iloc[0]), float(row["variance"].iloc[0])
+
+
+# -- hazard areas proposed from the estimate --------------------------------------------
+
+AREA_FILES = {
+    "proposals": "proposed_areas.geojson",
+    "suggestions": "area_suggestions.csv",
+}
+"""The files ``remnant areas`` writes in its output folder, by role."""
+
+
+@dataclass(frozen=True)
+class AreaRun:
+    """What :func:`propose_project_areas` found and wrote.
+
+    Parameters
+    ----------
+    proposals : Proposals
+        The proposed areas, in the estimate's CRS (:mod:`remnant.survey.delineation`).
+    suggestions : geopandas.GeoDataFrame
+        The proposals set against the recorded areas
+        (:func:`remnant.survey.delineation.compare_areas`).
+    standard : NationalStandard
+        The rules used.
+    paths : dict of str to Path
+        The files written, by role (:data:`AREA_FILES`).
+    """
+
+    proposals: Proposals
+    suggestions: gpd.GeoDataFrame
+    standard: NationalStandard
+    paths: dict[str, Path]
+
+
+def propose_project_areas(
+    store: Store,
+    estimate_dir: str | Path,
+    out: str | Path,
+    standard: NationalStandard | None = None,
+) -> AreaRun:
+    """Hazard areas from an estimate and the store's evidence, set against those recorded.
+
+    Writes ``proposed_areas.geojson`` (hazard areas in the exchange format, the numbers
+    behind each as extra properties: importable as they are once reviewed) and
+    ``area_suggestions.csv`` to ``out``.
+    """
+    from remnant.io.geojson import write_geojson
+    from remnant.io.geotiff import read_estimate
+    from remnant.io.summary import write_summary_csv
+    from remnant.records.schema import CRS
+    from remnant.survey.delineation import compare_areas, live_evidence, propose_areas
+    from remnant.survey.standard import load_standard
+
+    standard = standard or load_standard()
+    raster = Path(estimate_dir) / ESTIMATE_FILES["raster"]
+    if not raster.exists():
+        raise NotFoundError(f"no estimate at {raster.parent} (run remnant estimate first)")
+    grid, bands, _ = read_estimate(raster)
+    tables = {n: store.read(n) for n in ("finds", "accidents", "activities", "hazard_areas")}
+    evidence = live_evidence(tables["finds"], tables["accidents"], tables["activities"], grid.crs)
+    rules = standard.hazard_areas
+    mean, p_any = bands["expected_remaining"], bands["p_any"]
+    proposals = propose_areas(grid, mean, p_any, evidence, rules)
+    suggestions = compare_areas(
+        proposals.areas, tables["hazard_areas"].to_crs(grid.crs), grid, mean, p_any,
+        standard.release.tolerable_p_any.value, rules.min_area_m2.value,
+    )  # fmt: skip
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {role: out / name for role, name in AREA_FILES.items()}
+    write_geojson(_as_records(proposals.areas).to_crs(CRS), TABLES["hazard_areas"],
+                  paths["proposals"])  # fmt: skip
+    write_summary_csv(pd.DataFrame(suggestions.drop(columns="geometry")), paths["suggestions"])
+    return AreaRun(proposals, suggestions, standard, paths)
+
+
+def _as_records(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Proposed areas as hazard-area records: ``evidence`` in words, the numbers kept."""
+    words = [
+        f"proposed by Remnant: {n} piece(s) of direct evidence, {items:,.1f} items expected"
+        for n, items in zip(areas["evidence"], areas["expected_items"], strict=True)
+    ]
+    return areas.rename(columns={"evidence": "evidence_points"}).assign(evidence=words)

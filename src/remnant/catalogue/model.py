@@ -191,6 +191,16 @@ class Footprint:
         return math.pi / 4.0 * self.length_m * self.width_m
 
     @property
+    def share_inside(self) -> float:
+        """Share of the submunitions inside the median ellipse, ``1 − e⁻²``. [-]
+
+        The ellipse is the bivariate normal's 2-sigma contour, and the squared
+        Mahalanobis distance of a bivariate normal point is chi-squared with 2 degrees
+        of freedom: ``P(d² ≤ 4) = 1 − exp(−4/2)`` ≈ 0.865.
+        """
+        return -math.expm1(-2.0)
+
+    @property
     def sigma_m(self) -> tuple[float, float]:
         """Standard deviations of the bivariate normal along and across. [m]"""
         return self.length_m / 4.0, self.width_m / 4.0

@@ -145,6 +145,8 @@ def area_table(
     that fall in as many cells.
 
     Columns: ``area_id``, ``status``, ``area_m2`` (its cells' area), ``expected_remaining``,
+    ``variance`` (of the items remaining, at least their mean: what a Gamma–Poisson
+    prior of the area's count is fitted to, :mod:`remnant.survey.item_count`),
     ``p_any``, ``lower``, ``upper``, ``from_background`` (expected items of unrecorded
     attacks).
     """
@@ -163,13 +165,15 @@ def area_table(
         moments.background_items, moments.background_cluster * integrals.area_cells
     )
     var += bg * clustered + moments.background_rel_var * bg**2
-    p_any, lower, upper = bands(mu, np.maximum(var, mu), level=moments.level)
+    var = np.maximum(var, mu)
+    p_any, lower, upper = bands(mu, var, level=moments.level)
     return pd.DataFrame(
         {
             "area_id": areas["area_id"].to_numpy(dtype=object),
             "status": areas["status"].to_numpy(dtype=object),
             "area_m2": integrals.area_cells * cell_area_m2,
             "expected_remaining": mu,
+            "variance": var,
             "p_any": p_any,
             "lower": lower,
             "upper": upper,
