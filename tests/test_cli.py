@@ -193,6 +193,9 @@ def test_design_compliance_prints_the_units_to_inspect():
                "--acceptable", "0.99")  # fmt: skip
     assert "Inspect 258 of 1,000 units" in done.stdout
     assert "exact hypergeometric answer: the same" in done.stdout
+    few = run("design", "compliance", "--units", "12", "--confidence", "0.9",
+              "--acceptable", "0.5").stdout  # fmt: skip
+    assert "Inspect 4 of 12 units" in few and "answer: 3 (1 unit fewer)" in few
     given = run("design", "compliance", "--units", "1000", "--inspected", "258",
                 "--confidence", "0.95").stdout  # fmt: skip
     assert "at least 99 % of the units are acceptable" in given
@@ -265,6 +268,8 @@ def test_areas_proposes_hazard_areas_that_import_as_records(estimated, tmp_path)
     done = run("areas", project, "--estimate", out, "--out", tmp_path / "areas").stdout
     found = re.search(r"Proposed: (\d+) hazard areas \((\d+) confirmed, (\d+) suspected\)", done)
     assert found and int(found.group(1)) == int(found.group(2)) + int(found.group(3)) > 0
+    picture = (tmp_path / "areas" / "proposed_areas.png").read_bytes()
+    assert picture.startswith(b"\x89PNG") and len(picture) > 20_000
     suggestions = pd.read_csv(tmp_path / "areas" / "area_suggestions.csv")
     with open_store(project) as store:
         recorded = store.read("hazard_areas")
@@ -285,3 +290,48 @@ def test_areas_proposes_hazard_areas_that_import_as_records(estimated, tmp_path)
     assert refused.returncode == 1 and "release.tolerable_p_any.value: must be (0, 1)" in (
         refused.stderr
     )
+
+
+def test_release_decides_routes_and_writes_handover_pages(estimated, tmp_path):
+    project, out = estimated
+    done = run("release", project, "--estimate", out, "--out", tmp_path / "r",
+               "--owner", "Village council").stdout  # fmt: skip
+    assert "Release decisions (tolerable risk 5 %)" in done
+    decisions = pd.read_csv(tmp_path / "r" / "release_decisions.csv")
+    with open_store(project) as store:
+        recorded = store.read("hazard_areas")
+    assert sorted(decisions["area_id"]) == sorted(recorded["area_id"])
+    active = decisions[decisions["status"].isin(["suspected", "confirmed", "in_progress"])]
+    assert set(active["recommended"]) <= {"cancel", "reduce", "clear"}
+    for row in active.to_dict("records"):  # the least work within the tolerable risk
+        tolerable = [r for r in ("cancel", "reduce", "clear") if row.get(f"{r}_p_any", 1) <= 0.05]
+        assert row["recommended"] == (tolerable[0] if tolerable else "clear")
+    released = decisions[~decisions.index.isin(active.index)]
+    ready = released[(released["status"] == "cleared") & (released["p_any"] <= 0.05)]
+    pages = sorted(p.stem for p in (tmp_path / "r" / "handover").glob("*.html"))
+    assert pages == sorted(ready["area_id"])
+    one = recorded["area_id"].iloc[0]
+    run("release", project, "--estimate", out, "--out", tmp_path / "one", "--handover", one)
+    page = (tmp_path / "one" / "handover" / f"{one}.html").read_text(encoding="utf-8")
+    assert f"Handover of released land — {one}" in page
+
+
+def test_history_shows_an_areas_life_and_import_refuses_a_wrong_step(tmp_path):
+    def area(status: str, evidence: str) -> Path:
+        feature = {"type": "Feature",
+                   "properties": {"area_id": "HA-1", "status": status, "evidence": evidence},
+                   "geometry": {"type": "Polygon", "coordinates": [[[37, 48], [37.01, 48],
+                                [37.01, 48.01], [37, 48.01], [37, 48]]]}}  # fmt: skip
+        path = tmp_path / f"{status}.geojson"
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+        return path
+
+    project = tmp_path / "p.gpkg"
+    run("init", project)
+    table = ("--table", "hazard_areas")
+    run("import", project, area("confirmed", "2 x M77 found"), *table)
+    refused = run("import", project, area("cancelled", "nothing seen"), *table, ok=False)
+    assert refused.returncode == 2 and "cannot be cancelled" in refused.stderr
+    run("import", project, area("cleared", "BAC, 12 x M77"), *table)
+    life = run("history", project, "HA-1").stdout
+    assert life.index("confirmed") < life.index("cleared") and "cancelled" not in life

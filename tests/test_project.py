@@ -187,3 +187,48 @@ def test_area_facts_read_the_estimate_and_name_what_is_missing(tmp_path):
         )
         with pytest.raises(NotFoundError, match="no variance column"):
             project.area_facts(store, "HA-1", out)
+
+
+def _area_file(path: Path, status: str, evidence: str | None, day: str) -> Path:
+    feature = {
+        "type": "Feature",
+        "properties": {"area_id": "HA-1", "status": status, "evidence": evidence,
+                       "status_date": day},
+        "geometry": shapely.geometry.mapping(shapely.box(37.0, 48.0, 37.01, 48.01)),
+    }  # fmt: skip
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}),
+                    encoding="utf-8")  # fmt: skip
+    return path
+
+
+def test_an_areas_life_is_checked_on_import_and_kept_in_the_audit_trail(tmp_path):
+    steps = [("suspected", "NTS: villagers saw bomblets", "2024-01-10", "ok"),
+             ("confirmed", "TS: 3 x M77 found", "2024-02-01", "ok"),
+             ("cancelled", "TS: 3 x M77 found", "2024-02-05", "rests on direct evidence"),
+             ("in_progress", "TS: 3 x M77 found", "2024-03-01", "ok"),
+             ("cleared", "BAC done, 41 x M77", "2024-05-30", "ok"),
+             ("confirmed", "BAC done, 41 x M77", "2025-01-05", "only on new evidence"),
+             ("confirmed", "farmer found 1 x M77 in 2025", "2025-01-05", "ok")]  # fmt: skip
+    project_file = tmp_path / "p.gpkg"
+    init_store(project_file).close()
+    for k, (status, evidence, day, outcome) in enumerate(steps):
+        path = _area_file(tmp_path / f"step{k}.geojson", status, evidence, day)
+        with open_store(project_file) as store:
+            if outcome == "ok":
+                import_files(store, [path], table="hazard_areas", user=f"user{k}", today=TODAY)
+                continue
+            before = project.area_history(store, "HA-1")
+            with pytest.raises(ValidationError) as refused:
+                import_files(store, [path], table="hazard_areas", user=f"user{k}", today=TODAY)
+            problem = refused.value.problems[0]
+            assert (problem.row, problem.column) == (1, "status") and outcome in problem.reason
+            pd.testing.assert_frame_equal(project.area_history(store, "HA-1"), before)
+    with open_store(project_file) as store:
+        history = project.area_history(store, "HA-1")
+        with pytest.raises(NotFoundError):
+            project.area_history(store, "HA-9")
+    kept = [s for s in steps if s[3] == "ok"]
+    assert list(history["status"]) == [s[0] for s in kept]
+    assert list(history["evidence"]) == [s[1] for s in kept]
+    assert list(history["status_date"]) == [s[2] for s in kept]
+    assert list(history["user"]) == [f"user{k}" for k, s in enumerate(steps) if s[3] == "ok"]

@@ -31,7 +31,7 @@ from remnant.errors import RemnantError, ValidationError
 if TYPE_CHECKING:
     from remnant.catalogue import Carrier
     from remnant.hazard.estimate import Estimate
-    from remnant.project import AreaFacts, AreaRun, ImportReport
+    from remnant.project import AreaFacts, AreaRun, ImportReport, ReleaseRun
     from remnant.store import Store
     from remnant.survey.compliance import ComplianceDesign
 
@@ -477,6 +477,97 @@ def _print_areas(run: AreaRun) -> None:
     )
 
 
+@app.command()
+def release(
+    project: Annotated[Path, typer.Argument(help="The project store (.gpkg).")],
+    estimate: Annotated[Path, typer.Option(help="The folder remnant estimate wrote.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the decisions; default --estimate.")
+    ] = None,
+    standard: StandardOption = None,
+    owner: Annotated[
+        str | None, typer.Option(help="Who takes on the residual risk (named on handover pages).")
+    ] = None,
+    handover: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Write the handover page of this area (repeat); default: every cleared one."
+        ),
+    ] = None,
+) -> None:
+    """Release decisions: the route for each active hazard area, and handover pages.
+
+    For each active area the route (cancel, reduce, clear) and the residual risk each
+    leaves against the national standard's tolerable risk; for released land the risk
+    the estimate sees now, and an IMAS 08.30 handover page per cleared area within it.
+    """
+    from remnant.project import release_project
+    from remnant.store import open_store
+    from remnant.survey.standard import load_standard
+
+    rules = load_standard(standard)
+    with open_store(project) as store:
+        run = release_project(store, estimate, out or estimate, rules, owner=owner,
+                              handover=handover)  # fmt: skip
+    _print_release(run)
+
+
+def _print_release(run: ReleaseRun) -> None:
+    d = run.decisions
+    tolerable = run.standard.release.tolerable_p_any.value
+    table = Table(title=f"Release decisions (tolerable risk {_pct(tolerable)})")
+    for name in ("area", "status", "m²", "items expected", "P(any)", "recommended",
+                 "P(any) left by it"):  # fmt: skip
+        table.add_column(
+            name, justify="left" if name in ("area", "status", "recommended") else "right"
+        )
+    active = d[d["status"].isin(("suspected", "confirmed", "in_progress"))]
+    for row in active.to_dict("records"):
+        left = row.get(f"{row['recommended']}_p_any")
+        table.add_row(
+            str(row["area_id"]), str(row["status"]), f"{row['area_m2']:,.0f}",
+            f"{row['expected_items']:,.2f}", _pct(row["p_any"]), str(row["recommended"]),
+            "" if left is None else _pct(float(left)),
+        )  # fmt: skip
+    console.print(table)
+    done = d[~d.index.isin(active.index)]
+    over = int((done["recommended"] == "review").sum())
+    console.print(
+        f"Released land: {len(done):,} areas; {len(done) - over:,} within the tolerable risk, "
+        f"{over:,} above it (to review). Handover pages: {len(run.handovers):,}.",
+        highlight=False,
+    )
+    console.print(f"  decisions: {run.path}", highlight=False)
+    for page in run.handovers[:3]:
+        console.print(f"  handover:  {page}", highlight=False)
+    if len(run.handovers) > 3:
+        console.print(f"  … and {len(run.handovers) - 3:,} more in {run.handovers[0].parent}")
+
+
+@app.command()
+def history(
+    project: Annotated[Path, typer.Argument(help="The project store (.gpkg).")],
+    area_id: Annotated[str, typer.Argument(help="The hazard area.")],
+) -> None:
+    """The life of a hazard area: each status it has had, when, by whom, on what evidence.
+
+    Status changes are checked on import (suspected, confirmed, in progress, then
+    cancelled, reduced or cleared; released land opens again only on new evidence).
+    """
+    from remnant.project import area_history
+    from remnant.store import open_store
+
+    with open_store(project) as store:
+        life = area_history(store, area_id)
+    table = Table(title=f"Hazard area {area_id}")
+    for name in ("written (UTC)", "status", "status date", "evidence", "by", "file"):
+        table.add_column(name)
+    for row in life.astype(object).where(life.notna(), "").to_dict("records"):
+        table.add_row(*(str(row[k]) for k in ("at", "status", "status_date", "evidence", "user",
+                                               "source_file")))  # fmt: skip
+    console.print(table)
+
+
 # --------------------------------------------------------------------------- design
 
 design_app = typer.Typer(
@@ -579,12 +670,8 @@ def _print_compliance(d: ComplianceDesign) -> None:
         highlight=False,
     )
     gap = d.inspect_exact - d.inspect
-    differs = (
-        "the same"
-        if gap == 0
-        else f"{d.inspect_exact:,} ({'+' if gap > 0 else '−'}{abs(gap)} unit"
-        f"{'s' if abs(gap) > 1 else ''})"
-    )
+    units = f"{abs(gap)} unit{'s' if abs(gap) > 1 else ''} {'more' if gap > 0 else 'fewer'}"
+    differs = "the same" if gap == 0 else f"{d.inspect_exact:,} ({units})"
     console.print(
         f"  Bowen and Bennett (1988) approximation: n = (1 − (1 − X)^(1/D))·(N − (D − 1)/2); "
         f"exact hypergeometric answer: {differs}; the {d.inspect:,} units give "
@@ -811,7 +898,13 @@ def demo(
     strikes: Annotated[int, typer.Option(help="Attacks in the synthetic world.")] = 40,
 ) -> None:
     """Simulate a world, build a store from it, summarise it, map it, and estimate its hazard."""
-    from remnant.project import estimate_project, import_files, propose_project_areas, read_all
+    from remnant.project import (
+        estimate_project,
+        import_files,
+        propose_project_areas,
+        read_all,
+        release_project,
+    )
     from remnant.report.maps import plot_overview
     from remnant.simulate import simulate_world, write_world
     from remnant.store import init_store, open_store
@@ -847,6 +940,10 @@ def demo(
     with open_store(project) as store:
         proposed = propose_project_areas(store, out / "estimate", out / "areas")
     _print_areas(proposed)
+    console.rule("6. Release decisions and handover")
+    with open_store(project) as store:
+        released = release_project(store, out / "estimate", out / "areas", areas=proposed)
+    _print_release(released)
     console.rule("Files")
     console.print(f"  scenario (exchange format): {scenario}", highlight=False)
     console.print(f"  ground truth:               {scenario / 'truth'}", highlight=False)
@@ -855,6 +952,9 @@ def demo(
     console.print(f"  estimate (GeoTIFF):         {run.paths['raster']}", highlight=False)
     console.print(f"  estimate map:               {run.paths['map']}", highlight=False)
     console.print(f"  proposed hazard areas:      {proposed.paths['proposals']}", highlight=False)
+    console.print(f"  release decisions:          {released.path}", highlight=False)
+    if released.handovers:
+        console.print(f"  a handover page:            {released.handovers[0]}", highlight=False)
     console.print(f"Done in {time.perf_counter() - start:.1f} s.", highlight=False)
 
 

@@ -32,6 +32,7 @@ from remnant.store import Store
 if TYPE_CHECKING:
     from remnant.hazard.estimate import Estimate
     from remnant.survey.delineation import Proposals
+    from remnant.survey.release import ReleaseDecision
     from remnant.survey.standard import NationalStandard
 
 Progress = Callable[[str, int, int], None]
@@ -108,6 +109,7 @@ def import_files(
         today=today or datetime.now(UTC).date(),
         repair=repair,
         known_activity_ids=frozenset(store.ids("activities")) | _batch_activity_ids(raws),
+        area_statuses=_area_statuses(store) if any(_is_areas(r) for r in raws) else None,
     )
     checked = [(raw, validate(raw, context)) for raw in raws]
     report = ImportReport()
@@ -121,6 +123,17 @@ def import_files(
         raise ValidationError(report.problems)
     _write(store, checked, report, user, progress)
     return report
+
+
+def _is_areas(raw: RawTable) -> bool:
+    return raw.spec.name == "hazard_areas"
+
+
+def _area_statuses(store: Store) -> dict[str, tuple[str, str | None]]:
+    """Status and evidence of each stored hazard area: what a new status must follow."""
+    areas = store.read("hazard_areas")
+    evidence = [None if pd.isna(e) else str(e) for e in areas["evidence"]]
+    return dict(zip(areas["area_id"], zip(areas["status"], evidence, strict=True), strict=True))
 
 
 def _batch_activity_ids(raws: list[RawTable]) -> frozenset[str]:
@@ -632,6 +645,7 @@ def _estimated_items(path: Path, area_id: str) -> tuple[float, float]:
 AREA_FILES = {
     "proposals": "proposed_areas.geojson",
     "suggestions": "area_suggestions.csv",
+    "map": "proposed_areas.png",
 }
 """The files ``remnant areas`` writes in its output folder, by role."""
 
@@ -668,8 +682,9 @@ def propose_project_areas(
     """Hazard areas from an estimate and the store's evidence, set against those recorded.
 
     Writes ``proposed_areas.geojson`` (hazard areas in the exchange format, the numbers
-    behind each as extra properties: importable as they are once reviewed) and
-    ``area_suggestions.csv`` to ``out``.
+    behind each as extra properties: importable as they are once reviewed),
+    ``area_suggestions.csv`` and ``proposed_areas.png`` (the proposals over the
+    estimate, beside the recorded areas) to ``out``.
     """
     from remnant.io.geojson import write_geojson
     from remnant.io.geotiff import read_estimate
@@ -698,6 +713,10 @@ def propose_project_areas(
     write_geojson(_as_records(proposals.areas).to_crs(CRS), TABLES["hazard_areas"],
                   paths["proposals"])  # fmt: skip
     write_summary_csv(pd.DataFrame(suggestions.drop(columns="geometry")), paths["suggestions"])
+    from remnant.report.maps import plot_areas
+
+    plot_areas(raster, proposals.areas, tables["hazard_areas"], paths["map"],
+               title=f"Remnant — hazard areas proposed from {raster}")  # fmt: skip
     return AreaRun(proposals, suggestions, standard, paths)
 
 
@@ -708,3 +727,187 @@ def _as_records(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         for n, items in zip(areas["evidence"], areas["expected_items"], strict=True)
     ]
     return areas.rename(columns={"evidence": "evidence_points"}).assign(evidence=words)
+
+
+# -- release decisions and handover ------------------------------------------------------
+
+RELEASE_FILE = "release_decisions.csv"
+"""The table ``remnant release`` writes in its output folder."""
+
+HANDOVER_DIR = "handover"
+"""Where ``remnant release`` writes a handover page per cleared area."""
+
+
+@dataclass(frozen=True)
+class ReleaseRun:
+    """What :func:`release_project` decided and wrote.
+
+    Parameters
+    ----------
+    decisions : pandas.DataFrame
+        One row per recorded hazard area (module :mod:`remnant.survey.release`).
+    handovers : list of Path
+        The handover pages written.
+    path : Path
+        The decisions table.
+    standard : NationalStandard
+        The rules used.
+    """
+
+    decisions: pd.DataFrame
+    handovers: list[Path]
+    path: Path
+    standard: NationalStandard
+
+
+def release_project(
+    store: Store,
+    estimate_dir: str | Path,
+    out: str | Path,
+    standard: NationalStandard | None = None,
+    *,
+    owner: str | None = None,
+    handover: Sequence[str] | None = None,
+    areas: AreaRun | None = None,
+) -> ReleaseRun:
+    """Release routes for the active hazard areas; residual risk and handover for the cleared.
+
+    Writes ``release_decisions.csv`` and, per cleared area whose residual risk is within
+    the tolerable (or per area ``handover`` names), an IMAS 08.30 handover page
+    ``handover/<area_id>.html`` to ``out``.
+    ``owner`` is who takes the residual risk on (named on the pages). ``areas`` is
+    the run of :func:`propose_project_areas` on the same estimate, if one was made.
+    """
+    from remnant.io.summary import write_summary_csv
+    from remnant.records.defaults import DETECTION_PROBABILITY_BY_TYPE
+    from remnant.survey.release import AreaFigures, release_routes
+    from remnant.survey.standard import load_standard
+
+    standard = standard or load_standard()
+    areas = areas or propose_project_areas(store, estimate_dir, out, standard)
+    summary = pd.read_csv(Path(estimate_dir) / ESTIMATE_FILES["areas"], dtype={"area_id": str})
+    judged = pd.DataFrame(areas.suggestions.drop(columns="geometry"))
+    rows = summary.merge(judged[judged["suggestion"] != "new"], on=["area_id", "status"],
+                         suffixes=("", "_polygon"))  # fmt: skip
+    tolerable = standard.release.tolerable_p_any.value
+    detection = DETECTION_PROBABILITY_BY_TYPE["clearance"]
+    records = []
+    for record in rows.to_dict("records"):
+        row = {str(k): v for k, v in record.items()}
+        figures = AreaFigures(*(float(row[k]) for k in _FIGURES))
+        records.append(_decision_row(row, release_routes(figures, tolerable, detection),
+                                     tolerable))  # fmt: skip
+    decisions = pd.DataFrame(records)
+    out = Path(out)
+    path = out / RELEASE_FILE
+    write_summary_csv(decisions, path)
+    ready = (decisions["status"] == "cleared") & (decisions["recommended"] == "hand over")
+    wanted = list(handover) if handover is not None else list(decisions.loc[ready, "area_id"])
+    pages = [_handover(store, estimate_dir, out, a, decisions, standard, owner) for a in wanted]
+    return ReleaseRun(decisions, pages, path, standard)
+
+
+_ACTIVE = ("suspected", "confirmed", "in_progress")
+
+_FIGURES = ("area_m2", "expected_remaining", "variance", "p_any", "released_m2",
+            "released_items", "released_p_any_upper")  # fmt: skip
+"""The columns of an area's row that make its :class:`remnant.survey.release.AreaFigures`."""
+
+
+def _decision_row(
+    row: dict[str, Any], decision: ReleaseDecision, tolerable: float
+) -> dict[str, object]:
+    """One area's row of ``release_decisions.csv``."""
+    p_any = float(row["p_any"])
+    out: dict[str, object] = {
+        "area_id": row["area_id"], "status": row["status"], "area_m2": row["area_m2"],
+        "expected_items": row["expected_remaining"], "p_any": p_any,
+        "lower": row["lower"], "upper": row["upper"],
+    }  # fmt: skip
+    if row["status"] in _ACTIVE:
+        out["recommended"] = decision.recommended
+        out["reason"] = decision.reason
+        for route in decision.routes:
+            out[f"{route.name}_released_m2"] = route.released_m2
+            out[f"{route.name}_items"] = route.expected_items
+            out[f"{route.name}_p_any"] = route.p_any
+    else:  # released already: the residual risk the estimate sees now
+        ok = p_any <= tolerable
+        out["recommended"] = "hand over" if ok else "review"
+        out["reason"] = (
+            f"residual risk {p_any:.1%} {'within' if ok else 'above'} the tolerable {tolerable:.1%}"
+        )
+    return out
+
+
+def _handover(
+    store: Store,
+    estimate_dir: str | Path,
+    out: Path,
+    area_id: str,
+    decisions: pd.DataFrame,
+    standard: NationalStandard,
+    owner: str | None,
+) -> Path:
+    """Write the handover page of one area (:mod:`remnant.report.handover`)."""
+    from remnant.io.summary import read_json
+    from remnant.report.handover import handover_record, write_handover_html
+
+    row = decisions[decisions["area_id"] == area_id]
+    if not len(row):
+        raise NotFoundError(f"no hazard area {area_id!r} in {store.path}")
+    area = store.read("hazard_areas", ids=[area_id])
+    tables = {n: store.read(n) for n in ("activities", "finds")}
+    as_of = str(read_json(Path(estimate_dir) / ESTIMATE_FILES["record"])["as_of"])
+    first = row.iloc[0]
+    residual = {"expected_items": float(first["expected_items"]), "p_any": float(first["p_any"])}
+    record = handover_record(area, tables["activities"], tables["finds"], residual, standard,
+                             as_of, owner)  # fmt: skip
+    return write_handover_html(record, out / HANDOVER_DIR / f"{area_id}.html")
+
+
+# -- a hazard area's life ---------------------------------------------------------------
+
+
+def area_history(store: Store, area_id: str) -> pd.DataFrame:
+    """The statuses a hazard area has had, oldest first, from the store's audit trail.
+
+    One row when it was first written and one per change of its status or evidence:
+    ``at`` (when Remnant wrote it, UTC), ``user``, ``source_file``, ``status``,
+    ``evidence`` and ``status_date`` (the record's extra column of that name, the day
+    of the change as the field team gives it, when there is one). The first status
+    is the record's as first written: the current one, taken back through the
+    changes (:mod:`remnant.records.lifecycle`).
+
+    Raises
+    ------
+    NotFoundError
+        No such hazard area in the store.
+    """
+    current = store.read("hazard_areas", ids=[area_id])
+    if not len(current):
+        raise NotFoundError(f"no hazard area {area_id!r} in {store.path}")
+    trail = store.audit()
+    trail = trail[(trail["table_name"] == "hazard_areas") & (trail["record_id"] == area_id)]
+    trail = trail.sort_values("id")
+    state = {key: _value(current[key].iloc[0]) for key in ("status", "evidence", "status_date")
+             if key in current.columns}  # fmt: skip
+    rows = []
+    for entry in reversed(trail.to_dict("records")):  # newest first: undo each change
+        changes = entry["changes"] or {}
+        if entry["changes"] is None or any(k in changes for k in ("status", "evidence")):
+            rows.append({**_who(entry), **state})
+        for key, (old, _new) in changes.items():
+            if key in ("status", "evidence", "status_date"):
+                state[key] = old
+    frame = pd.DataFrame(rows[::-1], columns=["at", "user", "source_file", "status", "evidence",
+                                              "status_date"])  # fmt: skip
+    return frame
+
+
+def _who(entry: Mapping[str, Any]) -> dict[str, object]:
+    return {"at": entry["at"], "user": entry["user"], "source_file": entry["source_file"]}
+
+
+def _value(value: object) -> object:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -27,6 +27,7 @@ from remnant.errors import Problem
 from remnant.io.raw import RawTable, normalise_name
 from remnant.records.coordinates import swapped_outliers
 from remnant.records.frame import empty_frame, to_canonical
+from remnant.records.lifecycle import transition_problem
 from remnant.records.schema import CRS, Column, TableSpec
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -48,12 +49,16 @@ class ValidationContext:
     known_activity_ids : frozenset of str, optional
         Activity ids known to the store or the same import; a find naming another
         activity gets a warning (it may arrive later), not a rejection.
+    area_statuses : mapping of str to (str, str or None), optional
+        Status and evidence of each hazard area in the store: a row that changes an
+        area's status is checked against its life (:mod:`remnant.records.lifecycle`).
     """
 
     catalogue: Catalogue
     today: date
     repair: bool = False
     known_activity_ids: frozenset[str] | None = None
+    area_statuses: Mapping[str, tuple[str, str | None]] | None = None
 
 
 @dataclass
@@ -125,6 +130,7 @@ def validate(raw: RawTable, context: ValidationContext) -> Validated:
     _check_date_order(raw.spec, values, found)
     geometry = _check_geometry(raw, values, found, context)
     _check_references(raw, found, context)
+    _check_lifecycle(raw, values, found, context)
     keep = ~found.bad
     data = {name: series[keep] for name, series in values.items()}
     for name in _extra_names(raw):
@@ -440,3 +446,28 @@ def _check_references(raw: RawTable, found: _Collector, ctx: ValidationContext) 
     unknown = (ids.notna() & ~ids.isin(ctx.known_activity_ids)).to_numpy()
     reason = "activity_id names no known activity (accepted; import the activity too)"
     found.reject(unknown, "activity_id", reason, ids, warn=True)
+
+
+def _check_lifecycle(
+    raw: RawTable, values: dict[str, pd.Series], found: _Collector, ctx: ValidationContext
+) -> None:
+    """Reject a hazard area whose new status may not follow its stored one."""
+    if raw.spec.name != "hazard_areas" or not ctx.area_statuses:
+        return
+    ids, status = values["area_id"], values["status"]
+    evidence = values.get("evidence", pd.Series([None] * len(raw), index=ids.index))
+    reasons: dict[int, str] = {}
+    for i, (area, new, text) in enumerate(zip(ids, status, evidence, strict=True)):
+        stored = ctx.area_statuses.get(str(area)) if isinstance(area, str) else None
+        if stored is None or not isinstance(new, str):
+            continue
+        why = transition_problem(stored[0], new, _given(text) and text != stored[1])
+        if why is not None:
+            reasons[i] = f"{why} (stored: {stored[0]})"
+    mask = np.zeros(len(raw), dtype=bool)
+    mask[list(reasons)] = True
+    found.reject(mask, "status", lambda i: reasons[i], status)
+
+
+def _given(text: object) -> bool:
+    return isinstance(text, str) and bool(text.strip())

@@ -290,3 +290,73 @@ def _draw_points(ax: Axes, t: Mapping[str, gpd.GeoDataFrame]) -> None:
                 frame.geometry.x, frame.geometry.y, s=size, marker=marker, c=colour,
                 linewidths=0.6, zorder=5, label=name,
             )  # fmt: skip
+
+
+def plot_areas(
+    raster: str | Path,
+    proposals: gpd.GeoDataFrame,
+    recorded: gpd.GeoDataFrame,
+    path: str | Path,
+    *,
+    title: str = "Remnant — proposed hazard areas",
+    max_pixels: int = 1600,
+) -> Path:
+    """Draw the proposed hazard areas over the estimate, beside the areas recorded.
+
+    The estimate's expected items per hectare (read from the GeoTIFF's overviews, as
+    :func:`plot_estimate` does) under the outlines of the proposed confirmed and
+    suspected areas and, filled, the recorded ones by status.
+
+    Parameters
+    ----------
+    raster : path
+        The ``estimate.tif`` the proposals come from.
+    proposals, recorded : geopandas.GeoDataFrame
+        Proposed (``status`` confirmed or suspected) and recorded hazard areas.
+    path : path
+        The PNG to write.
+    title : str
+        Title of the figure.
+    max_pixels : int
+        Long side of the image of the estimate. [pixels]
+    """
+    with rasterio.open(raster) as src:
+        scale = max(1, -(-max(src.width, src.height) // max_pixels))
+        shape = (max(1, src.height // scale), max(1, src.width // scale))
+        expected = src.read(1, out_shape=shape, resampling=Resampling.average, masked=True)
+        per_ha = expected.astype(np.float64) * (1e4 / abs(src.transform.a) ** 2)
+        left, bottom, right, top = src.bounds
+        crs = src.crs
+    fig, ax = plt.subplots(figsize=(11, 9), dpi=100, layout="constrained")
+    positive = np.ma.masked_less_equal(per_ha, 0)
+    vmax = float(positive.max()) if positive.count() else 1.0
+    image = ax.imshow(
+        positive,
+        extent=(left, right, bottom, top),
+        norm=LogNorm(vmin=max(vmax * 1e-5, 1e-6), vmax=max(vmax, 1e-5)),
+        cmap="Greys",
+        interpolation="nearest",
+    )
+    fig.colorbar(image, ax=ax, shrink=0.7, label="expected unexploded items per hectare")
+    handles: list[Patch | Line2D] = []
+    if len(recorded):
+        handles += _draw_polygons(ax, recorded.to_crs(crs), "status", HAZARD_COLOURS, 0.45,
+                                  "recorded")  # fmt: skip
+    for status, colour in (("confirmed", "#a50f15"), ("suspected", "#fd8d3c")):
+        group = proposals[proposals["status"] == status]
+        if len(group):
+            group.to_crs(crs).boundary.plot(ax=ax, color=colour, linewidth=1.0)
+            label = f"proposed {status} ({len(group):,}, {group['area_m2'].sum() / 1e6:,.1f} km²)"
+            handles.append(Line2D([], [], color=colour, linewidth=1.5, label=label))
+    ax.set_xlim(left, right)
+    ax.set_ylim(bottom, top)
+    _scale_bar(ax)
+    ax.set_xlabel(f"Easting [m], {crs.to_string()}")
+    ax.set_ylabel("Northing [m]")
+    ax.ticklabel_format(style="plain")
+    ax.legend(handles=handles, loc="upper right", fontsize=8)
+    fig.suptitle(title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)
