@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -213,10 +214,8 @@ def plot_estimate(
         Long side of the overview image. [pixels]
     """
     with rasterio.open(raster) as src:
+        per_ha = _items_per_hectare(src, max_pixels)
         scale = max(1, -(-max(src.width, src.height) // max_pixels))
-        shape = (max(1, src.height // scale), max(1, src.width // scale))
-        expected = src.read(1, out_shape=shape, resampling=Resampling.average, masked=True)
-        per_ha = expected.astype(np.float64) * (1e4 / abs(src.transform.a) ** 2)
         left, bottom, right, top = src.bounds
         crs = src.crs
         row, col = _hottest(src, scale)
@@ -230,16 +229,7 @@ def plot_estimate(
     fig, (ax, zoom) = plt.subplots(
         1, 2, figsize=(16, 8), dpi=100, width_ratios=(1.15, 1), layout="constrained"
     )
-    positive = np.ma.masked_less_equal(per_ha, 0)
-    vmax = float(positive.max()) if positive.count() else 1.0
-    image = ax.imshow(
-        positive,
-        extent=(left, right, bottom, top),
-        norm=LogNorm(vmin=max(vmax * 1e-5, 1e-6), vmax=max(vmax, 1e-5)),
-        cmap="magma_r",
-        interpolation="nearest",
-    )
-    fig.colorbar(image, ax=ax, shrink=0.7, label="expected unexploded items per hectare")
+    _draw_density(fig, ax, per_ha, (left, bottom, right, top), "magma_r")
     detail = zoom.imshow(
         p_any, extent=(w_left, w_right, w_bottom, w_top), vmin=0, vmax=1, cmap="YlOrRd"
     )
@@ -260,6 +250,31 @@ def plot_estimate(
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def _items_per_hectare(src: DatasetReader, max_pixels: int) -> np.ma.MaskedArray:
+    """The expected items per hectare, from the overviews (at most ``max_pixels`` a side)."""
+    scale = max(1, -(-max(src.width, src.height) // max_pixels))
+    shape = (max(1, src.height // scale), max(1, src.width // scale))
+    expected = src.read(1, out_shape=shape, resampling=Resampling.average, masked=True)
+    return expected.astype(np.float64) * (1e4 / abs(src.transform.a) ** 2)
+
+
+def _draw_density(
+    fig: Figure, ax: Axes, per_ha: np.ma.MaskedArray, bounds: tuple[float, ...], cmap: str
+) -> None:
+    """Items per hectare on a log scale, with its colour bar."""
+    left, bottom, right, top = bounds
+    positive = np.ma.masked_less_equal(per_ha, 0)
+    vmax = float(positive.max()) if positive.count() else 1.0
+    image = ax.imshow(
+        positive,
+        extent=(left, right, bottom, top),
+        norm=LogNorm(vmin=max(vmax * 1e-5, 1e-6), vmax=max(vmax, 1e-5)),
+        cmap=cmap,
+        interpolation="nearest",
+    )
+    fig.colorbar(image, ax=ax, shrink=0.7, label="expected unexploded items per hectare")
 
 
 def _window_bounds(window: Window, transform: Affine) -> tuple[float, float, float, float]:
@@ -321,23 +336,11 @@ def plot_areas(
         Long side of the image of the estimate. [pixels]
     """
     with rasterio.open(raster) as src:
-        scale = max(1, -(-max(src.width, src.height) // max_pixels))
-        shape = (max(1, src.height // scale), max(1, src.width // scale))
-        expected = src.read(1, out_shape=shape, resampling=Resampling.average, masked=True)
-        per_ha = expected.astype(np.float64) * (1e4 / abs(src.transform.a) ** 2)
+        per_ha = _items_per_hectare(src, max_pixels)
         left, bottom, right, top = src.bounds
         crs = src.crs
     fig, ax = plt.subplots(figsize=(11, 9), dpi=100, layout="constrained")
-    positive = np.ma.masked_less_equal(per_ha, 0)
-    vmax = float(positive.max()) if positive.count() else 1.0
-    image = ax.imshow(
-        positive,
-        extent=(left, right, bottom, top),
-        norm=LogNorm(vmin=max(vmax * 1e-5, 1e-6), vmax=max(vmax, 1e-5)),
-        cmap="Greys",
-        interpolation="nearest",
-    )
-    fig.colorbar(image, ax=ax, shrink=0.7, label="expected unexploded items per hectare")
+    _draw_density(fig, ax, per_ha, (left, bottom, right, top), "Greys")
     handles: list[Patch | Line2D] = []
     if len(recorded):
         handles += _draw_polygons(ax, recorded.to_crs(crs), "status", HAZARD_COLOURS, 0.45,
