@@ -335,3 +335,11 @@ def test_history_shows_an_areas_life_and_import_refuses_a_wrong_step(tmp_path):
     run("import", project, area("cleared", "BAC, 12 x M77"), *table)
     life = run("history", project, "HA-1").stdout
     assert life.index("confirmed") < life.index("cleared") and "cancelled" not in life
+
+
+def test_release_refuses_an_unknown_handover_area_before_writing(estimated, tmp_path):
+    project, out = estimated
+    refused = run("release", project, "--estimate", out, "--out", tmp_path / "r",
+                  "--handover", "NO-SUCH", ok=False)  # fmt: skip
+    assert refused.returncode == 1 and "no hazard area 'NO-SUCH'" in refused.stderr
+    assert not (tmp_path / "r").exists()

@@ -784,6 +784,9 @@ def release_project(
     from remnant.survey.standard import load_standard
 
     standard = standard or load_standard()
+    unknown = sorted(set(handover or ()) - store.ids("hazard_areas"))
+    if unknown:  # before anything is written
+        raise NotFoundError(f"no hazard area {unknown[0]!r} in {store.path}")
     areas = areas or propose_project_areas(store, estimate_dir, out, standard)
     summary = pd.read_csv(Path(estimate_dir) / ESTIMATE_FILES["areas"], dtype={"area_id": str})
     judged = pd.DataFrame(areas.suggestions.drop(columns="geometry"))
@@ -798,11 +801,11 @@ def release_project(
         records.append(_decision_row(row, release_routes(figures, tolerable, detection),
                                      tolerable))  # fmt: skip
     decisions = pd.DataFrame(records)
+    ready = (decisions["status"] == "cleared") & (decisions["recommended"] == "hand over")
+    wanted = list(handover) if handover is not None else list(decisions.loc[ready, "area_id"])
     out = Path(out)
     path = out / RELEASE_FILE
     write_summary_csv(decisions, path)
-    ready = (decisions["status"] == "cleared") & (decisions["recommended"] == "hand over")
-    wanted = list(handover) if handover is not None else list(decisions.loc[ready, "area_id"])
     pages = [_handover(store, estimate_dir, out, a, decisions, standard, owner) for a in wanted]
     return ReleaseRun(decisions, pages, path, standard)
 
@@ -854,8 +857,6 @@ def _handover(
     from remnant.report.handover import handover_record, write_handover_html
 
     row = decisions[decisions["area_id"] == area_id]
-    if not len(row):
-        raise NotFoundError(f"no hazard area {area_id!r} in {store.path}")
     area = store.read("hazard_areas", ids=[area_id])
     tables = {n: store.read(n) for n in ("activities", "finds")}
     as_of = str(read_json(Path(estimate_dir) / ESTIMATE_FILES["record"])["as_of"])
