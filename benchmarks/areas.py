@@ -180,7 +180,7 @@ def _mask(areas: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
     shape = (grid.ny, grid.nx)
     if not geometries:
         return np.zeros(shape, dtype=bool)
-    transform = Affine(grid.cell, 0.0, grid.x0, 0.0, -grid.cell, grid.top)
+    transform = Affine(*grid.transform)
     return rasterio.features.geometry_mask(geometries, out_shape=shape, transform=transform,
                                            invert=True)  # fmt: skip
 

@@ -513,6 +513,8 @@ def release(
 
 
 def _print_release(run: ReleaseRun) -> None:
+    from remnant.records.lifecycle import ACTIVE
+
     d = run.decisions
     tolerable = run.standard.release.tolerable_p_any.value
     table = Table(title=f"Release decisions (tolerable risk {_pct(tolerable)})")
@@ -521,7 +523,7 @@ def _print_release(run: ReleaseRun) -> None:
         table.add_column(
             name, justify="left" if name in ("area", "status", "recommended") else "right"
         )
-    active = d[d["status"].isin(("suspected", "confirmed", "in_progress"))]
+    active = d[d["status"].isin(ACTIVE)]
     for row in active.to_dict("records"):
         left = row.get(f"{row['recommended']}_p_any")
         table.add_row(

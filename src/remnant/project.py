@@ -25,6 +25,7 @@ from remnant.catalogue import Catalogue, load_catalogue
 from remnant.errors import NotFoundError, Problem, ValidationError
 from remnant.hazard.config import HazardConfig
 from remnant.io import RawTable, read_tables, write_table
+from remnant.records.lifecycle import ACTIVE
 from remnant.records.schema import TABLES
 from remnant.records.validate import Validated, ValidationContext, validate
 from remnant.store import Store
@@ -623,21 +624,30 @@ def area_facts(store: Store, area_id: str, estimate_dir: str | Path | None = Non
     )
     if estimate_dir is None:
         return facts
-    mean, variance = _estimated_items(Path(estimate_dir) / ESTIMATE_FILES["areas"], area_id)
+    table = _area_summary(estimate_dir)
+    row = table[table["area_id"] == area_id]
+    if not len(row):
+        raise NotFoundError(f"no hazard area {area_id!r} in {table.attrs['path']}")
+    mean, variance = float(row["expected_remaining"].iloc[0]), float(row["variance"].iloc[0])
     return dataclasses.replace(facts, expected_remaining=mean, variance=variance)
 
 
-def _estimated_items(path: Path, area_id: str) -> tuple[float, float]:
-    """An area's expected items remaining and their variance, from ``area_summary.csv``."""
+def _area_summary(estimate_dir: str | Path) -> pd.DataFrame:
+    """An estimate's ``area_summary.csv``, with the variance the survey work reads.
+
+    Raises
+    ------
+    NotFoundError
+        No estimate there, or one written before the summary had a variance.
+    """
+    path = Path(estimate_dir) / ESTIMATE_FILES["areas"]
     if not path.exists():
         raise NotFoundError(f"no estimate at {path.parent} (run remnant estimate first)")
     table = pd.read_csv(path, dtype={"area_id": str})
     if "variance" not in table.columns:
         raise NotFoundError(f"{path} has no variance column: run remnant estimate again")
-    row = table[table["area_id"] == area_id]
-    if not len(row):
-        raise NotFoundError(f"no hazard area {area_id!r} in {path}")
-    return float(row["expected_remaining"].iloc[0]), float(row["variance"].iloc[0])
+    table.attrs["path"] = str(path)
+    return table
 
 
 # -- hazard areas proposed from the estimate --------------------------------------------
@@ -788,7 +798,7 @@ def release_project(
     if unknown:  # before anything is written
         raise NotFoundError(f"no hazard area {unknown[0]!r} in {store.path}")
     areas = areas or propose_project_areas(store, estimate_dir, out, standard)
-    summary = pd.read_csv(Path(estimate_dir) / ESTIMATE_FILES["areas"], dtype={"area_id": str})
+    summary = _area_summary(estimate_dir)
     judged = pd.DataFrame(areas.suggestions.drop(columns="geometry"))
     rows = summary.merge(judged[judged["suggestion"] != "new"], on=["area_id", "status"],
                          suffixes=("", "_polygon"))  # fmt: skip
@@ -806,11 +816,9 @@ def release_project(
     out = Path(out)
     path = out / RELEASE_FILE
     write_summary_csv(decisions, path)
-    pages = [_handover(store, estimate_dir, out, a, decisions, standard, owner) for a in wanted]
+    pages = _handovers(store, estimate_dir, out, wanted, decisions, standard, owner)
     return ReleaseRun(decisions, pages, path, standard)
 
-
-_ACTIVE = ("suspected", "confirmed", "in_progress")
 
 _FIGURES = ("area_m2", "expected_remaining", "variance", "p_any", "released_m2",
             "released_items", "released_p_any_upper")  # fmt: skip
@@ -827,7 +835,7 @@ def _decision_row(
         "expected_items": row["expected_remaining"], "p_any": p_any,
         "lower": row["lower"], "upper": row["upper"],
     }  # fmt: skip
-    if row["status"] in _ACTIVE:
+    if row["status"] in ACTIVE:
         out["recommended"] = decision.recommended
         out["reason"] = decision.reason
         for route in decision.routes:
@@ -843,28 +851,35 @@ def _decision_row(
     return out
 
 
-def _handover(
+def _handovers(
     store: Store,
     estimate_dir: str | Path,
     out: Path,
-    area_id: str,
+    wanted: Sequence[str],
     decisions: pd.DataFrame,
     standard: NationalStandard,
     owner: str | None,
-) -> Path:
-    """Write the handover page of one area (:mod:`remnant.report.handover`)."""
+) -> list[Path]:
+    """Write the handover page of each area ``wanted`` (:mod:`remnant.report.handover`).
+
+    The store's activities and finds and the estimate's day are read once for all.
+    """
     from remnant.io.summary import read_json
     from remnant.report.handover import handover_record, write_handover_html
 
-    row = decisions[decisions["area_id"] == area_id]
-    area = store.read("hazard_areas", ids=[area_id])
-    tables = {n: store.read(n) for n in ("activities", "finds")}
+    if not wanted:
+        return []
+    areas = store.read("hazard_areas", ids=wanted)
+    activities, finds = store.read("activities"), store.read("finds")
     as_of = str(read_json(Path(estimate_dir) / ESTIMATE_FILES["record"])["as_of"])
-    first = row.iloc[0]
-    residual = {"expected_items": float(first["expected_items"]), "p_any": float(first["p_any"])}
-    record = handover_record(area, tables["activities"], tables["finds"], residual, standard,
-                             as_of, owner)  # fmt: skip
-    return write_handover_html(record, out / HANDOVER_DIR / f"{area_id}.html")
+    figures = decisions.set_index("area_id")[["expected_items", "p_any"]].to_dict("index")
+    pages = []
+    for area_id in wanted:
+        area = areas[areas["area_id"] == area_id]
+        residual = {str(k): float(v) for k, v in figures[area_id].items()}
+        record = handover_record(area, activities, finds, residual, standard, as_of, owner)
+        pages.append(write_handover_html(record, out / HANDOVER_DIR / f"{area_id}.html"))
+    return pages
 
 
 # -- a hazard area's life ---------------------------------------------------------------
@@ -888,9 +903,7 @@ def area_history(store: Store, area_id: str) -> pd.DataFrame:
     current = store.read("hazard_areas", ids=[area_id])
     if not len(current):
         raise NotFoundError(f"no hazard area {area_id!r} in {store.path}")
-    trail = store.audit()
-    trail = trail[(trail["table_name"] == "hazard_areas") & (trail["record_id"] == area_id)]
-    trail = trail.sort_values("id")
+    trail = store.audit(record=("hazard_areas", area_id)).sort_values("id")
     state = {key: _value(current[key].iloc[0]) for key in ("status", "evidence", "status_date")
              if key in current.columns}  # fmt: skip
     rows = []

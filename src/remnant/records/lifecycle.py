@@ -35,6 +35,9 @@ STATUSES = ("suspected", "confirmed", "in_progress", "cancelled", "reduced", "cl
 RELEASED = ("cancelled", "reduced", "cleared")
 """Statuses of released land."""
 
+ACTIVE = tuple(s for s in STATUSES if s not in RELEASED)
+"""Statuses of an area still to be worked: suspected, confirmed, in progress."""
+
 NEXT: dict[str, frozenset[str]] = {
     "suspected": frozenset({"confirmed", "in_progress", "cancelled", "reduced", "cleared"}),
     "confirmed": frozenset({"in_progress", "reduced", "cleared"}),

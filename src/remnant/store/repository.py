@@ -289,15 +289,22 @@ class Store:
         with self._read() as conn:
             return set(conn.execute(select(FEATURE_TABLES[table].c[spec.id_column])).scalars())
 
-    def audit(self, limit: int | None = None) -> pd.DataFrame:
+    def audit(
+        self, limit: int | None = None, *, record: tuple[str, str] | None = None
+    ) -> pd.DataFrame:
         """The audit trail, newest first; ``changes`` parsed from JSON (``None`` for inserts).
 
         Parameters
         ----------
         limit : int, optional
             Return only the ``limit`` newest rows.
+        record : (str, str), optional
+            Only the rows of one record, ``(table, record_id)`` (read through the
+            trail's index on them, not the whole trail).
         """
         query = select(audit).order_by(audit.c.id.desc()).limit(limit)
+        if record is not None:
+            query = query.where(audit.c.table_name == record[0], audit.c.record_id == record[1])
         frame = self._frame(audit, query)
         frame["changes"] = [None if c is None else json.loads(c) for c in frame["changes"]]
         return frame

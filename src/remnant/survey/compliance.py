@@ -133,7 +133,7 @@ def exact_units_to_inspect(units: int, confidence: float, acceptable: float) -> 
     whole number of units.
     """
     _check_fraction("confidence", confidence)
-    d = math.ceil(unacceptable_units(units, acceptable) - 1e-9)
+    d = _whole(unacceptable_units(units, acceptable))
     if d < 1:
         return units
     lo, hi = 0, units - d + 1  # with n > N − D an unacceptable unit is sure to be drawn
@@ -155,7 +155,7 @@ def confidence_of(inspected: int, units: int, acceptable: float, exact: bool = F
     _check_inspected(inspected, units)
     d = unacceptable_units(units, acceptable)
     if exact:
-        return 1.0 - _accept_exact(units, math.ceil(d - 1e-9), inspected)
+        return 1.0 - _accept_exact(units, _whole(d), inspected)
     return 1.0 - _accept_approx(units, d, inspected)
 
 
@@ -177,6 +177,11 @@ def acceptable_fraction(inspected: int, units: int, confidence: float) -> float:
         return 0.0
     d = optimize.brentq(gap, 1e-9, float(units), xtol=1e-9)
     return 1.0 - d / units
+
+
+def _whole(d: float) -> int:
+    """``D`` rounded up to whole units, as the exact answer needs (``10.000000001`` is 10)."""
+    return math.ceil(d - 1e-9)
 
 
 def _accept_approx(units: int, d: float, n: int) -> float:

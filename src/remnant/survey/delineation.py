@@ -52,6 +52,7 @@ import shapely
 from affine import Affine
 
 from remnant.hazard.grid import Grid
+from remnant.records.lifecycle import ACTIVE
 from remnant.survey.standard import HazardAreaRules
 
 FloatArray = npt.NDArray[np.float64]
@@ -178,7 +179,7 @@ def _outline(cells: BoolArray, grid: Grid) -> shapely.Geometry:
 
 
 def _transform(grid: Grid) -> Affine:
-    return Affine(grid.cell, 0.0, grid.x0, 0.0, -grid.cell, grid.top)
+    return Affine(*grid.transform)
 
 
 def _closed(shape: shapely.Geometry, width: float) -> shapely.Geometry:
@@ -254,9 +255,6 @@ def _window(grid: Grid, region: shapely.Geometry) -> tuple[slice, slice, Affine]
     corner = _transform(grid) @ Affine.translation(col0, row0)
     return slice(row0, row1), slice(col0, col1), corner
 
-
-ACTIVE = ("suspected", "confirmed", "in_progress")
-"""Statuses of a hazard area still to be worked (the exchange format's)."""
 
 SMALLEST_PART_M2 = 1.0
 """Slivers below this left by the overlay of two outlines are not parts. [m²]"""
