@@ -50,6 +50,12 @@ the system time per page: on a virtual machine they tell a slow run from slow co
 (on the development machine a fresh page costs 4–41 µs, hour by hour;
 ``benchmarks/README.md``).
 
+``--repeat N`` then does the same update N more times in the same process, each from
+the saved basis and the drawn state as they were before the day (the file's tiles
+are redrawn in place again): the update as a process that stays up would run it,
+its heap grown and its pages touched. They are printed apart and not judged
+against the target, which stays the fresh process's, as ``remnant estimate`` runs.
+
 Exits with status 1 when the target is not met. Results are recorded in
 ``benchmarks/README.md`` ("Incremental update").
 """
@@ -62,6 +68,7 @@ import json
 import os
 import pickle
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -130,6 +137,8 @@ def main() -> int:
     args = _args()
     if args.child:
         return _child(args)
+    if not args.default_malloc:
+        keep_freed_memory()  # the full run too, as remnant estimate runs it
     tables, world = world_tables(args)
     tables = subset_tables(tables, args.subset)
     base, day = one_day(tables, args.days)
@@ -147,7 +156,8 @@ def main() -> int:
         del full
         with open(out / "inputs.pkl", "wb") as fh:
             pickle.dump((subset_tables(tables, WARM_UP_FRACTION), day), fh)
-        child = [sys.executable, __file__, "--child", str(out), "--as-of", args.as_of]
+        child = [sys.executable, __file__, "--child", str(out), "--as-of", args.as_of,
+                 "--repeat", str(args.repeat)]  # fmt: skip
         child += ["--default-malloc"] if args.default_malloc else []
         os.sync()  # the full run's 3 GB on disk, as long before a day's update (module doc)
         subprocess.run(child, check=True)
@@ -174,6 +184,12 @@ def main() -> int:
             f"{mb[0]:,.0f} MB before, {mb[1]:,.0f} MB after")  # fmt: skip
     machine = ", ".join(f"{k} {v:.2f} s" for k, v in figures["machine_s"].items())
     per_page = 1e6 * figures["machine_s"]["system"] / max(figures["fresh_pages"], 1)
+    for i, again in enumerate(figures["repeats"], start=1):
+        steps_again = ", ".join(f"{k} {v:.2f} s" for k, v in again["steps_s"].items())
+        print(f"the same update again in the same process ({i}): "
+              f"{sum(again['steps_s'].values()):.2f} s ({steps_again}); cpu and waits: "
+              + ", ".join(f"{k} {v:.2f} s" for k, v in again["machine_s"].items())
+              + f"; pages touched first {again['fresh_pages']:,}")  # fmt: skip
     print(f"update {total:.2f} s in a fresh process ({steps}); full run {full_s:.1f} s: "
           f"{full_s / total:.0f}x faster; target {TIME_TARGET_S:g} s: ratio "
           f"{total / TIME_TARGET_S:.2f}; {drew}; {kept}; cpu and waits during it: "
@@ -198,6 +214,44 @@ def _child(args: argparse.Namespace) -> int:
         small, day = pickle.load(fh)
     catalogue = load_catalogue()
     _warm_up(small, catalogue, args.as_of, out / "warm-up")
+    shutil.copy(out / "drawn.npz", out / "drawn-before.npz")  # for the repeats
+    raster_mb = [(out / "estimate.tif").stat().st_size / 1e6]
+    est, stale, seconds, machine, fresh_pages = _timed_update(out, day, catalogue, args.as_of)
+    raster_mb.append((out / "estimate.tif").stat().st_size / 1e6)
+    peak_gb = _own_peak_gb()  # the fresh update's, before any repeat
+    clock = time.perf_counter()
+    write_arrays(est.basis.for_update(), out / "basis-next.arrays")  # the repeats read the old
+    saved_s = time.perf_counter() - clock
+    saves = checkpoint({name: len(frame) for name, frame in day.items()})
+    if saves:
+        seconds["save"] = saved_s
+    total_remaining = est.total.mean
+    del est  # as a process that stays up would, before the next day's update
+    repeats = []
+    for _ in range(args.repeat):
+        shutil.copy(out / "drawn-before.npz", out / "drawn.npz")
+        again = _timed_update(out, day, catalogue, args.as_of, log=False)
+        repeats.append({"steps_s": again[2], "machine_s": again[3], "fresh_pages": again[4],
+                        "total_remaining": again[0].total.mean})  # fmt: skip
+        del again
+    figures = {"steps_s": seconds, "tiles_drawn": int(stale.sum()), "tiles": int(stale.size),
+               "total_remaining": total_remaining, "raster_mb": raster_mb,
+               "basis": "saved" if saves else "kept", "save_s": saved_s,
+               "update_rss_gb": peak_gb, "machine_s": machine,
+               "fresh_pages": fresh_pages, "repeats": repeats}  # fmt: skip
+    (out / "update.json").write_text(json.dumps(figures))
+    return 0
+
+
+def _timed_update(
+    out: Path, day: Tables, catalogue: Catalogue, as_of: str, *, log: bool = True
+) -> tuple[Any, np.ndarray, dict[str, float], dict[str, float], int]:
+    """Load, evidence update and raster on the files in ``out``, timed (:func:`_child`).
+
+    Returns the estimate, the tiles drawn, the seconds of each step, the CPU time and
+    the machine's waits during them (:func:`_machine_times`), and the pages touched
+    first.
+    """
     seconds: dict[str, float] = {}
     before = _machine_times()
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -205,28 +259,14 @@ def _child(args: argparse.Namespace) -> int:
     basis = read_arrays(out / "basis.arrays")
     seconds["load"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    est = update(basis, day, catalogue, as_of=args.as_of, progress=StageLog("update"))
+    est = update(basis, day, catalogue, as_of=as_of, progress=StageLog("update") if log else None)
     seconds["evidence update"] = time.perf_counter() - clock
-    raster_mb = [(out / "estimate.tif").stat().st_size / 1e6]
     clock = time.perf_counter()
     stale = draw_raster(est, out / "estimate.tif", out / "drawn.npz")
     seconds["raster"] = time.perf_counter() - clock
-    raster_mb.append((out / "estimate.tif").stat().st_size / 1e6)
     machine = {k: v - before[k] for k, v in _machine_times().items()}
     fresh_pages = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
-    clock = time.perf_counter()
-    write_arrays(est.basis.for_update(), out / "basis.arrays")
-    saved_s = time.perf_counter() - clock
-    saves = checkpoint({name: len(frame) for name, frame in day.items()})
-    if saves:
-        seconds["save"] = saved_s
-    figures = {"steps_s": seconds, "tiles_drawn": int(stale.sum()), "tiles": int(stale.size),
-               "total_remaining": est.total.mean, "raster_mb": raster_mb,
-               "basis": "saved" if saves else "kept", "save_s": saved_s,
-               "update_rss_gb": _own_peak_gb(), "machine_s": machine,
-               "fresh_pages": fresh_pages}  # fmt: skip
-    (out / "update.json").write_text(json.dumps(figures))
-    return 0
+    return est, stale, seconds, machine, fresh_pages
 
 
 def _machine_times() -> dict[str, float]:
@@ -283,6 +323,10 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=1, help="days of records since the basis")
     parser.add_argument("--check", action="store_true", help="compare with a full run")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--repeat", type=int, default=0,
+        help="the same update N more times in the same process (module doc)",
+    )  # fmt: skip
     parser.add_argument(
         "--default-malloc", action="store_true",
         help="leave glibc's allocation as it is (remnant commands keep freed memory)",

@@ -53,3 +53,39 @@ def test_numpy_is_asked_not_to_advise_huge_pages() -> None:
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
                          text=True, env=env).stdout.split()  # fmt: skip
     assert out == ["True", "False"]
+
+
+_ARROW_PROBE = """
+import sys
+import pyarrow as pa
+from remnant.allocator import keep_freed_memory
+
+if sys.argv[1] == "keep":
+    keep_freed_memory()
+texts = pa.array([f"FIND-{i:09d}" for i in range(2_000_000)])  # a million finds' ids, twice
+address = texts.buffers()[2].address
+with open("/proc/self/smaps") as fh:
+    lines = fh.read().splitlines()
+flags = None
+for line in lines:
+    head = line.split()
+    if "-" in head[0] and len(head) >= 5 and ":" in head[3]:  # a mapping's first line
+        lo, hi = (int(x, 16) for x in head[0].split("-"))
+        inside = lo <= address < hi
+    elif line.startswith("VmFlags:") and inside:
+        flags = line.split()[1:]
+print(pa.default_memory_pool().backend_name, "hg" in flags)
+"""
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="/proc/self/smaps is Linux's")
+def test_arrow_text_columns_are_not_advised_huge_pages() -> None:
+    """After the call, Arrow allocates from the system pool, whose mappings carry no
+    ``MADV_HUGEPAGE`` advice (the ``hg`` flag of ``/proc/self/smaps``)."""
+
+    def probe(mode: str) -> list[str]:
+        return subprocess.run([sys.executable, "-c", _ARROW_PROBE, mode], check=True,
+                              capture_output=True, text=True).stdout.split()  # fmt: skip
+
+    assert probe("keep") == ["system", "False"]
+    assert probe("default")[0] != "system"  # Arrow's own pool (mimalloc or jemalloc) by default

@@ -26,6 +26,14 @@ spent 2.2–2.8 s of system time with the advice and 0.7–0.9 s without, and to
 7.1–9.9 s against 5.6–5.7 s (three fresh processes each, in turn;
 ``benchmarks/README.md``).
 
+The same holds for Arrow, which holds pandas' text columns: its default memory pool,
+mimalloc, reserves arenas of a gigabyte with ``madvise(MADV_HUGEPAGE)`` (seen with
+``strace -k``: a country's incremental update took 7–38 huge pages there). On the
+development machine the first touch of a 2 MB page took 14–16 ms, a gigabyte 15–17 s
+against 0.6–0.9 s in 4 KB pages (benchmarks/README.md), so :func:`keep_freed_memory`
+also makes the system allocator, glibc's with the thresholds above, Arrow's default
+pool [3]_.
+
 References
 ----------
 .. [1] glibc manual, "Memory Allocation Tunables" and ``mallopt(3)``:
@@ -33,6 +41,8 @@ References
 .. [2] NumPy, "Global state: madvise hugepage on Linux" (the
    ``NUMPY_MADVISE_HUGEPAGE`` environment variable, checked at import):
    https://numpy.org/doc/stable/reference/global_state.html
+.. [3] Apache Arrow, "Memory Management: Memory Pools" (``pyarrow.set_memory_pool``,
+   ``pyarrow.system_memory_pool``): https://arrow.apache.org/docs/python/memory.html
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ import ctypes
 import ctypes.util
 import platform
 
+import pyarrow
 from numpy._core import multiarray
 
 MMAP_THRESHOLD = 1 << 30
@@ -59,6 +70,7 @@ def keep_freed_memory() -> bool:
     set_hugepage = getattr(multiarray, "_set_madvise_hugepage", None)
     if set_hugepage is not None:  # NumPy's own switch, as NUMPY_MADVISE_HUGEPAGE=0 sets it
         set_hugepage(False)
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
     if platform.libc_ver()[0] != "glibc":
         return False
     name = ctypes.util.find_library("c")

@@ -9,11 +9,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from remnant.catalogue import load_catalogue
 from remnant.hazard.components import (
     SPLIT_SIDE,
     SearchedSites,
+    _count_log_pmf,
     carriers_by_squares,
     find_sites,
     located_carriers,
@@ -93,6 +95,30 @@ def test_unlocated_carriers_are_a_thinned_count_prior() -> None:
     )
     assert mean[0] == pytest.approx(mu * math.exp(-lam * e_b), rel=1e-9)
     assert var[0] == pytest.approx(mu * math.exp(-lam * e_b), rel=1e-9)
+
+
+def test_count_log_pmf_is_scipys_to_the_bit() -> None:
+    """The count prior's log-pmf, negative binomial or Poisson (infinite size), as SciPy
+    computes it, with a zero mean putting all mass on no extra carriers."""
+    rng = np.random.default_rng(7)
+    n = 400
+    mean = rng.gamma(2.0, 10.0, n)[:, None]
+    mean[:5] = 0.0
+    size = rng.gamma(2.0, 3.0, n)[:, None]
+    size[::3] = np.inf
+    extra = (rng.integers(0, 5, n)[:, None] + np.arange(64)[None, :]).astype(float)
+    got = _count_log_pmf(extra, mean, size)
+    poisson = np.isinf(size[:, 0])
+    with np.errstate(divide="ignore", invalid="ignore"):  # SciPy on the other family's rows
+        nb = stats.nbinom.logpmf(extra, size, size / (size + mean))
+        po = stats.poisson.logpmf(extra, mean)
+    for rows, want in [(~poisson, nb), (poisson, po)]:
+        rows = rows & (mean[:, 0] > 0)
+        assert np.array_equal(got[rows], want[rows])
+    zero = mean[:, 0] == 0
+    assert np.all(got[zero][extra[zero] == 0] == 0.0)
+    assert np.all(got[zero][extra[zero] > 0] == -np.inf)
+    assert np.all(np.isfinite(got[~zero]))
 
 
 def test_overdispersed_carriers_are_missed_more_often() -> None:
