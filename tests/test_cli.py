@@ -205,6 +205,26 @@ def test_design_compliance_prints_the_units_to_inspect():
     assert "confidence must lie strictly between 0 and 1, got 1.5" in bad.stderr
 
 
+def test_design_compliance_takes_what_it_is_not_given_from_the_national_standard(tmp_path):
+    default = run("design", "compliance", "--units", "1000").stdout
+    assert "From the national standard (Remnant's default" in default
+    assert "confidence X = 95 %, acceptable Y = 99 %" in default
+    assert "Inspect 258 of 1,000 units" in default  # as with the two given
+    text = (Path(__file__).parents[1] / "src/remnant/survey/standard.toml").read_text()
+    national = tmp_path / "nmas.toml"
+    national.write_text(
+        text.replace("[quality_control.confidence]\nvalue = 0.95",
+                     "[quality_control.confidence]\nvalue = 0.9")
+    )  # fmt: skip
+    theirs = run("design", "compliance", "--units", "1000", "--acceptable", "0.98",
+                 "--standard", national).stdout  # fmt: skip
+    assert f"From the national standard ({national}): confidence X = 90 %." in theirs
+    assert "acceptable Y" not in theirs  # given, not taken
+    assert "90 % confident that at least 98 %" in theirs
+    inspected = run("design", "compliance", "--units", "1000", "--inspected", "258", ok=False)
+    assert inspected.returncode == 2  # which of the two to show stays the user's choice
+
+
 def test_design_count_prints_what_a_search_leaves_and_the_coverage_needed():
     flat = run("design", "count", "--coverage", "0.8").stdout
     assert "flat" in flat and "probability that at most 0 remain: 80 %" in flat
@@ -232,13 +252,9 @@ def test_designs_take_their_inputs_from_a_hazard_area(estimated):
         project,
         "--area",
         row["area_id"],
-        "--unit-area",
-        "100",
-        "--confidence",
-        "0.95",
-        "--acceptable",
-        "0.99",
-    ).stdout
+    ).stdout  # the standard's 100 m² units, X and Y
+    assert "From the national standard (Remnant's default" in units
+    assert "unit area 100 m², confidence X = 95 %, acceptable Y = 99 %" in units
     n_units = int(re.search(r"Units of 100 m²: ([\d,]+)", units).group(1).replace(",", ""))
     with open_store(project) as store:
         area = store.read("hazard_areas", ids=[row["area_id"]])

@@ -616,26 +616,42 @@ def design_compliance(
     unit_area: Annotated[
         float | None, typer.Option(help="With --area: the area of one unit. [m²]", min=1.0)
     ] = None,
+    standard: StandardOption = None,
 ) -> None:
     """Accept-on-zero sampling after clearance: how many units to inspect (Bowen and Bennett).
 
-    With --confidence and --acceptable, the units to inspect. With --inspected and one
-    of them, the other: the confidence reached, or the fraction of acceptable units shown.
-    The units are --units, or a hazard area's (--project, --area) cut in --unit-area.
+    The units to inspect for --confidence and --acceptable; either left out is the
+    national standard's (quality_control). With --inspected and one of them, the
+    other: the confidence reached, or the fraction of acceptable units shown. The
+    units are --units, or a hazard area's (--project, --area) cut in --unit-area (the
+    standard's unit without it).
     """
     from remnant.survey import compliance as cs
+    from remnant.survey.standard import load_standard
 
     with _design_inputs():
+        qc = load_standard(standard).quality_control
+        taken: list[str] = []  # what the standard gave, said aloud
         if area is not None:
             if unit_area is None:
-                raise ValueError("--area needs --unit-area, the area of one unit in m²")
+                unit_area = qc.unit_area_m2.value
+                taken.append(f"unit area {unit_area:,.0f} m²")
             units = math.ceil(_area(project, area).area_m2 / unit_area)
             console.print(f"Units of {unit_area:,.0f} m²: {units:,}.", highlight=False)
         if units is None:
-            raise ValueError("give --units, or --area with --project and --unit-area")
+            raise ValueError("give --units, or --area with --project")
         if inspected is None:
-            if confidence is None or acceptable is None:
-                raise ValueError("give --confidence and --acceptable (or --inspected and one)")
+            if confidence is None:
+                confidence = qc.confidence.value
+                taken.append(f"confidence X = {_pct(confidence)}")
+            if acceptable is None:
+                acceptable = qc.acceptable.value
+                taken.append(f"acceptable Y = {_pct(acceptable)}")
+            if taken:
+                console.print(
+                    f"From the national standard ({_standard_name(standard)}): {', '.join(taken)}.",
+                    highlight=False,
+                )
             _print_compliance(cs.compliance_design(units, confidence, acceptable))
         elif acceptable is not None:
             x = cs.confidence_of(inspected, units, acceptable)
@@ -656,6 +672,11 @@ def design_compliance(
             )
         else:
             raise ValueError("with --inspected, give --confidence or --acceptable")
+
+
+def _standard_name(path: Path | None) -> str:
+    """The national standard's file, or that it is Remnant's default."""
+    return "Remnant's default, values stated as assumptions" if path is None else str(path)
 
 
 def _pct(fraction: float) -> str:
