@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from remnant.catalogue import load_catalogue
 from remnant.io.geotiff import read_estimate
+from remnant.project import LOCK_FILE, writing
 from remnant.store import open_store
 from remnant.survey.transects import traverse_probability
 
@@ -112,11 +114,12 @@ def _drawn(done: subprocess.CompletedProcess[str]) -> tuple[int, int]:
     return int(match[1].replace(",", "")), int(match[2].replace(",", ""))
 
 
-def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
-    """The estimate of a store, re-run: nothing imported, nothing drawn; finds imported
-    late in two batches, the evidence updated from them alone (the second update from
-    the basis the full run saved, with both batches), some tiles drawn, and the raster
-    as a full run draws it to within 1 %."""
+def _store_without_late_finds(
+    tmp_path: Path, world: Path
+) -> tuple[Path, str, tuple[list[str], list[str]]]:
+    """A store of the world without the finds of its last 90 days, which are written in
+    two batches to ``late0/finds.csv`` and ``late1/finds.csv``; the store, the world's
+    day and the batches' rows."""
     as_of = json.loads((world / "truth" / "parameters.json").read_text())["as_of"]
     lines = (world / "finds.csv").read_text(encoding="utf-8").splitlines()
     day = lines[0].split(",").index("date")
@@ -133,6 +136,16 @@ def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
     run("init", project)
     others = [p for p in world.iterdir() if p.is_file() and p.name != "finds.csv"]
     run("import", project, *others, tmp_path / "finds.csv")
+    return project, as_of, batches
+
+
+def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
+    """The estimate of a store, re-run: nothing imported, nothing drawn; finds imported
+    late in two batches, the evidence updated from them alone (the second update from
+    the basis the full run saved, with both batches), some tiles drawn, and the raster
+    as a full run draws it to within 1 %."""
+    project, as_of, batches = _store_without_late_finds(tmp_path, world)
+    late = [*batches[0], *batches[1]]
     out = tmp_path / "estimate"
     args = ("--out", out, "--as-of", as_of, "--no-map")
     drawn, tiles = _drawn(run("estimate", project, *args))
@@ -171,7 +184,9 @@ def test_estimate_redraws_only_what_an_import_changes(tmp_path, world):
     assert record["evidence_update"]["records"] == {"finds": len(late)}  # both batches
     assert record["evidence_update"]["basis"] == "kept"
     whole_record = json.loads((full / "estimate.json").read_text())
-    assert whole_record["evidence_update"] == {"mode": "full", "reason": "asked", "basis": "saved"}
+    assert whole_record["evidence_update"] == {"mode": "full", "reason": "asked", "basis": "saved",
+                                               "unsaved": 0}  # fmt: skip
+    assert record["evidence_update"]["unsaved"] == len(late)  # read since the saved basis
     total, total_full = record["total_remaining"], whole_record["total_remaining"]
     assert abs(total["mean"] - total_full["mean"]) <= 5e-3 * total_full["mean"]
 
@@ -359,3 +374,57 @@ def test_release_refuses_an_unknown_handover_area_before_writing(estimated, tmp_
                   "--handover", "NO-SUCH", ok=False)  # fmt: skip
     assert refused.returncode == 1 and "no hazard area 'NO-SUCH'" in refused.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_watch_updates_the_estimate_after_each_import_from_the_one_it_keeps(tmp_path, world):
+    """remnant watch estimates, then after an import updates from the estimate it keeps
+    in memory: the same estimate as remnant estimate re-run from its saved basis. While
+    a process writes an output folder, another is refused it."""
+    project, as_of, batches = _store_without_late_finds(tmp_path, world)
+    late = [*batches[0], *batches[1]]
+    late_file = tmp_path / "late" / "finds.csv"
+    late_file.parent.mkdir()
+    header = (world / "finds.csv").read_text(encoding="utf-8").splitlines()[0]
+    late_file.write_text("\n".join([header, *late]) + "\n", encoding="utf-8")
+    out, again = tmp_path / "watched", tmp_path / "again"
+    args = ("--as-of", as_of, "--no-map")
+    run("estimate", project, "--out", again, *args)  # its saved basis: before the import
+    cmd = [*REMNANT, "watch", str(project), "--out", str(out), *args, "--every", "0.2",
+           "--updates", "1"]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "200"}
+    log, errors = tmp_path / "watch.out", tmp_path / "watch.err"  # files: a pipe may fill
+    with log.open("w") as fh_out, errors.open("w") as fh_err:
+        watcher = subprocess.Popen(cmd, stdout=fh_out, stderr=fh_err, text=True, env=env)
+        try:
+            deadline = time.monotonic() + 300
+            while not (out / "estimate.json").exists() or (out / LOCK_FILE).read_text():
+                assert watcher.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)  # until the first estimate is written and the folder let go
+            run("import", project, late_file)
+            watcher.wait(timeout=300)
+        finally:
+            watcher.kill()
+    stdout = log.read_text()
+    assert watcher.returncode == 0, errors.read_text()
+    assert f"{len(late):,} new records; updated in" in stdout
+    assert "Stopped;" in stdout
+    watched = json.loads((out / "estimate.json").read_text())
+    assert watched["evidence_update"]["mode"] == "update"
+    assert watched["evidence_update"]["records"] == {"finds": len(late)}
+    run("estimate", project, "--out", again, *args)  # from the basis saved before the import
+    rerun = json.loads((again / "estimate.json").read_text())
+    assert rerun["evidence_update"]["mode"] == "update"
+    assert watched["last_import_id"] == rerun["last_import_id"]
+    assert watched["total_remaining"]["mean"] == pytest.approx(
+        rerun["total_remaining"]["mean"], rel=1e-9
+    )
+    _, ours, _ = read_estimate(out / "estimate.tif")
+    _, theirs, _ = read_estimate(again / "estimate.tif")
+    for band in ("expected_remaining", "p_any"):
+        np.testing.assert_allclose(ours[band], theirs[band], rtol=1e-6, atol=1e-9)
+    with open_store(project) as store, writing(out):
+        busy = run("estimate", project, "--out", out, *args, ok=False)
+    assert busy.returncode == 1
+    assert f"{out} is being written by remnant process {os.getpid()}" in busy.stderr
+    with open_store(project) as store:
+        assert store.last_import_id() == watched["last_import_id"]

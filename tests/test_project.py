@@ -120,7 +120,8 @@ def test_an_update_keeps_the_saved_basis_until_many_records(tmp_path, scenario, 
         others = [scenario[name] for name in TABLES if name != "finds"]
         import_files(store, [*others, early], today=TODAY)
         run = project.estimate_project(store, out, as_of=as_of, draw_map=False)
-        assert run.evidence == {"mode": "full", "reason": "no earlier run", "basis": "saved"}
+        assert run.evidence == {"mode": "full", "reason": "no earlier run", "basis": "saved",
+                                "import_id": store.last_import_id(), "unsaved": 0}  # fmt: skip
         saved = basis.read_bytes()
         import_files(store, [late], today=TODAY)
         monkeypatch.setattr(project, "CHECKPOINT_RECORDS", 4)
@@ -133,6 +134,43 @@ def test_an_update_keeps_the_saved_basis_until_many_records(tmp_path, scenario, 
         assert basis.read_bytes() != saved
         run = project.estimate_project(store, out, as_of=as_of, draw_map=False)
         assert run.evidence["records"] == {} and run.evidence["basis"] == "kept"
+
+
+def test_an_estimate_kept_in_memory_is_updated_as_the_saved_basis_is(tmp_path, scenario,
+                                                                     monkeypatch):  # fmt: skip
+    """A process that keeps its estimate (remnant watch) updates from it with the records
+    imported since it, and gets what an update from the saved basis gets; the saved
+    basis is written afresh once the records since it reach a checkpoint."""
+    world = scenario["finds"].parent
+    as_of = json.loads((world / "truth" / "parameters.json").read_text())["as_of"]
+    lines = scenario["finds"].read_text(encoding="utf-8").splitlines()
+    parts = {"early": lines[1:-5], "late1": lines[-5:-2], "late2": lines[-2:]}
+    for name, rows in parts.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "finds.csv").write_text("\n".join([lines[0], *rows]) + "\n")
+    out, other = tmp_path / "estimate", tmp_path / "from-disk"
+    basis = out / project.BASIS_FILE
+    monkeypatch.setattr(project, "CHECKPOINT_RECORDS", 5)
+    with init_store(tmp_path / "p.gpkg") as store:
+        others = [scenario[name] for name in TABLES if name != "finds"]
+        import_files(store, [*others, tmp_path / "early" / "finds.csv"], today=TODAY)
+        kept = project.estimate_project(store, out, as_of=as_of, draw_map=False).kept
+        project.estimate_project(store, other, as_of=as_of, draw_map=False)
+        assert kept is not None and kept.import_id == store.last_import_id()
+        assert kept.unsaved == 0
+        saved = basis.read_bytes()
+        import_files(store, [tmp_path / "late1" / "finds.csv"], today=TODAY)
+        run = project.estimate_project(store, out, as_of=as_of, draw_map=False, kept=kept)
+        from_disk = project.estimate_project(store, other, as_of=as_of, draw_map=False)
+        assert run.evidence["records"] == from_disk.evidence["records"] == {"finds": 3}
+        assert run.estimate.total.mean == pytest.approx(from_disk.estimate.total.mean, rel=1e-9)
+        assert run.kept is not None and run.kept.unsaved == 3 and basis.read_bytes() == saved
+        assert run.kept.import_id == store.last_import_id()
+        import_files(store, [tmp_path / "late2" / "finds.csv"], today=TODAY)
+        run = project.estimate_project(store, out, as_of=as_of, draw_map=False, kept=run.kept)
+        assert run.evidence["records"] == {"finds": 2}  # since the estimate it kept
+        assert run.evidence["basis"] == "saved"  # 3 + 2 since the saved basis
+        assert run.kept is not None and run.kept.unsaved == 0 and basis.read_bytes() != saved
 
 
 def _area_store(path: Path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import sys
@@ -31,7 +32,14 @@ from remnant.errors import RemnantError, ValidationError
 if TYPE_CHECKING:
     from remnant.catalogue import Carrier
     from remnant.hazard.estimate import Estimate
-    from remnant.project import AreaFacts, AreaRun, ImportReport, ReleaseRun
+    from remnant.project import (
+        AreaFacts,
+        AreaRun,
+        EstimateRun,
+        ImportReport,
+        Kept,
+        ReleaseRun,
+    )
     from remnant.store import Store
     from remnant.survey.compliance import ComplianceDesign
 
@@ -317,15 +325,20 @@ def map_(
 # --------------------------------------------------------------------------- estimate
 
 
+StoreArgument = Annotated[Path, typer.Argument(help="The project store (.gpkg).")]
+EstimateOut = Annotated[Path, typer.Option(help="Folder for estimate.tif and its tables.")]
+CellOption = Annotated[float, typer.Option(help="Side of a grid cell, in metres.", min=1.0)]
+AsOfOption = Annotated[str | None, typer.Option(help="Day of the estimate (ISO); default today.")]
+NoMapOption = Annotated[bool, typer.Option("--no-map", help="Do not draw estimate.png.")]
+
+
 @app.command()
 def estimate(
-    project: Annotated[Path, typer.Argument(help="The project store (.gpkg).")],
-    out: Annotated[Path, typer.Option(help="Folder for estimate.tif and its tables.")],
-    cell: Annotated[float, typer.Option(help="Side of a grid cell, in metres.", min=1.0)] = 25.0,
-    as_of: Annotated[
-        str | None, typer.Option(help="Day of the estimate (ISO); default today.")
-    ] = None,
-    no_map: Annotated[bool, typer.Option("--no-map", help="Do not draw estimate.png.")] = False,
+    project: StoreArgument,
+    out: EstimateOut,
+    cell: CellOption = 25.0,
+    as_of: AsOfOption = None,
+    no_map: NoMapOption = False,
     full: Annotated[
         bool, typer.Option("--full", help="Draw the whole raster, not only the stale tiles.")
     ] = False,
@@ -357,6 +370,87 @@ def estimate(
     for role, path in run.paths.items():
         console.print(f"  {role:>14}: {path}", highlight=False)
     console.print(f"Done in {time.perf_counter() - start:.1f} s.", highlight=False)
+
+
+@app.command()
+def watch(
+    project: StoreArgument,
+    out: EstimateOut,
+    cell: CellOption = 25.0,
+    as_of: AsOfOption = None,
+    no_map: NoMapOption = False,
+    every: Annotated[
+        float, typer.Option(help="Seconds between looks at the store for imports.", min=0.1)
+    ] = 5.0,
+    updates: Annotated[
+        int | None,
+        typer.Option(help="Stop after this many updates; default: until interrupted.", min=1),
+    ] = None,
+) -> None:
+    """Keep an estimate up to date: update it after every import, in a process that stays up.
+
+    Runs remnant estimate into --out, then looks at the store every --every seconds and,
+    after each import, updates the estimate from the one it keeps in memory: no basis
+    read back and memory already grown, so a country's day of records takes seconds
+    where a fresh process may take several times as long (benchmarks/README.md,
+    "Incremental update"). Stop it with Ctrl-C; the folder always holds a whole estimate.
+    """
+    from remnant.project import estimate_project
+    from remnant.store import open_store
+
+    def run_once(kept: Kept | None, bar: Progress | None) -> EstimateRun:
+        tell = None if bar is None else _tracker(bar)
+        return estimate_project(store, out, cell_m=cell, as_of=_day(as_of), draw_map=not no_map,
+                                kept=kept, progress=tell)  # fmt: skip
+
+    with open_store(project) as store:
+        with _progress() as bar:
+            run = run_once(None, bar)
+        _print_estimate(run.estimate)
+        console.print(_evidence_line(run.evidence), highlight=False)
+        assert run.kept is not None
+        kept, done = run.kept, 0
+        console.print(
+            f"Watching {project} (import {kept.import_id}) every {every:g} s; Ctrl-C stops.",
+            highlight=False,
+        )
+        try:
+            while updates is None or done < updates:
+                time.sleep(every)
+                last = store.last_import_id()
+                if last == kept.import_id:
+                    continue
+                changed = store.changed_since(kept.import_id)
+                if not any(changed.values()):  # an import that changed nothing
+                    kept = dataclasses.replace(kept, import_id=last)
+                    continue
+                start = time.perf_counter()
+                run = run_once(kept, None)
+                assert run.kept is not None
+                kept, done = run.kept, done + 1
+                console.print(_watch_line(run, time.perf_counter() - start), highlight=False)
+        except KeyboardInterrupt:
+            pass
+    console.print(f"Stopped; {out} holds the estimate of import {kept.import_id}.",
+                  highlight=False)  # fmt: skip
+
+
+def _watch_line(run: EstimateRun, seconds: float) -> str:
+    """One update of ``remnant watch``: what it read, how long it took, the new total."""
+    how, est = run.evidence, run.estimate
+    steps = ", ".join(f"{k} {v:.2f} s" for k, v in run.seconds.items())
+    if how["mode"] == "update":
+        records = how["records"]
+        n = sum(records.values()) if isinstance(records, dict) else 0
+        what = f"{n:,} new records"
+    else:
+        what = f"read in full ({how['reason']})"
+    return (
+        f"{time.strftime('%H:%M:%S')} import {how['import_id']}: {what}; updated in "
+        f"{seconds:.1f} s ({steps}); drew {run.drawn['tiles']:,} of {run.drawn['of']:,} tiles; "
+        f"{est.total.mean:,.0f} items remaining as of {est.as_of} (90 % interval "
+        f"{est.total.lower:,.0f}–{est.total.upper:,.0f})."
+    )
 
 
 def _evidence_line(how: dict[str, object]) -> str:

@@ -26,6 +26,10 @@ class NotFoundError(RemnantError):
     """A record or an output asked for by id is not there (a hazard area, an estimate)."""
 
 
+class BusyError(RemnantError):
+    """Another Remnant process is writing the same output folder."""
+
+
 class FormatError(RemnantError):
     """A file cannot be read at all (unknown format, missing required column, ...)."""
 

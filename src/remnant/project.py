@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -22,7 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from remnant.catalogue import Catalogue, load_catalogue
-from remnant.errors import NotFoundError, Problem, ValidationError
+from remnant.errors import BusyError, NotFoundError, Problem, ValidationError
 from remnant.hazard.config import HazardConfig
 from remnant.io import RawTable, read_tables, write_table
 from remnant.records.lifecycle import ACTIVE
@@ -300,6 +302,27 @@ class EstimateRun:
     seconds: dict[str, float]
     drawn: dict[str, int]
     evidence: dict[str, object] = field(default_factory=dict)
+    kept: Kept | None = None
+
+
+@dataclass(frozen=True)
+class Kept:
+    """An estimate a process keeps in memory for its next run (:func:`estimate_project`).
+
+    Parameters
+    ----------
+    estimate : Estimate
+        The last estimate, whose basis the next update starts from.
+    import_id : int
+        The store's last import it holds (:meth:`Store.last_import_id`).
+    unsaved : int
+        Records read since the basis saved in the output folder: the saved basis is
+        written afresh at :data:`CHECKPOINT_RECORDS`, as by the command.
+    """
+
+    estimate: Estimate
+    import_id: int
+    unsaved: int
 
 
 def estimate_project(
@@ -312,6 +335,7 @@ def estimate_project(
     catalogue: Catalogue | None = None,
     draw_map: bool = True,
     full: bool = False,
+    kept: Kept | None = None,
     progress: Progress | None = None,
 ) -> EstimateRun:
     """Estimate the remaining hazard from a store and write every output to ``out``.
@@ -349,13 +373,87 @@ def estimate_project(
     full : bool
         Read every record and draw the whole raster, even where an earlier run's
         evidence update and tiles could be kept.
+    kept : Kept, optional
+        The last run's estimate, kept in memory by a process that stays up
+        (``remnant watch``): the update starts from it instead of the saved basis,
+        whose pages it need not read back nor the heap grow for. It must have been
+        made into ``out`` with the same ``config`` and ``catalogue``. The run's own
+        comes back as :attr:`EstimateRun.kept`.
     progress : callable, optional
         ``progress(label, done, total)``.
-    """
-    from remnant.io.summary import write_json, write_summary_csv
 
+    Raises
+    ------
+    BusyError
+        Another process is writing ``out`` (:func:`writing`).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    with writing(out):
+        return _estimate_into(store, out, cell_m, as_of, config, catalogue, draw_map, full, kept,
+                              progress)  # fmt: skip
+
+
+LOCK_FILE = ".state/lock"
+"""The output folder's lock (:func:`writing`)."""
+
+
+@contextmanager
+def writing(out: Path) -> Iterator[None]:
+    """Hold the output folder ``out`` for one writing process at a time.
+
+    An advisory lock (``flock``) on :data:`LOCK_FILE`, which the kernel releases when
+    the process ends however it ends; the file names the process that holds it.
+    Where ``fcntl`` is missing (Windows) nothing is locked.
+
+    Raises
+    ------
+    BusyError
+        Another process holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    path = out / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise BusyError(
+                f"{out} is being written by {holder}: wait for it, stop it, or write into "
+                "another folder"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"remnant process {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.truncate(0)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _estimate_into(
+    store: Store,
+    out: Path,
+    cell_m: float,
+    as_of: date | str | None,
+    config: HazardConfig | None,
+    catalogue: Catalogue | None,
+    draw_map: bool,
+    full: bool,
+    kept: Kept | None,
+    progress: Progress | None,
+) -> EstimateRun:
+    """:func:`estimate_project` once the folder is held."""
+    from remnant.io.summary import write_json, write_summary_csv
+
     config = dataclasses.replace(config or HazardConfig(), cell_m=cell_m)
 
     def tell(stage: str, done: float, total: float) -> None:
@@ -365,7 +463,8 @@ def estimate_project(
     seconds: dict[str, float] = {}
     catalogue = catalogue or load_catalogue()
     day = as_of or date.today()
-    est, how, tables = _evidence_update(store, out, catalogue, day, config, full, tell, seconds)
+    est, how, tables = _evidence_update(store, out, catalogue, day, config, full, tell, seconds,
+                                        kept)  # fmt: skip
     paths = {role: out / name for role, name in ESTIMATE_FILES.items()}
     clock = time.perf_counter()
     stale = draw_raster(est, paths["raster"], out / STATE_FILE, full=full, progress=tell)
@@ -388,7 +487,8 @@ def estimate_project(
     else:
         del paths["map"]
     write_json(_run_record(est, store, seconds, drawn, how), paths["record"])
-    return EstimateRun(est, paths, seconds, drawn, how)
+    now = Kept(est, cast(int, how["import_id"]), cast(int, how["unsaved"]))
+    return EstimateRun(est, paths, seconds, drawn, how, now)
 
 
 def draw_raster(
@@ -438,13 +538,16 @@ def _evidence_update(
     full: bool,
     tell: Callable[[str, float, float], None],
     seconds: dict[str, float],
+    kept: Kept | None = None,
 ) -> tuple[Estimate, dict[str, object], dict[str, gpd.GeoDataFrame] | None]:
     """The last estimate updated with the records imported since, or a full estimate.
 
-    Saves what the update of the next run starts from (:data:`BASIS_FILE`) after a full
-    run, and after an update that read many records (:func:`checkpoint`); else keeps
-    the saved one. Also returns the store's tables when a full run read them (None
-    after an update).
+    The last estimate is ``kept``'s, else the saved basis. Saves what the update of the
+    next run starts from (:data:`BASIS_FILE`) after a full run, and after updates that
+    read many records since the saved basis (:func:`checkpoint`); else keeps the saved
+    one. Also returns the store's tables when a full run read them (None after an
+    update). ``how`` says what it did, the import the estimate holds (``import_id``)
+    and the records read since the saved basis (``unsaved``).
     """
     from remnant.hazard.estimate import BASIS_FORMAT, estimate
     from remnant.hazard.update import NotIncremental, update
@@ -454,8 +557,13 @@ def _evidence_update(
     import_id = store.last_import_id()
     how: dict[str, object] = {"mode": "full", "reason": "asked" if full else "no earlier run"}
     est, tables, records = None, None, None
-    saved = None if full else _saved_basis(path, catalogue, config)
-    if saved is not None:
+    unsaved = 0 if kept is None else kept.unsaved
+    saved: dict[str, Any] | None = None
+    if kept is not None and kept.estimate.config == config:
+        saved = {"basis": kept.estimate, "import_id": kept.import_id}
+    elif not full:
+        saved = _saved_basis(path, catalogue, config)
+    if saved is not None and not full:
         clock = time.perf_counter()
         since = int(saved["import_id"])
         changed = store.changed_since(since)
@@ -476,10 +584,11 @@ def _evidence_update(
         est = estimate(tables, catalogue, as_of=day, config=config, progress=tell)
     seconds["evidence update"] = time.perf_counter() - clock
     (out / OLD_BASIS_FILE).unlink(missing_ok=True)
-    if records is not None and not checkpoint(records):
-        how["basis"] = "kept"
+    how["import_id"] = import_id
+    if records is not None and not checkpoint({"since the saved basis": unsaved, **records}):
+        how["basis"], how["unsaved"] = "kept", unsaved + sum(records.values())
         return est, how, tables
-    how["basis"] = "saved"
+    how["basis"], how["unsaved"] = "saved", 0
     clock = time.perf_counter()
     state = {"format": BASIS_FORMAT, "import_id": import_id, "catalogue": catalogue.version,
              "basis": est.basis.for_update()}  # fmt: skip
@@ -535,10 +644,11 @@ def _run_record(
     from remnant import __version__
 
     u = est.unrecorded
+    how = dict(how)
     return {
         "software_version": f"remnant {__version__}",
         "store": str(store.path),
-        "last_import_id": store.last_import_id(),
+        "last_import_id": how.pop("import_id"),  # the last the estimate holds
         "as_of": est.as_of,
         "grid": dataclasses.asdict(est.grid),
         "total_remaining": {
