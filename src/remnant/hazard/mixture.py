@@ -112,7 +112,7 @@ def pack(
         Windows cut at this many standard deviations. [-]
     """
     half = clip * comps.sigma_max
-    win = strike_windows(comps, grid, clip)
+    win = _windows_of(comps, grid, half)
     strikes = np.column_stack(
         [day, type_index, win, comps.offsets[:-1], comps.offsets[1:]]
     ).astype(np.int64)  # fmt: skip
@@ -138,8 +138,13 @@ def strike_windows(comps: Components, grid: Grid, clip: float) -> IntArray:
     (:func:`.tiles.windows`); a strike without components gets an empty one. Shape
     ``(strikes, 4)``: columns ``R0 … NC`` of :func:`pack`'s strike table.
     """
+    return _windows_of(comps, grid, clip * comps.sigma_max)
+
+
+def _windows_of(comps: Components, grid: Grid, half: FloatArray) -> IntArray:
+    """:func:`strike_windows` of components whose windows reach ``half`` each way. [m]"""
     n = len(comps.offsets) - 1
-    win = windows(comps.x, comps.y, clip * comps.sigma_max, grid)
+    win = windows(comps.x, comps.y, half, grid)
     big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
     top, left = np.full(n, big), np.full(n, big)
     bottom, right = np.full(n, small), np.full(n, small)

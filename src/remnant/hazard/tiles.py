@@ -104,13 +104,24 @@ def tiles_of_windows(win: IntArray, grid: Grid, key: IntArray | None = None) -> 
         default their index.
     """
     n_rows, n_cols = grid.n_tiles
+    return _tile_ranges(*_window_tiles(win, grid), n_rows, n_cols, key)
+
+
+def _window_tiles(
+    win: IntArray, grid: Grid
+) -> tuple[IntArray, IntArray, IntArray, IntArray, BoolArray]:
+    """Each window's tile rows ``r0…r1`` and columns ``c0…c1``, and whether it meets the grid.
+
+    The tiles its cells lie in once clipped to the grid: the one rule of
+    :func:`tiles_of_windows` and :func:`windows_meeting`.
+    """
     r0 = np.clip(win[:, 0], 0, grid.ny - 1) // TILE
     r1 = np.clip(win[:, 0] + win[:, 2] - 1, 0, grid.ny - 1) // TILE
     c0 = np.clip(win[:, 1], 0, grid.nx - 1) // TILE
     c1 = np.clip(win[:, 1] + win[:, 3] - 1, 0, grid.nx - 1) // TILE
     inside = (win[:, 0] + win[:, 2] > 0) & (win[:, 0] < grid.ny)
     inside &= (win[:, 1] + win[:, 3] > 0) & (win[:, 1] < grid.nx)
-    return _tile_ranges(r0, r1, c0, c1, inside, n_rows, n_cols, key)
+    return r0, r1, c0, c1, inside
 
 
 def tiles_of_boxes(bounds: FloatArray, grid: Grid) -> Csr:
@@ -266,30 +277,36 @@ def windows_meeting(win: IntArray, tiles: IntArray, boxes: IntArray, grid: Grid)
     """
     marked = np.zeros(grid.n_tiles[0] * grid.n_tiles[1], dtype=bool)
     marked[tiles] = True
+    win = np.asarray(win, dtype=np.int64).reshape(-1, 4)
     return np.asarray(
-        _windows_meeting(np.asarray(win, dtype=np.int64), marked, grid.n_tiles[1], grid.ny,
-                         grid.nx, np.asarray(boxes, dtype=np.int64).reshape(-1, 4)),
+        _windows_meeting(win, _window_tiles(win, grid), marked, grid.n_tiles[1],
+                         np.asarray(boxes, dtype=np.int64).reshape(-1, 4)),
         dtype=bool,
     )  # fmt: skip
 
 
 @numba.njit(cache=True)
 def _windows_meeting(
-    win: IntArray, tiles: npt.NDArray[np.bool_], tile_cols: int, ny: int, nx: int,
+    win: IntArray,
+    spans: tuple[IntArray, IntArray, IntArray, IntArray, BoolArray],
+    tiles: npt.NDArray[np.bool_],
+    tile_cols: int,
     boxes: IntArray,
-) -> npt.NDArray[np.bool_]:  # fmt: skip
-    """:func:`windows_meeting` over the ``tiles`` marked, in one pass (numba)."""
+) -> npt.NDArray[np.bool_]:
+    """:func:`windows_meeting` over the ``tiles`` marked, in one pass (numba).
+
+    ``spans`` are the windows' tiles (:func:`_window_tiles`).
+    """
+    t_r0, t_r1, t_c0, t_c1, inside = spans
     out = np.zeros(len(win), dtype=np.bool_)
     for s in range(len(win)):
-        r0, c0, nr, nc = win[s, 0], win[s, 1], win[s, 2], win[s, 3]
-        r1, c1 = r0 + nr, c0 + nc
-        if not (r1 > 0 and r0 < ny and c1 > 0 and c0 < nx):
+        if not inside[s]:
             continue
-        t_r0, t_r1 = min(max(r0, 0), ny - 1) // TILE, min(max(r1 - 1, 0), ny - 1) // TILE
-        t_c0, t_c1 = min(max(c0, 0), nx - 1) // TILE, min(max(c1 - 1, 0), nx - 1) // TILE
+        r0, c0 = win[s, 0], win[s, 1]
+        r1, c1 = r0 + win[s, 2], c0 + win[s, 3]
         near = False
-        for tr in range(t_r0, t_r1 + 1):
-            for tc in range(t_c0, t_c1 + 1):
+        for tr in range(t_r0[s], t_r1[s] + 1):
+            for tc in range(t_c0[s], t_c1[s] + 1):
                 near = near or tiles[tr * tile_cols + tc]
         if not near:
             continue
