@@ -379,7 +379,8 @@ def test_release_refuses_an_unknown_handover_area_before_writing(estimated, tmp_
 def test_watch_updates_the_estimate_after_each_import_from_the_one_it_keeps(tmp_path, world):
     """remnant watch estimates, then after an import updates from the estimate it keeps
     in memory: the same estimate as remnant estimate re-run from its saved basis. While
-    a process writes an output folder, another is refused it."""
+    a process writes an output folder, another is refused it, and the watcher tries
+    again until it is free."""
     project, as_of, batches = _store_without_late_finds(tmp_path, world)
     late = [*batches[0], *batches[1]]
     late_file = tmp_path / "late" / "finds.csv"
@@ -400,7 +401,11 @@ def test_watch_updates_the_estimate_after_each_import_from_the_one_it_keeps(tmp_
             while not (out / "estimate.json").exists() or (out / LOCK_FILE).read_text():
                 assert watcher.poll() is None and time.monotonic() < deadline
                 time.sleep(0.2)  # until the first estimate is written and the folder let go
-            run("import", project, late_file)
+            with writing(out):  # another writer holds the folder: the watcher waits its turn
+                run("import", project, late_file)
+                while "Not updated yet" not in errors.read_text():
+                    assert watcher.poll() is None and time.monotonic() < deadline
+                    time.sleep(0.2)
             watcher.wait(timeout=300)
         finally:
             watcher.kill()

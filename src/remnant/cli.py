@@ -27,7 +27,7 @@ from rich.table import Table
 
 from remnant import __version__
 from remnant.allocator import keep_freed_memory
-from remnant.errors import RemnantError, ValidationError
+from remnant.errors import BusyError, RemnantError, StoreError, ValidationError
 
 if TYPE_CHECKING:
     from remnant.catalogue import Carrier
@@ -425,7 +425,11 @@ def watch(
                     kept = dataclasses.replace(kept, import_id=last)
                     continue
                 start = time.perf_counter()
-                run = run_once(kept, None)
+                try:
+                    run = run_once(kept, None)
+                except (BusyError, StoreError) as exc:  # another writer: try again later
+                    err.print(f"Not updated yet: {exc}", highlight=False)
+                    continue
                 assert run.kept is not None
                 kept, done = run.kept, done + 1
                 console.print(_watch_line(run, time.perf_counter() - start), highlight=False)
