@@ -420,7 +420,7 @@ def watch(
                 last = store.last_import_id()
                 if last == kept.import_id:
                     continue
-                changed = store.changed_since(kept.import_id)
+                changed = store.changed_since(kept.import_id, until=last)
                 if not any(changed.values()):  # an import that changed nothing
                     kept = dataclasses.replace(kept, import_id=last)
                     continue

@@ -566,7 +566,7 @@ def _evidence_update(
     if saved is not None and not full:
         clock = time.perf_counter()
         since = int(saved["import_id"])
-        changed = store.changed_since(since)
+        changed = store.changed_since(since, until=import_id)  # later imports: next run's
         added = {name: store.read(name, ids=ids) for name, ids in changed.items() if ids}
         seconds["read store"] = time.perf_counter() - clock
         clock = time.perf_counter()

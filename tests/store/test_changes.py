@@ -68,6 +68,17 @@ def test_a_second_import_lists_its_inserts_and_updates_only(filled: Store) -> No
     assert filled.changed_since(first) == {**NOTHING, "finds": ["F1", "F10", "F11"]}
 
 
+def test_changes_up_to_an_import_leave_the_later_ones(filled: Store) -> None:
+    """``until``: an import read before a later one lands counts, the later one does not."""
+    first = filled.last_import_id()
+    filled.upsert("finds", gpd.GeoDataFrame(finds(2, offset=10), crs="EPSG:4326"), user="tester")
+    second = filled.last_import_id()
+    filled.upsert("finds", gpd.GeoDataFrame(finds(1, offset=20), crs="EPSG:4326"), user="tester")
+    assert filled.changed_since(first, until=second) == {**NOTHING, "finds": ["F10", "F11"]}
+    assert filled.changed_since(second) == {**NOTHING, "finds": ["F20"]}
+    assert filled.changed_since(first) == {**NOTHING, "finds": ["F10", "F11", "F20"]}
+
+
 def test_each_id_once_in_order_of_first_change(filled: Store, frames: dict) -> None:
     first = filled.last_import_id()
     areas = frames["hazard_areas"]

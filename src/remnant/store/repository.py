@@ -325,7 +325,7 @@ class Store:
         with self._read() as conn:
             return int(conn.execute(select(func.max(imports.c.id))).scalar() or 0)
 
-    def changed_since(self, import_id: int) -> dict[str, list[str]]:
+    def changed_since(self, import_id: int, until: int | None = None) -> dict[str, list[str]]:
         """Ids of the records inserted or updated by the imports after ``import_id``.
 
         Read from the ``audit`` trail, which Remnant writes with every upsert. Edits
@@ -337,6 +337,11 @@ class Store:
         import_id : int
             An ``imports.id``, e.g. an earlier :meth:`last_import_id`; 0 for every
             change ever made.
+        until : int, optional
+            The last import to count (a :meth:`last_import_id` read before): imports
+            after it are left for the next call, so that a reader that remembers
+            ``until`` neither misses nor reads twice an import that lands meanwhile.
+            Default: every import after ``import_id``.
 
         Returns
         -------
@@ -354,6 +359,8 @@ class Store:
             .where(audit.c.import_id > import_id)
             .order_by(audit.c.id)
         )
+        if until is not None:
+            query = query.where(audit.c.import_id <= until)
         changed: dict[str, dict[str, None]] = {name: {} for name in FEATURE_TABLES}
         with self._read() as conn:
             for table, record_id in conn.execute(query):
