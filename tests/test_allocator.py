@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from remnant.allocator import ARROW_POOL_VARIABLE
+
 _PROBE = """
 import sys
 import numpy as np
@@ -57,10 +59,12 @@ def test_numpy_is_asked_not_to_advise_huge_pages() -> None:
 
 _ARROW_PROBE = """
 import sys
-import pyarrow as pa
 from remnant.allocator import keep_freed_memory
 
-if sys.argv[1] == "keep":
+if sys.argv[1] == "keep-first":  # as a command does, before anything imports Arrow
+    keep_freed_memory()
+import pyarrow as pa
+if sys.argv[1] == "keep":  # after Arrow is imported
     keep_freed_memory()
 texts = pa.array([f"FIND-{i:09d}" for i in range(2_000_000)])  # a million finds' ids, twice
 address = texts.buffers()[2].address
@@ -83,9 +87,12 @@ def test_arrow_text_columns_are_not_advised_huge_pages() -> None:
     """After the call, Arrow allocates from the system pool, whose mappings carry no
     ``MADV_HUGEPAGE`` advice (the ``hg`` flag of ``/proc/self/smaps``)."""
 
+    env = {k: v for k, v in os.environ.items() if k != ARROW_POOL_VARIABLE}
+
     def probe(mode: str) -> list[str]:
         return subprocess.run([sys.executable, "-c", _ARROW_PROBE, mode], check=True,
-                              capture_output=True, text=True).stdout.split()  # fmt: skip
+                              capture_output=True, text=True, env=env).stdout.split()  # fmt: skip
 
+    assert probe("keep-first") == ["system", "False"]
     assert probe("keep") == ["system", "False"]
     assert probe("default")[0] != "system"  # Arrow's own pool (mimalloc or jemalloc) by default

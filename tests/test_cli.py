@@ -427,7 +427,7 @@ def test_watch_updates_the_estimate_after_each_import_from_the_one_it_keeps(tmp_
     _, theirs, _ = read_estimate(again / "estimate.tif")
     for band in ("expected_remaining", "p_any"):
         np.testing.assert_allclose(ours[band], theirs[band], rtol=1e-6, atol=1e-9)
-    with open_store(project) as store, writing(out):
+    with writing(out):
         busy = run("estimate", project, "--out", out, *args, ok=False)
     assert busy.returncode == 1
     assert f"{out} is being written by remnant process {os.getpid()}" in busy.stderr

@@ -42,16 +42,19 @@ References
    ``NUMPY_MADVISE_HUGEPAGE`` environment variable, checked at import):
    https://numpy.org/doc/stable/reference/global_state.html
 .. [3] Apache Arrow, "Memory Management: Memory Pools" (``pyarrow.set_memory_pool``,
-   ``pyarrow.system_memory_pool``): https://arrow.apache.org/docs/python/memory.html
+   ``pyarrow.system_memory_pool``): https://arrow.apache.org/docs/python/memory.html,
+   and "Environment Variables" (``ARROW_DEFAULT_MEMORY_POOL``):
+   https://arrow.apache.org/docs/cpp/env_vars.html
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import platform
+import sys
 
-import pyarrow
 from numpy._core import multiarray
 
 MMAP_THRESHOLD = 1 << 30
@@ -64,13 +67,21 @@ TRIM_THRESHOLD = (1 << 31) - 1
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # from glibc's malloc.h
 
+ARROW_POOL_VARIABLE = "ARROW_DEFAULT_MEMORY_POOL"
+"""The environment variable that names Arrow's default pool when Arrow first makes it
+[3]_: set, rather than importing Arrow at every command's start (a third of a second)
+to set the pool itself."""
+
 
 def keep_freed_memory() -> bool:
     """Keep freed memory for reuse and small pages (module doc); whether glibc could."""
     set_hugepage = getattr(multiarray, "_set_madvise_hugepage", None)
     if set_hugepage is not None:  # NumPy's own switch, as NUMPY_MADVISE_HUGEPAGE=0 sets it
         set_hugepage(False)
-    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+    os.environ[ARROW_POOL_VARIABLE] = "system"  # read when Arrow first makes its pool
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:  # imported already: its pool may be made
+        arrow.set_memory_pool(arrow.system_memory_pool())
     if platform.libc_ver()[0] != "glibc":
         return False
     name = ctypes.util.find_library("c")

@@ -557,13 +557,16 @@ def _evidence_update(
     import_id = store.last_import_id()
     how: dict[str, object] = {"mode": "full", "reason": "asked" if full else "no earlier run"}
     est, tables, records = None, None, None
-    unsaved = 0 if kept is None else kept.unsaved
     saved: dict[str, Any] | None = None
-    if kept is not None and kept.estimate.config == config:
+    unsaved = 0  # records since the saved basis that the start does not count
+    if full:
+        pass
+    elif kept is not None and kept.estimate.config == config:
         saved = {"basis": kept.estimate, "import_id": kept.import_id}
-    elif not full:
+        unsaved = kept.unsaved
+    else:
         saved = _saved_basis(path, catalogue, config)
-    if saved is not None and not full:
+    if saved is not None:
         clock = time.perf_counter()
         since = int(saved["import_id"])
         changed = store.changed_since(since, until=import_id)  # later imports: next run's
