@@ -150,7 +150,7 @@ def main() -> int:
         out = Path(scratch)
         log = StageLog("full")
         full = estimate(base, catalogue, as_of=args.as_of, config=config, progress=log)
-        draw_raster(full, out / "estimate.tif", out / "drawn.npz", full=True, progress=log)
+        draw_raster(full, out / "estimate.tif", out / "drawn.arrays", full=True, progress=log)
         full_s = log.elapsed()
         write_arrays(full.basis.for_update(), out / "basis.arrays")
         del full
@@ -214,7 +214,7 @@ def _child(args: argparse.Namespace) -> int:
         small, day = pickle.load(fh)
     catalogue = load_catalogue()
     _warm_up(small, catalogue, args.as_of, out / "warm-up")
-    shutil.copy(out / "drawn.npz", out / "drawn-before.npz")  # for the repeats
+    shutil.copy(out / "drawn.arrays", out / "drawn-before.arrays")  # for the repeats
     raster_mb = [(out / "estimate.tif").stat().st_size / 1e6]
     est, stale, seconds, machine, fresh_pages = _timed_update(out, day, catalogue, args.as_of)
     raster_mb.append((out / "estimate.tif").stat().st_size / 1e6)
@@ -229,7 +229,7 @@ def _child(args: argparse.Namespace) -> int:
     del est  # as a process that stays up would, before the next day's update
     repeats = []
     for _ in range(args.repeat):
-        shutil.copy(out / "drawn-before.npz", out / "drawn.npz")
+        shutil.copy(out / "drawn-before.arrays", out / "drawn.arrays")
         again = _timed_update(out, day, catalogue, args.as_of, log=False)
         repeats.append({"steps_s": again[2], "machine_s": again[3], "fresh_pages": again[4],
                         "total_remaining": again[0].total.mean})  # fmt: skip
@@ -262,7 +262,7 @@ def _timed_update(
     est = update(basis, day, catalogue, as_of=as_of, progress=StageLog("update") if log else None)
     seconds["evidence update"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    stale = draw_raster(est, out / "estimate.tif", out / "drawn.npz")
+    stale = draw_raster(est, out / "estimate.tif", out / "drawn.arrays")
     seconds["raster"] = time.perf_counter() - clock
     machine = {k: v - before[k] for k, v in _machine_times().items()}
     fresh_pages = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
@@ -301,7 +301,7 @@ def _warm_up(tables: Tables, catalogue: Catalogue, as_of: str, scratch: Path) ->
     base, day = one_day(tables)
     est = estimate(base, catalogue, as_of=as_of)
     scratch.mkdir()
-    tif, state = scratch / "estimate.tif", scratch / "drawn.npz"
+    tif, state = scratch / "estimate.tif", scratch / "drawn.arrays"
     draw_raster(est, tif, state, full=True)
     with contextlib.suppress(NotIncremental):  # the kernels are loaded all the same
         est = update(est, day, catalogue)

@@ -259,7 +259,7 @@ ESTIMATE_FILES = {
 }
 """The files ``remnant estimate`` writes in its output folder, by role."""
 
-STATE_FILE = ".state/drawn.npz"
+STATE_FILE = ".state/drawn.arrays"
 """What the raster was drawn from, in the output folder (:mod:`remnant.hazard.redraw`)."""
 
 MAX_UNUSED_RASTER = 0.5
@@ -283,9 +283,10 @@ benchmarks/README.md, "Incremental update"): saving every second day of about 15
 records costs the least on average (15.8 s a day, against 18.7 s saving every day).
 [records]"""
 
-OLD_BASIS_FILE = ".state/basis.npz"
-"""Where earlier versions kept it, as a ``.npz`` (state format 1): removed when the new
-one is read or written, as no version reads it any more (gigabytes at country scale)."""
+OLD_STATE_FILES = (".state/basis.npz", ".state/drawn.npz")
+"""Where earlier versions kept the basis and the drawn state, as ``.npz`` files:
+removed when the new ones are read or written, as no version reads them any more
+(gigabytes at country scale)."""
 
 
 @dataclass
@@ -350,7 +351,7 @@ def estimate_project(
     instead of reading every record again, unless they need a full run (new strikes
     or hazard areas, an edited record, ...; ``estimate.json`` says why). It then
     redraws only the tiles of ``estimate.tif`` that could change by more than 1 %
-    (:mod:`remnant.hazard.redraw`), from what it drew before (``out/.state/drawn.npz``;
+    (:mod:`remnant.hazard.redraw`), from what it drew before (``out/.state/drawn.arrays``;
     :func:`draw_raster`). The grid or the assumptions changed, or ``full``, and it
     does both in full.
 
@@ -586,7 +587,8 @@ def _evidence_update(
         clock = time.perf_counter()
         est = estimate(tables, catalogue, as_of=day, config=config, progress=tell)
     seconds["evidence update"] = time.perf_counter() - clock
-    (out / OLD_BASIS_FILE).unlink(missing_ok=True)
+    for old in OLD_STATE_FILES:
+        (out / old).unlink(missing_ok=True)
     how["import_id"] = import_id
     if records is not None and not checkpoint({"since the saved basis": unsaved, **records}):
         how["basis"], how["unsaved"] = "kept", unsaved + sum(records.values())

@@ -126,12 +126,21 @@ def test_known_moments_are_looked_up_and_the_rest_computed(monkeypatch: pytest.M
     assert computed == [40, 5] and np.array_equal(mixed[5:], first[5:])
     np.testing.assert_array_equal(mixed, compute(moved, y, sigma, day))
     assert len(known.plus(known)) == 40
+    _, some = known.moments_of(moved[:8], y[:8], sigma[:8], day[:8], compute)
+    grown = known.plus(some)  # the five moved are new, the three others known already
+    assert computed == [40, 5, 40, 5] and len(grown) == 45
+    both = np.concatenate([x, moved[:5]]), np.concatenate([y, y[:5]])
+    looked, _ = grown.moments_of(*both, np.concatenate([sigma, sigma[:5]]),
+                                 np.concatenate([day, day[:5]]), compute)  # fmt: skip
+    assert computed == [40, 5, 40, 5]  # all looked up
+    np.testing.assert_array_equal(looked, np.concatenate([first, mixed[:5]]))
     far = known.away_from(np.array([[700.0, -2000.0, 2000.0, 2000.0]]), 4.0)
     assert 0 < len(far) < 40 and np.all(far.x + 4.0 * far.sigma < 700.0)
     # every key colliding: a lookup compares the inputs, so only the first row is found
     monkeypatch.setattr(aim, "_input_keys", lambda x, y, s, d: np.zeros(len(x), np.uint64))
-    clashing, _ = known.moments_of(x, y, sigma, day, compute)
-    assert computed == [40, 5, 40, 39]  # the check above computed all 40
+    table = dataclasses.replace(known)  # made anew: a table keeps the index of its keys
+    clashing, _ = table.moments_of(x, y, sigma, day, compute)
+    assert computed == [40, 5, 40, 5, 39]  # the check above computed all 40
     np.testing.assert_array_equal(clashing, first)
 
 

@@ -17,6 +17,7 @@ from remnant.hazard.redraw import (
     _TURN,
     _WIDTHS,
     FLOOR,
+    STATE_FORMAT,
     TOLERANCE,
     DrawnState,
     _components_moved,
@@ -27,6 +28,7 @@ from remnant.hazard.redraw import (
     stale_tiles,
 )
 from remnant.hazard.tiles import run_rows
+from remnant.io.arrays import write_arrays
 from remnant.simulate import simulate_world
 
 BANDS = ("expected_remaining", "p_any", "lower_90", "upper_90")
@@ -99,7 +101,7 @@ def test_drift_is_measured_from_what_was_drawn(runs) -> None:
 def test_state_round_trips_and_another_grid_redraws_everything(tmp_path: Path, runs) -> None:
     before, after = runs
     state = drawn_state(before)
-    loaded = DrawnState.load(state.save(tmp_path / "drawn.npz"))
+    loaded = DrawnState.load(state.save(tmp_path / "drawn.arrays"))
     assert loaded is not None
     now = drawn_state(after)
     np.testing.assert_array_equal(
@@ -107,9 +109,11 @@ def test_state_round_trips_and_another_grid_redraws_everything(tmp_path: Path, r
     )
     other = DrawnState(**{**vars(state), "key": state.key.replace('"config"', '"conf"')})
     assert stale_tiles(other, now, after)[0].all()
-    (tmp_path / "junk.npz").write_bytes(b"not a state")
-    assert DrawnState.load(tmp_path / "junk.npz") is None
-    assert DrawnState.load(tmp_path / "missing.npz") is None
+    (tmp_path / "junk.arrays").write_bytes(b"not a state")
+    assert DrawnState.load(tmp_path / "junk.arrays") is None
+    assert DrawnState.load(tmp_path / "missing.arrays") is None
+    write_arrays({"format": STATE_FORMAT - 1, "state": state}, tmp_path / "older.arrays")
+    assert DrawnState.load(tmp_path / "older.arrays") is None  # another version: redrawn
 
 
 def test_a_search_hash_changes_with_any_vertex_day_or_detection() -> None:

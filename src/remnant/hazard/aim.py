@@ -65,6 +65,7 @@ References
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -345,11 +346,32 @@ class KnownMoments:
         """These rows and ``other``'s, each set of inputs once.
 
         Rows are told apart by their hash (:meth:`keys`): two inputs whose keys
-        collide keep one row, and a lookup of the other computes it again.
+        collide keep one row, and a lookup of the other computes it again. Only
+        ``other``'s keys are hashed anew: the table's own are looked up in the index
+        it keeps (:meth:`_lookup`), which the result inherits.
         """
-        both = KnownMoments(*[np.concatenate([getattr(self, f), getattr(other, f)])
+        unique, index = self._lookup
+        keys = other.keys()
+        theirs = pd.Index(keys)
+        new = (index.get_indexer(theirs) < 0) & ~theirs.duplicated(keep="first")
+        rows = np.flatnonzero(new)
+        mine = self if unique.size == len(self) else self.take(unique)
+        if rows.size == 0:
+            return mine
+        both = KnownMoments(*[np.concatenate([getattr(mine, f), getattr(other, f)[rows]])
                               for f in ("x", "y", "sigma", "day", "moments")])  # fmt: skip
-        return both.take(~pd.Index(both.keys()).duplicated(keep="first"))
+        both.__dict__["_lookup"] = (  # what _lookup would find, without hashing it all again
+            np.arange(len(both)),
+            pd.Index(np.concatenate([index.to_numpy(), keys[rows]])),
+        )
+        return both
+
+    @functools.cached_property
+    def _lookup(self) -> tuple[IntArray, pd.Index]:
+        """The first row of each key, and an index of their keys (kept: looked up each round)."""
+        keys = self.keys()
+        unique = np.flatnonzero(~pd.Index(keys).duplicated(keep="first"))
+        return unique, pd.Index(keys[unique])
 
     def keys(self) -> npt.NDArray[np.uint64]:
         """A 64-bit hash of each row's inputs (:func:`_input_keys`)."""
@@ -382,9 +404,8 @@ class KnownMoments:
         hit = np.zeros(len(x), dtype=bool)
         row = np.zeros(len(x), dtype=np.int64)
         if len(self):
-            keys = self.keys()
-            unique = np.flatnonzero(~pd.Index(keys).duplicated())
-            found = pd.Index(keys[unique]).get_indexer(pd.Index(_input_keys(x, y, sigma, day)))
+            unique, index = self._lookup
+            found = index.get_indexer(pd.Index(_input_keys(x, y, sigma, day)))
             row = unique[np.maximum(found, 0)]
             hit = (found >= 0) & (self.x[row] == x) & (self.y[row] == y)
             hit &= (self.sigma[row] == sigma) & (self.day[row] == day)  # a collision: a miss

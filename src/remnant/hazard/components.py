@@ -555,7 +555,9 @@ def _weighted_moments(
     return sw, mx, my, vxx, vyy, vxy
 
 
-def sited_components(strikes: Strikes, sites: Sites, unlocated: FloatArray) -> Components:
+def sited_components(
+    strikes: Strikes, sites: Sites, unlocated: FloatArray, of: IntArray | None = None
+) -> Components:
     """The components of every strike given its sites (module docstring).
 
     Strikes without a site keep their prior component.
@@ -567,12 +569,21 @@ def sited_components(strikes: Strikes, sites: Sites, unlocated: FloatArray) -> C
     unlocated : ndarray, shape (strikes,)
         Expected carriers of each strike not located by a site
         (:func:`unlocated_carriers`); read only for strikes with sites. [carriers]
+    of : ndarray of int64, optional
+        Only these strikes' components (ascending), in that order; default all.
     """
-    prior = prior_components(strikes)
-    which = np.unique(sites.strike)
+    if of is None:
+        prior = prior_components(strikes)
+        which = np.unique(sites.strike)
+        at = which
+    else:
+        prior = prior_components(strikes.take(of))
+        which = np.intersect1d(sites.strike, of)
+        sites = sites.take(np.isin(sites.strike, which))
+        at = np.searchsorted(of, which)
     if which.size == 0:
         return prior
-    return prior.replace(which, _mixtures(strikes, sites, which, unlocated[which]))
+    return prior.replace(at, _mixtures(strikes, sites, which, unlocated[which]))
 
 
 def _impact(

@@ -889,7 +889,6 @@ def _site_rounds(
     differs = replay.differs.copy() if replay is not None else np.zeros(0, dtype=bool)
     base = integrals  # an update keeps each round's pairs apart from these (Passes)
     apart = list(replay.redone) if replay is not None else None
-    used = KnownMoments.none() if replay is None else replay.known  # an update keeps them
     for r in range(setup.config.site_rounds if setup.config.learn else 0):
         owner = result.owner
         # an update redoes a round locally where the earlier run has that round
@@ -903,7 +902,7 @@ def _site_rounds(
         sites = find_sites(reported, owner, ev.x, ev.y, weight, ev.spread_m, duds, searched,
                            ev.kind == SEARCHED)  # fmt: skip
         sites, aimed = _aimed(sites, known, setup, reported)
-        known, used = known.plus(aimed), used.plus(aimed)
+        known = known.plus(aimed)  # an update's keeps the earlier run's too
         if local is not None:
             sites = _with_earlier_sites(sites, local.rounds[r], local.source, mine)
         unlocated = np.zeros(len(reported))
@@ -916,8 +915,13 @@ def _site_rounds(
                 reported.per_carrier[which] * rate, dispersion,
             )  # fmt: skip
             strikes = reported.with_counts(which, located + unlocated[which], var, dispersion)
-        new = sited_components(reported, sites, unlocated)
-        changed = np.union1d(_changed(comps, new, step), pending)
+        if local is not None:
+            changed, new = _replayed_changes(comps, reported, sites, unlocated, mine, local, r,
+                                             pending, step)  # fmt: skip
+        else:
+            every = sited_components(reported, sites, unlocated)
+            changed = np.union1d(_changed(comps, every, step), pending)
+            new = every.take(changed)
         pending = pending[:0]
         recalled = None
         if changed.any():
@@ -955,7 +959,7 @@ def _site_rounds(
         integrals = dataclasses.replace(
             integrals, pair_evidence=none, pair_strike=none, pair_weight=np.empty(0)
         )
-    return strikes, comps, integrals, result, moved, tuple(rounds), used
+    return strikes, comps, integrals, result, moved, tuple(rounds), known
 
 
 def _aimed(
@@ -1186,6 +1190,39 @@ def _still_differs(
     return np.asarray(out | only_then, dtype=bool)
 
 
+def _replayed_changes(
+    comps: Components,
+    reported: Strikes,
+    sites: Sites,
+    unlocated: FloatArray,
+    mine: npt.NDArray[np.bool_],
+    replay: Replay,
+    r: int,
+    pending: IntArray,
+    step: float,
+) -> tuple[IntArray, Components]:
+    """The strikes whose components round ``r`` of an update changes, and their new ones.
+
+    Only the strikes ``mine`` (:func:`_affected`) are sited anew. Every other strike
+    has the earlier run's sites and pass 1 up to this round, so it ends the round as
+    the earlier run did: on that round's components if the round redid it, else on
+    those it has. (Sited anew, it would differ from them by no more than the
+    failure rate's hair, which :func:`_changed` does not see; the new records are
+    thousands of strikes away from the few hundred ``mine``.) ``pending`` strikes
+    change in any case.
+    """
+    ids = np.flatnonzero(mine)
+    anew = sited_components(reported, sites, unlocated, of=ids)
+    moved = ids[_changed(comps.take(ids), anew, step)]
+    old = replay.rounds[r]
+    now = _new_of_old(replay.source, len(old.mean))[old.strikes]
+    then = np.flatnonzero((now >= 0) & ~mine[np.maximum(now, 0)])  # rows of old's strikes
+    changed = np.union1d(np.union1d(moved, now[then]), pending)
+    new = comps.take(changed)
+    new = new.replace(np.searchsorted(changed, moved), anew.take(np.searchsorted(ids, moved)))
+    return changed, new.replace(np.searchsorted(changed, now[then]), old.comps.take(then))
+
+
 def _local_attribute(
     setup: _Setup,
     strikes: Strikes,
@@ -1246,9 +1283,10 @@ def _recall(
 ) -> Recalled | None:
     """What round ``r`` of an earlier run holds of the strikes ``changed``.
 
-    A strike's pass 1 is reused when that round redid it too, with components that
-    :func:`_changed` finds the same as ``new``'s; where its window meets a tile of
-    the new records, moved by their difference there. None when there are none.
+    ``new`` are their components now (in that order). A strike's pass 1 is reused
+    when that round redid it too, with components that :func:`_changed` finds the
+    same as ``new``'s; where its window meets a tile of the new records, moved by
+    their difference there. None when there are none.
     """
     if replay is None or r >= len(replay.rounds) or changed.size == 0:
         return None
@@ -1261,14 +1299,14 @@ def _recall(
     cand = np.flatnonzero(row >= 0)
     if cand.size:
         same = np.ones(cand.size, dtype=bool)
-        theirs, ours = old.comps.take(row[cand]), new.take(changed[cand])
+        theirs, ours = old.comps.take(row[cand]), new.take(cand)
         same[_changed(theirs, ours, 0.1 * setup.grid.cell)] = False
         cand = cand[same]
     if cand.size == 0:
         return None
-    near = meeting(setup, strikes.take(changed[cand]), new.take(changed[cand]), replay.reach)
+    near = meeting(setup, strikes.take(changed[cand]), new.take(cand), replay.reach)
     if near.size:  # new records in the window: only the very same components are reused
-        differs = ~same_components(old.comps.take(row[cand[near]]), new.take(changed[cand[near]]))
+        differs = ~same_components(old.comps.take(row[cand[near]]), new.take(cand[near]))
         cand = np.delete(cand, near[differs])
     if cand.size == 0:
         return None
@@ -1346,11 +1384,11 @@ def _round_pass1(
     changed: IntArray,
     recalled: Recalled | None,
 ) -> Round:
-    """Pass 1 of the strikes ``changed`` on their ``new`` components, or as recalled."""
+    """Pass 1 of the strikes ``changed`` on their ``new`` components (in order), or as recalled."""
     n = len(changed)
     pos = recalled.at if recalled is not None else np.empty(0, dtype=np.int64)
     fresh = np.setdiff1d(np.arange(n), pos)
-    comps = new.take(changed)
+    comps = new
     parts = []
     if fresh.size:
         redone = setup.integrate(strikes.take(changed[fresh]), comps.take(fresh), "strikes")
