@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
+import remnant.hazard.inputs as inputs
 from remnant.catalogue import load_catalogue
 from remnant.hazard.config import HazardConfig
 from remnant.hazard.estimate import (
@@ -24,8 +25,10 @@ from remnant.hazard.estimate import (
     points_of,
 )
 from remnant.hazard.grid import TILE, Grid
+from remnant.hazard.inputs import REPORTED, SEARCHED
 from remnant.hazard.update import (
     NotIncremental,
+    _all_new,
     _new_records,
     _points_in,
     _redo_pass1,
@@ -328,3 +331,39 @@ def test_points_and_pairs_of_passes_sharing_a_first_are_those_listed_pair_by_pai
         assert np.array_equal(got_st[order], st[keep][want])
         np.testing.assert_array_equal(got_w[order], w[keep][want])
     assert len(at) == 3  # the shared first's positions found once, each round's apart
+
+
+def test_edited_ids_are_found_by_hash_and_told_apart_by_text(monkeypatch) -> None:
+    old = np.array([f"FIND-{i:06d}" for i in range(5000)] + ["F-1", "F-1"], dtype=np.str_)
+    # a hash is of the text, whatever the width it is held in
+    hashes = inputs.text_hashes
+    np.testing.assert_array_equal(hashes(old[-1:].astype("<U40")), hashes(old[-1:]))
+    found = inputs.positions_among(old, np.array(["F-1", "nope", "FIND-000007"], dtype=object))
+    np.testing.assert_array_equal(found, [5000, -1, 7])  # the first of a repeated id
+    _all_new("finds", np.array(["FIND-X", "F-10", "FIND-0000"], dtype=object), old)
+    with pytest.raises(NotIncremental, match=r"2 edited finds \(e.g. FIND-000007\)"):
+        _all_new("finds", np.array(["new", "FIND-000007", "F-1"], dtype=object), old)
+    # every hash colliding: the text decides, and only the very same ids are edited
+    monkeypatch.setattr(inputs, "text_hashes", lambda text: np.zeros(len(text), np.uint64))
+    _all_new("finds", np.array(["FIND-X", "F-10"], dtype=object), old)
+    with pytest.raises(NotIncremental, match="1 edited finds"):
+        _all_new("finds", np.array(["F-1"], dtype=object), old)
+    found = inputs.positions_among(old, np.array(["F-1", "nope", "FIND-000007"], dtype=object))
+    np.testing.assert_array_equal(found, [5000, -1, 7])
+
+
+def test_a_new_find_of_an_earlier_search_counts_as_found_by_it(world, before) -> None:
+    _, added, _ = world
+    b = before.basis
+    search = int(np.argmax(b.search_detection))  # a search in force, of the earlier records
+    assert b.search_detection[search] > 0
+    find = added["finds"].iloc[:1].copy()
+    find["find_id"], find["activity_id"] = "LATE-FIND-1", b.search_ids[search]
+    find["item"] = "unknown_submunition"
+    frames = {name: before_empty(name) for name in _names()}
+    frames["finds"] = find
+    _, evidence = _new_records(b, frames, load_catalogue(), b.day)
+    assert list(evidence.ids) == ["LATE-FIND-1"] and evidence.kind[0] == SEARCHED
+    frames["finds"] = find.assign(activity_id="NO-SUCH-ACTIVITY")
+    _, evidence = _new_records(b, frames, load_catalogue(), b.day)
+    assert evidence.kind[0] == REPORTED  # no search in force found it

@@ -24,10 +24,11 @@ Kernel widths (docs/model.md §1 and §6). For a carrier with footprint sigmas
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
+import numba
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -501,8 +502,10 @@ class Evidence:
 
     Parameters
     ----------
-    ids : ndarray of object
-        Record id (``find_id``, ``accident_id`` or the NTS ``activity_id``).
+    ids : ndarray of str
+        Record id (``find_id``, ``accident_id`` or the NTS ``activity_id``), as
+        fixed-width text: a saved basis maps a country's million from its file,
+        never made into Python strings (:func:`remnant.hazard.update.update`).
     x, y : ndarray of float64
         Point in the model CRS. [m]
     day : ndarray of int64
@@ -523,7 +526,7 @@ class Evidence:
         ``HazardConfig.wrong_carrier_weight``). [-]
     """
 
-    ids: npt.NDArray[np.object_]
+    ids: npt.NDArray[np.str_]
     x: FloatArray
     y: FloatArray
     day: IntArray
@@ -588,7 +591,13 @@ def evidence_from_records(
     point at its polygon's representative point, spread over its size.
     """
     items, compat = compatibility(catalogue, types, config)
-    with_finds = set(finds["activity_id"].dropna()) | set(found_in)
+
+    def with_finds(ids: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+        """Which of these activities have finds, now or read before."""
+        now = pd.Index(ids, dtype=object).isin(finds["activity_id"].dropna())
+        before = positions_among(np.asarray(found_in, dtype=np.str_), ids) >= 0
+        return np.asarray(now | before, dtype=bool)
+
     parts = [
         _finds(finds, detection, catalogue, items, crs, as_of_day),
         _accidents(accidents, catalogue, items, crs, as_of_day),
@@ -598,7 +607,7 @@ def evidence_from_records(
         np.concatenate([p[i] for p in parts]) for i in range(8)
     )
     return Evidence(
-        ids=ids.astype(object),
+        ids=ids.astype(np.str_),
         x=x.astype(np.float64),
         y=y.astype(np.float64),
         day=day.astype(np.int64),
@@ -612,6 +621,56 @@ def evidence_from_records(
 
 
 _Part = tuple[np.ndarray, ...]
+
+
+def positions_among(pool: npt.ArrayLike, ids: npt.ArrayLike) -> IntArray:
+    """Position in ``pool`` of each of ``ids`` (its first; ``-1`` where it is not there).
+
+    For a few new ids among the million of a saved basis, which maps them as
+    fixed-width text from its file (:class:`Evidence`): they are not made into Python
+    strings. The hash of each id of ``pool`` (:func:`text_hashes`) is looked for
+    among those of ``ids``, and only the ids whose hash is found are compared as text.
+    """
+    want = np.asarray(ids, dtype=np.str_)
+    among = np.asarray(pool, dtype=np.str_)
+    out = np.full(len(want), -1, dtype=np.int64)
+    if want.size == 0 or among.size == 0:
+        return out
+    keys = np.sort(text_hashes(want))
+    hashes = text_hashes(among)
+    at = np.minimum(np.searchsorted(keys, hashes), keys.size - 1)
+    first: dict[str, int] = {}
+    for row in np.flatnonzero(keys[at] == hashes):  # ascending: the first of each kept
+        first.setdefault(str(among[row]), int(row))
+    out[:] = [first.get(str(w), -1) for w in want]
+    return out
+
+
+def text_hashes(text: npt.NDArray[np.str_]) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash (FNV-1a over the code points) of each string of a fixed-width array."""
+    width = text.dtype.itemsize // 4
+    codes = np.ascontiguousarray(text).view(np.uint32).reshape(len(text), width)
+    return _fnv1a_rows(codes)
+
+
+_FNV_OFFSET, _FNV_PRIME = 14695981039346656037, 1099511628211
+"""The 64-bit FNV-1a offset basis and prime (Fowler, Noll, Vo; IETF draft
+draft-eastlake-fnv, "The FNV Non-Cryptographic Hash Algorithm")."""
+
+
+@numba.njit(cache=True)
+def _fnv1a_rows(codes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
+    """FNV-1a of each row of code points, up to its first 0 (the width's padding)."""
+    out = np.empty(codes.shape[0], dtype=np.uint64)
+    for i in range(codes.shape[0]):
+        h = np.uint64(_FNV_OFFSET)
+        for j in range(codes.shape[1]):
+            c = codes[i, j]
+            if c == 0:
+                break
+            h = (h ^ np.uint64(c)) * np.uint64(_FNV_PRIME)
+        out[i] = h
+    return out
 
 
 def _item_index(values: pd.Series, catalogue: Catalogue, items: tuple[str, ...]) -> IntArray:
@@ -686,7 +745,7 @@ def _accidents(
 
 def _nts_direct(
     activities: gpd.GeoDataFrame,
-    with_finds: set[str],
+    with_finds: Callable[[npt.NDArray[np.object_]], npt.NDArray[np.bool_]],
     items: tuple[str, ...],
     crs: str,
     as_of_day: int,
@@ -694,8 +753,8 @@ def _nts_direct(
     direct = activities[
         (activities["type"] == "non_technical_survey")
         & (activities["outcome"] == "direct_evidence")
-        & ~activities["activity_id"].isin(with_finds)
     ]
+    direct = direct[~with_finds(direct["activity_id"].to_numpy(dtype=object))]
     if len(direct):
         direct = direct[day_numbers(direct["end_date"], "end_date") <= as_of_day]
     polygons = direct.geometry.to_crs(crs) if len(direct) else gpd.GeoSeries([], crs=crs)

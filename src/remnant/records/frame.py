@@ -70,6 +70,12 @@ def extra_columns(names: Iterable[str], spec: TableSpec) -> list[str]:
 
 
 def empty_frame(spec: TableSpec) -> gpd.GeoDataFrame:
-    """A canonical frame with no rows."""
-    base = pd.DataFrame({"geometry": gpd.GeoSeries([], crs=CRS)})
-    return to_canonical(gpd.GeoDataFrame(base, geometry="geometry", crs=CRS), spec)
+    """A canonical frame with no rows (a copy: made once per table, 20 ms each time)."""
+    if spec.name not in _EMPTY:
+        base = pd.DataFrame({"geometry": gpd.GeoSeries([], crs=CRS)})
+        _EMPTY[spec.name] = to_canonical(gpd.GeoDataFrame(base, geometry="geometry", crs=CRS), spec)
+    return _EMPTY[spec.name].copy()
+
+
+_EMPTY: dict[str, gpd.GeoDataFrame] = {}
+""":func:`empty_frame`'s frames, by table."""
