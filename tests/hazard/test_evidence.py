@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from remnant.hazard.evidence import _found_pairs, _Pairs, _share_pairs, _shares
-from remnant.hazard.integrals import ASCENDING_KEPT, Integrals, ascending, pairs_of, splice_pairs
+from remnant.hazard.integrals import (
+    ASCENDING_KEPT,
+    Integrals,
+    ascending,
+    pairs_at,
+    pairs_of,
+    ranks,
+    splice_pairs,
+)
 
 FloatArray = np.ndarray
 
@@ -137,3 +145,14 @@ def test_splicing_pairs_keeps_them_in_evidence_order() -> None:
     unsorted = (old_ev[::-1].copy(), old[1], old[2])  # not in evidence order: put together
     for a, b in zip(splice_pairs(unsorted, keep, new), [unsorted[0], *old[1:]], strict=True):
         assert np.array_equal(a[: keep.sum()], b[keep])
+
+
+def test_ranks_and_runs_of_points_agree_with_a_search() -> None:
+    rng = np.random.default_rng(3)
+    points = np.unique(rng.integers(0, 10_000, 500))
+    values = rng.choice(points, 3000)
+    np.testing.assert_array_equal(ranks(points, values), np.searchsorted(points, values))
+    assert ranks(points[:0], values[:0]).size == 0
+    evidence = np.sort(rng.integers(0, 10_000, 20_000))
+    for ev in (evidence, rng.permutation(evidence)):  # in evidence order, and not
+        np.testing.assert_array_equal(pairs_at(ev, points), np.flatnonzero(np.isin(ev, points)))

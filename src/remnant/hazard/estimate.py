@@ -95,6 +95,7 @@ from remnant.hazard.integrals import (
     pairs_at,
     pairs_of,
     polygon_tuple,
+    ranks,
     splice_pairs,
     tile_sums,
 )
@@ -1260,7 +1261,7 @@ def _local_attribute(
     known = points < len(weight_then)
     bg[known] = weight_then[points[known]]
     items = point_items(setup.evidence.kind[points], setup.evidence.quantity[points])
-    s_then, r_then = point_sums(np.searchsorted(points, ev), st, w, bg, held.share_mean,
+    s_then, r_then = point_sums(ranks(points, ev), st, w, bg, held.share_mean,
                                 held.items, *items)  # fmt: skip
     at = np.maximum(source, 0)
     kept_s = np.where(has, np.maximum(held.searched - s_then, 0.0)[at], 0.0)

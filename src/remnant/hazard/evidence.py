@@ -43,7 +43,7 @@ from scipy.spatial import cKDTree
 
 from remnant.hazard.failure_rate import FailureRatePosterior, HeldTerms, learn_failure_rates
 from remnant.hazard.inputs import ACCIDENT, REPORTED, SEARCHED, Strikes
-from remnant.hazard.integrals import Integrals, ascending
+from remnant.hazard.integrals import Integrals, ascending, ranks
 from remnant.hazard.kernels import weighted_sums
 
 FloatArray = npt.NDArray[np.float64]
@@ -378,7 +378,7 @@ class _Pairs:
         ev = integrals.pair_evidence
         background = integrals.evidence_background
         if points is not None:
-            ev, background = np.searchsorted(points, ev), background[points]
+            ev, background = ranks(points, ev), background[points]
         return cls.of_arrays(ev, integrals.pair_strike, integrals.pair_weight, background)
 
     @classmethod

