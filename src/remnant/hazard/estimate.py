@@ -1208,9 +1208,9 @@ def _replayed_changes(
     has the earlier run's sites and pass 1 up to this round, so it ends the round as
     the earlier run did: on that round's components if the round redid it, else on
     those it has. (Sited anew, it would differ from them by no more than the
-    failure rate's hair, which :func:`_changed` does not see; the new records are
-    thousands of strikes away from the few hundred ``mine``.) ``pending`` strikes
-    change in any case.
+    failure rate's hair, which :func:`_changed` does not see: a day's records reach
+    a few hundred strikes, and the rate they learn moves by 1e-4.) ``pending``
+    strikes change in any case: on their new components if they are ``mine``.
     """
     ids = np.flatnonzero(mine)
     anew = sited_components(reported, sites, unlocated, of=ids)
@@ -1219,8 +1219,9 @@ def _replayed_changes(
     now = _new_of_old(replay.source, len(old.mean))[old.strikes]
     then = np.flatnonzero((now >= 0) & ~mine[np.maximum(now, 0)])  # rows of old's strikes
     changed = np.union1d(np.union1d(moved, now[then]), pending)
+    sited = ids[np.isin(ids, changed)]  # those that moved, and pending ones among them
     new = comps.take(changed)
-    new = new.replace(np.searchsorted(changed, moved), anew.take(np.searchsorted(ids, moved)))
+    new = new.replace(np.searchsorted(changed, sited), anew.take(np.searchsorted(ids, sited)))
     return changed, new.replace(np.searchsorted(changed, now[then]), old.comps.take(then))
 
 
