@@ -205,10 +205,10 @@ def main() -> int:
           f"at most {per_page:.0f} µs of system time each; the update's process peaks at "
           f"{figures['update_rss_gb']:.2f} GB")  # fmt: skip
     judged = [sum(again["steps_s"].values()) for again in figures["repeats"]] or [total]
-    what = "every repeat in a process that stays up" if figures["repeats"] else "fresh process"
+    what = "every repeat in a process that stays up" if figures["repeats"] else "the fresh process"
     met = max(judged) <= TIME_TARGET_S
     verdict = "met" if met else "NOT met"
-    print(f"target {TIME_TARGET_S:g} s, judged on the {what}: "
+    print(f"target {TIME_TARGET_S:g} s, judged on {what}: "
           + ", ".join(f"{t:.2f} s" for t in judged)
           + f" (ratio {max(judged) / TIME_TARGET_S:.2f}): {verdict}")  # fmt: skip
     if args.json:

@@ -24,7 +24,7 @@ Kernel widths (docs/model.md §1 and §6). For a carrier with footprint sigmas
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -36,6 +36,7 @@ import shapely
 
 from remnant.catalogue.model import Carrier, Catalogue
 from remnant.hazard.config import HazardConfig
+from remnant.hazard.kernels import mix64
 from remnant.hazard.search import detection_probabilities, log_keep
 from remnant.records.defaults import DEFAULT_SOURCE_TYPE, LOCATION_ERROR_M
 
@@ -578,7 +579,7 @@ def evidence_from_records(
     crs: str,
     config: HazardConfig,
     as_of_day: int,
-    found_in: Collection[str] = (),
+    found_in: npt.ArrayLike = (),
 ) -> Evidence:
     """Return finds, accidents and NTS direct evidence dated on or before ``as_of_day``.
 
@@ -595,7 +596,7 @@ def evidence_from_records(
     def with_finds(ids: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
         """Which of these activities have finds, now or read before."""
         now = pd.Index(ids, dtype=object).isin(finds["activity_id"].dropna())
-        before = positions_among(np.asarray(found_in, dtype=np.str_), ids) >= 0
+        before = positions_among(found_in, ids) >= 0
         return np.asarray(now | before, dtype=bool)
 
     parts = [
@@ -647,28 +648,27 @@ def positions_among(pool: npt.ArrayLike, ids: npt.ArrayLike) -> IntArray:
 
 
 def text_hashes(text: npt.NDArray[np.str_]) -> npt.NDArray[np.uint64]:
-    """A 64-bit hash (FNV-1a over the code points) of each string of a fixed-width array."""
+    """A 64-bit hash of each string of a fixed-width array, over its code points.
+
+    The code points up to the first 0 (the width's padding) are mixed in turn
+    (:func:`.kernels.mix64`), so that the hash is the text's whatever the width.
+    """
     width = text.dtype.itemsize // 4
     codes = np.ascontiguousarray(text).view(np.uint32).reshape(len(text), width)
-    return _fnv1a_rows(codes)
-
-
-_FNV_OFFSET, _FNV_PRIME = 14695981039346656037, 1099511628211
-"""The 64-bit FNV-1a offset basis and prime (Fowler, Noll, Vo; IETF draft
-draft-eastlake-fnv, "The FNV Non-Cryptographic Hash Algorithm")."""
+    return _row_hashes(codes)
 
 
 @numba.njit(cache=True)
-def _fnv1a_rows(codes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
-    """FNV-1a of each row of code points, up to its first 0 (the width's padding)."""
+def _row_hashes(codes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
+    """:func:`text_hashes` of each row of code points (numba)."""
     out = np.empty(codes.shape[0], dtype=np.uint64)
     for i in range(codes.shape[0]):
-        h = np.uint64(_FNV_OFFSET)
+        h = np.uint64(0)
         for j in range(codes.shape[1]):
             c = codes[i, j]
             if c == 0:
                 break
-            h = (h ^ np.uint64(c)) * np.uint64(_FNV_PRIME)
+            h = mix64(h, np.uint64(c))
         out[i] = h
     return out
 

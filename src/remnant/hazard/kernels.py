@@ -338,3 +338,15 @@ def log_survival(
         total = ev_cum[k, column]
         k += 1
     return total - late
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(cache=True)
+def mix64(h: np.uint64, v: np.uint64) -> np.uint64:
+    """One step of a 64-bit hash (splitmix64's finaliser on ``h ^ v``)."""
+    z = (h ^ v) + _MIX
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))

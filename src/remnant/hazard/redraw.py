@@ -43,6 +43,7 @@ import pandas as pd
 
 from remnant.errors import FormatError
 from remnant.hazard.grid import Grid
+from remnant.hazard.kernels import mix64
 from remnant.hazard.mixture import (
     ACROSS,
     ALONG,
@@ -429,18 +430,6 @@ def _search_hashes(est: Estimate) -> HashArray:
     )  # fmt: skip
 
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-@numba.njit(cache=True)
-def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
-    """One step of a 64-bit hash (splitmix64's finaliser on ``h ^ v``)."""
-    z = (h ^ v) + _MIX
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 @numba.njit(cache=True)
 def _polygon_hashes(
     x: HashArray, y: HashArray, ring_off: IntArray, geom_off: IntArray, day: HashArray,
@@ -449,13 +438,13 @@ def _polygon_hashes(
     n = len(geom_off) - 1
     out = np.empty(n, dtype=np.uint64)
     for i in range(n):
-        h = _mix(np.uint64(0), day[i])
+        h = mix64(np.uint64(0), day[i])
         for j in range(keep.shape[1]):
-            h = _mix(h, keep[i, j])
+            h = mix64(h, keep[i, j])
         for r in range(geom_off[i], geom_off[i + 1]):
-            h = _mix(h, np.uint64(ring_off[r + 1] - ring_off[r]))
+            h = mix64(h, np.uint64(ring_off[r + 1] - ring_off[r]))
             for v in range(ring_off[r], ring_off[r + 1]):
-                h = _mix(_mix(h, x[v]), y[v])
+                h = mix64(mix64(h, x[v]), y[v])
         out[i] = h
     return out
 
