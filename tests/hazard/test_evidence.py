@@ -11,6 +11,7 @@ import pytest
 from remnant.hazard.evidence import _found_pairs, _Pairs, _share_pairs, _shares
 from remnant.hazard.integrals import (
     ASCENDING_KEPT,
+    SCANS_KEPT,
     Integrals,
     ascending,
     pairs_at,
@@ -127,6 +128,26 @@ def test_the_pairs_of_some_strikes_are_found_in_order(n_pairs: int) -> None:
     assert pairs_of(strike, np.zeros(50, dtype=bool)).size == 0
 
 
+def test_the_scans_of_a_large_array_of_pairs_are_kept_and_widened() -> None:
+    """Asked again for the same strikes, fewer, others and more: the mask's pairs each time."""
+    rng = np.random.default_rng(11)
+    strike = rng.integers(0, 5000, SCANS_KEPT + 3)
+    first = np.zeros(5000, dtype=bool)
+    first[rng.choice(5000, 40, replace=False)] = True
+    fewer = first & (rng.random(5000) < 0.5)
+    other = np.zeros(5000, dtype=bool)
+    other[rng.choice(5000, 30, replace=False)] = True
+    longer = np.concatenate([first | other, [True]])  # masks may run past the last strike
+    for wanted in (first, first, fewer, other, first | other, longer, np.zeros(5000, bool)):
+        got = pairs_of(strike, wanted)
+        assert np.array_equal(got, np.flatnonzero(wanted[strike]))
+    with pytest.raises(ValueError, match="read-only"):
+        strike[0] = 1  # a change would leave the kept positions stale: it raises instead
+    copy = strike.copy()
+    copy[: len(copy) // 2] = np.flatnonzero(first)[0]  # another array: scanned afresh
+    assert np.array_equal(pairs_of(copy, first), np.flatnonzero(first[copy]))
+
+
 def test_splicing_pairs_keeps_them_in_evidence_order() -> None:
     rng = np.random.default_rng(4)
     old_ev = np.sort(rng.integers(0, 300, 4000))
@@ -156,3 +177,8 @@ def test_ranks_and_runs_of_points_agree_with_a_search() -> None:
     evidence = np.sort(rng.integers(0, 10_000, 20_000))
     for ev in (evidence, rng.permutation(evidence)):  # in evidence order, and not
         np.testing.assert_array_equal(pairs_at(ev, points), np.flatnonzero(np.isin(ev, points)))
+    edges = np.unique([-1, 0, evidence[0], evidence[-1], 10_000, 20_000])  # outside and at the ends
+    np.testing.assert_array_equal(
+        pairs_at(evidence, edges), np.flatnonzero(np.isin(evidence, edges))
+    )
+    assert pairs_at(evidence, points[:0]).size == 0 and pairs_at(evidence[:0], points).size == 0

@@ -235,6 +235,7 @@ def test_count_terms_held_over_a_series_give_the_posterior_computed_whole():
         assert np.isnan(some.scale_mean[~moving]).all()  # the steps' others: not computed
         window = whole.window
     assert len(held.sums) >= 2  # the held sums kept, on each grid used
+    assert len(held.types) == 2 and held.types[0].rows.size < moving.sum()  # split once
     assert not np.allclose(whole.mean, learn_failure_rates(*data, draws=10, seed=1).mean)
 
 

@@ -16,6 +16,7 @@ from remnant.hazard.config import HazardConfig
 from remnant.hazard.estimate import (
     Earlier,
     Estimate,
+    PairsAt,
     Passes,
     Reach,
     _local_attribute,
@@ -321,7 +322,7 @@ def test_points_and_pairs_of_passes_sharing_a_first_are_those_listed_pair_by_pai
     got = points_of([(now, wants[0]), (then, wants[1])])
     assert expect.size and np.array_equal(np.unique(got), expect)
     points = np.sort(rng.choice(len(before.basis.setup.evidence), 200, replace=False))
-    at: dict[tuple[int, int], np.ndarray] = {}
+    at: dict[tuple[int, int], PairsAt] = {}
     for passes, (ev, st, w) in zip((now, then), merged, strict=True):
         got_ev, got_st, got_w = passes.pairs(points, at)
         keep = np.isin(ev, points)
@@ -330,7 +331,12 @@ def test_points_and_pairs_of_passes_sharing_a_first_are_those_listed_pair_by_pai
         assert keep.any() and np.array_equal(got_ev[order], ev[keep][want])
         assert np.array_equal(got_st[order], st[keep][want])
         np.testing.assert_array_equal(got_w[order], w[keep][want])
-    assert len(at) == 3  # the shared first's positions found once, each round's apart
+    assert len(at) == 3  # the shared first's pairs found once, each round's apart
+    heavier = dataclasses.replace(first, pair_weight=first.pair_weight * 3.0)
+    got_ev, got_st, got_w = Passes(heavier, (), n).pairs(points, at)  # same pairs, own weights
+    keep = np.isin(first.pair_evidence, points)
+    assert np.array_equal(got_ev, first.pair_evidence[keep])
+    np.testing.assert_array_equal(got_w, 3.0 * first.pair_weight[keep])
 
 
 def test_edited_ids_are_found_by_hash_and_told_apart_by_text(monkeypatch) -> None:

@@ -1037,27 +1037,28 @@ class Passes:
         return [(None, self.first), *self.rounds]
 
     def pairs(
-        self, points: IntArray, at: dict[tuple[int, int], IntArray] | None = None
+        self, points: IntArray, at: dict[tuple[int, int], PairsAt] | None = None
     ) -> tuple[IntArray, IntArray, FloatArray]:
         """The pairs ``(evidence, strike, weight)`` at ``points`` (ascending).
 
-        ``at`` keeps the positions found in each pass 1's pairs, by the identity of
-        their evidence and strike arrays, for a call at the same ``points`` on other
-        passes that share them.
+        ``at`` keeps the pairs found in each pass 1, by the identity of its evidence
+        and strike arrays, for a call at the same ``points`` on other passes that
+        share them: an update's and its earlier run's first 25 M are searched and
+        read once.
         """
         version = self.versions()
         at = {} if at is None else at
         parts = []
         for q, (ids, pass1) in enumerate(self.parts(), start=-1):
-            ev, st, w = pass1.pair_evidence, pass1.pair_strike, pass1.pair_weight
+            ev, st = pass1.pair_evidence, pass1.pair_strike
             key = (id(ev), id(st))
             if key not in at:
-                at[key] = pairs_at(ev, points)
-            idx = at[key]
-            strike = st[idx] if ids is None else ids[st[idx]]
+                at[key] = PairsAt.of(ev, st, points)
+            found = at[key]
+            strike = found.strike if ids is None else ids[found.strike]
             mine = version[strike] == q
-            keep = idx[mine]
-            parts.append((ev[keep], strike[mine], w[keep]))
+            w = found.weight(pass1.pair_weight)
+            parts.append((found.evidence[mine], strike[mine], w[mine]))
         return (
             np.concatenate([p[0] for p in parts]),
             np.concatenate([p[1] for p in parts]),
@@ -1075,6 +1076,32 @@ class Passes:
                                           pass1.pair_weight),
             )  # fmt: skip
         return ev, st, w
+
+
+@dataclass(frozen=True)
+class PairsAt:
+    """The pairs of a pass 1 at some points (:meth:`Passes.pairs`), for passes sharing them.
+
+    Their positions, evidence and strikes; their weights are read per weight array
+    (passes may share the pairs with other weights), each once.
+    """
+
+    positions: IntArray
+    evidence: IntArray
+    strike: IntArray
+    weights: dict[int, tuple[FloatArray, FloatArray]]  # by id: the array, and its values here
+
+    @classmethod
+    def of(cls, evidence: IntArray, strike: IntArray, points: IntArray) -> PairsAt:
+        """The pairs ``(evidence, strike)`` at ``points``."""
+        idx = pairs_at(evidence, points)
+        return cls(idx, evidence[idx], strike[idx], {})
+
+    def weight(self, weights: FloatArray) -> FloatArray:
+        """These pairs' values of ``weights`` (one per pair of the pass 1)."""
+        if id(weights) not in self.weights:  # the array kept, so its id stays its own
+            self.weights[id(weights)] = (weights, weights[self.positions])
+        return self.weights[id(weights)][1]
 
 
 def points_of(wanted: list[tuple[Passes, npt.NDArray[np.bool_]]]) -> IntArray:
@@ -1253,7 +1280,7 @@ def _local_attribute(
     mask = extra.copy()
     mask[points_of([(now, differs), (earlier.passes, then)])] = True
     points = np.flatnonzero(mask).astype(np.int64)
-    found: dict[tuple[int, int], IntArray] = {}  # the pairs at the points, once per pass 1
+    found: dict[tuple[int, int], PairsAt] = {}  # the pairs at the points, once per pass 1
     ev, st, w = now.pairs(points, found)
     local = dataclasses.replace(integrals, pair_evidence=ev, pair_strike=st, pair_weight=w)
     ev, st, w = earlier.passes.pairs(points, found)

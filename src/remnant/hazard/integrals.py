@@ -921,16 +921,52 @@ _ASCENDING: dict[int, tuple[weakref.ReferenceType[np.ndarray], bool]] = {}
 def pairs_at(evidence: IntArray, points: IntArray) -> IntArray:
     """Positions of the pairs whose evidence point is among ``points`` (ascending).
 
-    Pairs in evidence order are cut by binary search, each point's run in one piece;
-    others are looked up in a mask.
+    Pairs in evidence order are cut into each point's run, found by binary search
+    (:func:`_runs_at`); others are looked up in a mask.
     """
     if ascending(evidence):
-        lo = np.searchsorted(evidence, points, side="left")
-        hi = np.searchsorted(evidence, points, side="right")
-        return run_rows(lo, hi - lo)
+        return _runs_at(np.asarray(evidence), np.asarray(points, dtype=np.int64), MERGE_PIECES)
     mask = np.zeros(int(max(evidence.max(initial=-1), points.max(initial=-1))) + 1, dtype=bool)
     mask[points] = True
     return np.flatnonzero(mask[evidence]).astype(np.int64)
+
+
+@numba.njit(parallel=True, cache=True)
+def _runs_at(evidence: IntArray, points: IntArray, pieces: int) -> IntArray:
+    """The positions of the runs of ``points`` in ``evidence`` (ascending), one after another.
+
+    Each point's run starts where a binary search puts it and ends where the values
+    stop equalling it: one search per point, not two, and the positions listed
+    directly, in ``pieces`` ranges of points on all cores (numba). At country scale,
+    40,000 points among 25 M pairs: 1 M positions in a few milliseconds, against 30–70
+    ms by ``np.searchsorted`` twice and :func:`.tiles.run_rows`.
+    """
+    n, m = len(evidence), len(points)
+    lo = np.empty(m, dtype=np.int64)
+    size = np.empty(m, dtype=np.int64)
+    for p in numba.prange(pieces):
+        for i in range(p * m // pieces, (p + 1) * m // pieces):
+            v = points[i]
+            a, b = 0, n
+            while a < b:  # the first position whose value is not below v
+                h = (a + b) >> 1
+                if evidence[h] < v:
+                    a = h + 1
+                else:
+                    b = h
+            e = a
+            while e < n and evidence[e] == v:
+                e += 1
+            lo[i], size[i] = a, e - a
+    at = np.zeros(m + 1, dtype=np.int64)
+    for i in range(m):
+        at[i + 1] = at[i] + size[i]
+    out = np.empty(at[m], dtype=np.int64)
+    for p in numba.prange(pieces):
+        for i in range(p * m // pieces, (p + 1) * m // pieces):
+            for k in range(size[i]):
+                out[at[i] + k] = lo[i] + k
+    return out
 
 
 def ranks(points: IntArray, values: IntArray) -> IntArray:
@@ -948,9 +984,49 @@ def pairs_of(strike: IntArray, wanted: npt.NDArray[np.bool_]) -> IntArray:
     """Positions of the pairs whose strike is ``wanted``, ascending.
 
     One pass to count and one to list, on all cores (:func:`_pairs_of`): no mask or
-    index the size of the pairs (25 M at country scale) is made.
+    index the size of the pairs is made. For an array of at least
+    :data:`SCANS_KEPT` pairs (a large run's first pass 1: 25 M at country scale) the
+    strikes scanned for and their positions are kept with it (:data:`_SCANNED`, the
+    array made read-only as :func:`ascending` makes it): an update asks four times for
+    the pairs of its few hundred strikes there, each time for the same strikes or
+    fewer, and only strikes never asked for are scanned for again.
     """
-    return _pairs_of(np.asarray(strike), np.asarray(wanted, dtype=np.bool_), MERGE_PIECES)
+    strike = np.asarray(strike)
+    wanted = np.asarray(wanted, dtype=np.bool_)
+    if strike.size < SCANS_KEPT:
+        return _pairs_of(strike, wanted, MERGE_PIECES)
+    kept = _SCANNED.get(id(strike))
+    if kept is None or kept[0]() is not strike:
+        strike.flags.writeable = False
+        kept = (weakref.ref(strike), np.zeros(0, dtype=np.bool_), np.empty(0, dtype=np.int64))
+        weakref.finalize(strike, _SCANNED.pop, id(strike), None)
+    _, scanned, found = kept
+    n = max(len(scanned), len(wanted))
+    scanned, wanted = _padded(scanned, n), _padded(wanted, n)
+    new = wanted & ~scanned
+    if new.any():  # two ascending runs merged (a stable sort of runs is a merge)
+        found = np.sort(np.concatenate([found, _pairs_of(strike, new, MERGE_PIECES)]),
+                        kind="stable")  # fmt: skip
+        scanned = scanned | new
+        _SCANNED[id(strike)] = (kept[0], scanned, found)
+    return found[wanted[strike[found]]]
+
+
+SCANS_KEPT = 1 << 23
+"""Arrays of at least this many pairs have :func:`pairs_of`'s scans kept. [pairs]"""
+
+_SCANNED: dict[int, tuple[weakref.ReferenceType[np.ndarray], npt.NDArray[np.bool_], IntArray]] = {}
+""":func:`pairs_of`'s scans of large arrays: by the array's id, with a weak reference
+to it, the strikes scanned for and the positions of their pairs."""
+
+
+def _padded(mask: npt.NDArray[np.bool_], n: int) -> npt.NDArray[np.bool_]:
+    """``mask`` lengthened with False to ``n``."""
+    if len(mask) >= n:
+        return mask
+    out = np.zeros(n, dtype=np.bool_)
+    out[: len(mask)] = mask
+    return out
 
 
 @numba.njit(parallel=True, cache=True)
