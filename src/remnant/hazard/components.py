@@ -138,11 +138,13 @@ class Components:
         start = np.where(source, new.offsets[:-1][new_at], self.offsets[:-1])
         rows = run_rows(start, counts)
         from_new = np.repeat(source, counts)
+        from_old = ~from_new
+        old_rows, new_rows = rows[from_old], rows[from_new]
         fields = {}
         for name in COMPONENT_FIELDS:
             out = np.empty(int(offsets[-1]))
-            out[~from_new] = getattr(self, name)[rows[~from_new]]
-            out[from_new] = getattr(new, name)[rows[from_new]]
+            out[from_old] = getattr(self, name)[old_rows]
+            out[from_new] = getattr(new, name)[new_rows]
             fields[name] = out
         return Components(offsets=offsets, **fields)
 
