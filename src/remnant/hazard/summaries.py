@@ -104,12 +104,13 @@ def strike_table(
     lon, lat = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(
         strikes.x, strikes.y
     )
+    days, which = np.unique(strikes.day, return_inverse=True)  # each day written once
     return pd.DataFrame(
         {
             "strike_id": strikes.ids,
             "carrier": np.asarray(strikes.types, dtype=object)[strikes.type_index],
             "pseudo": strikes.pseudo,
-            "date": np.datetime_as_string(strikes.day.astype("datetime64[D]")),
+            "date": np.datetime_as_string(days.astype("datetime64[D]"))[which.ravel()],
             "lon": lon,
             "lat": lat,
             "prior_duds": strikes.prior_mean,
