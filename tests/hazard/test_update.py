@@ -268,6 +268,27 @@ def _joined(early: Tables, added: Tables) -> Tables:
     return out
 
 
+def test_the_grid_sums_of_some_tiles_are_the_whole_grids_on_their_coarse_cells(before) -> None:
+    """A pass over some tiles gives the coarse cells of those tiles (a tile holds whole
+    coarse cells) as a pass over all, to the bit, and leaves every other cell 0."""
+    setup, b = before.basis.setup, before.basis
+    none = np.empty(0, dtype=np.int64)
+    strikes, comps = b.reported.take(none), b.comps.take(none)
+    n_rows, n_cols = setup.grid.n_tiles
+    whole = setup.sums(strikes, comps, np.arange(n_rows * n_cols), "grid")
+    some = np.arange(0, n_rows * n_cols, 3)
+    part = setup.sums(strikes, comps, some, "grid")
+    reached = np.zeros(whole.searched.shape, dtype=bool)
+    f = TILE // setup.factor
+    for t in some:
+        row, col = divmod(int(t), n_cols)
+        reached[row * f : (row + 1) * f, col * f : (col + 1) * f] = True
+    for name in ("searched", "notice"):
+        got, want = getattr(part, name), getattr(whole, name)
+        assert np.array_equal(got[reached], want[reached]) and want[reached].any()
+        assert not got[~reached].any() and want[~reached].any()
+
+
 def _whole(grid: Grid, tiles: np.ndarray) -> np.ndarray:
     """Boxes covering the whole of each of ``tiles``."""
     row, col = np.divmod(tiles, grid.n_tiles[1])
