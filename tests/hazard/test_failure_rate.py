@@ -212,6 +212,20 @@ def test_a_grid_started_from_an_earlier_window_gives_the_same_posterior():
         np.testing.assert_allclose(again.window, cold.window)
 
 
+def test_a_posterior_without_draws_has_the_same_means_and_refuses_to_draw():
+    """``draws=0`` (an evidence update's steps) keeps no draws of π, and nothing else moves."""
+    rng = np.random.default_rng(13)
+    _, data = _synthetic(rng, 300, [2.0, 3.0], [30.0, 10.0])
+    some, none = (learn_failure_rates(*data, draws=d, seed=1) for d in (1, 0))
+    assert none.rate_draws.shape == (0, 2)
+    for name in ("mean", "scale_mean", "scale_var", "window"):
+        np.testing.assert_array_equal(getattr(none, name), getattr(some, name))
+    with pytest.raises(ValueError, match="no draws"):
+        none.total_remaining_draws(np.full(300, 0.5))
+    with pytest.raises(ValueError, match="draws >= 0"):
+        learn_failure_rates(*data, draws=-1)
+
+
 def test_count_terms_held_over_a_series_give_the_posterior_computed_whole():
     """A local evidence update's series: the finds of a few strikes change from call to
     call, the rest are held; each posterior is the one computed from all the data."""

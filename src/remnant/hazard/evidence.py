@@ -245,7 +245,7 @@ def attribute(
         if frozen is not None:
             found += frozen.searched
         k, e = _counts(integrals, found)
-        post = _learn(strikes, k, e, EM_GRID_POINTS, 1, seed, window[-1] if window else None,
+        post = _learn(strikes, k, e, EM_GRID_POINTS, 0, seed, window[-1] if window else None,
                       held_terms, moving)  # fmt: skip
         window[:] = [post.window]
         if moving is None:

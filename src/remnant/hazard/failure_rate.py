@@ -253,7 +253,14 @@ class FailureRatePosterior:
         -------
         ndarray of int64, shape (draws,)
             Draws of the total remaining. [items]
+
+        Raises
+        ------
+        ValueError
+            When the posterior keeps no draws of ``π`` (learned with ``draws=0``).
         """
+        if len(self.rate_draws) == 0:
+            raise ValueError("this posterior keeps no draws of the failure rates (draws=0)")
         s = self.data
         r = _as_fraction(unfound_fraction, "unfound_fraction", s.found.size)
         rng = np.random.default_rng(self.seed if seed is None else seed)
@@ -301,7 +308,8 @@ def learn_failure_rates(
         Beta prior of each type's failure rate, both > 0. [-]
     draws : int
         Draws of ``π_t`` kept for :meth:`FailureRatePosterior.total_remaining_draws`;
-        means and intervals do not depend on them. [-]
+        means and intervals do not depend on them. 0 keeps none (a step of an
+        evidence update reads the means alone). [-]
     seed : int
         Seed of the draws.
     grid_points : int
@@ -328,8 +336,8 @@ def learn_failure_rates(
         [0, 1], type indices out of range, or finds where no item can be found
         (zero exposure or zero known carriers).
     """
-    if draws < 1 or grid_points < 10:
-        raise ValueError(f"need draws >= 1 and grid_points >= 10; got {draws}, {grid_points}")
+    if draws < 0 or grid_points < 10:
+        raise ValueError(f"need draws >= 0 and grid_points >= 10; got {draws}, {grid_points}")
     s = _validate(
         found, exposure, per_carrier, carriers_known, count_mean, count_var,
         type_index, prior_alpha, prior_beta,
@@ -691,6 +699,8 @@ def _draw_rates(
 ) -> FloatArray:
     """Independent draws of ``π_t`` by inverse CDF, uniform within a grid cell."""
     out = np.empty((draws, ys.shape[0]))
+    if draws == 0:
+        return out
     for t in range(ys.shape[0]):
         cdf = np.cumsum(ws[t])
         u = rng.random(draws) * cdf[-1]

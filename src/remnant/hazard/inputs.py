@@ -658,11 +658,11 @@ def text_hashes(text: npt.NDArray[np.str_]) -> npt.NDArray[np.uint64]:
     return _row_hashes(codes)
 
 
-@numba.njit(cache=True)
+@numba.njit(parallel=True, cache=True)
 def _row_hashes(codes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
-    """:func:`text_hashes` of each row of code points (numba)."""
+    """:func:`text_hashes` of each row of code points, rows on all cores (numba)."""
     out = np.empty(codes.shape[0], dtype=np.uint64)
-    for i in range(codes.shape[0]):
+    for i in numba.prange(codes.shape[0]):
         h = np.uint64(0)
         for j in range(codes.shape[1]):
             c = codes[i, j]
