@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -236,6 +237,10 @@ def test_what_an_update_cannot_do_is_refused_with_the_reason(world, before) -> N
     edited["find_id"] = early_finds[: len(edited)]
     with pytest.raises(NotIncremental, match="edited finds"):
         update(before, {"finds": edited}, catalogue)
+    again = added["activities"].iloc[:1].copy()
+    again["activity_id"] = old_id = str(before.basis.search_ids[-1])  # an earlier search
+    with pytest.raises(NotIncremental, match=rf"1 edited activities \(e.g. {re.escape(old_id)}"):
+        update(before, {"activities": again, "finds": added["finds"]}, catalogue)
     far = added["finds"].iloc[:1].copy()
     far["geometry"] = [shapely.Point(0.0, 0.0)]
     with pytest.raises(NotIncremental, match="beyond the grid"):
@@ -367,14 +372,18 @@ def test_edited_ids_are_found_by_hash_and_told_apart_by_text(monkeypatch) -> Non
     np.testing.assert_array_equal(hashes(old[-1:].astype("<U40")), hashes(old[-1:]))
     found = inputs.positions_among(old, np.array(["F-1", "nope", "FIND-000007"], dtype=object))
     np.testing.assert_array_equal(found, [5000, -1, 7])  # the first of a repeated id
-    _all_new("finds", np.array(["FIND-X", "F-10", "FIND-0000"], dtype=object), old)
+
+    def all_new(ids: list[str]) -> None:
+        _all_new("finds", inputs.positions_among(old, np.array(ids, dtype=object)), old)
+
+    all_new(["FIND-X", "F-10", "FIND-0000"])
     with pytest.raises(NotIncremental, match=r"2 edited finds \(e.g. FIND-000007\)"):
-        _all_new("finds", np.array(["new", "FIND-000007", "F-1"], dtype=object), old)
+        all_new(["new", "FIND-000007", "F-1"])
     # every hash colliding: the text decides, and only the very same ids are edited
     monkeypatch.setattr(inputs, "text_hashes", lambda text: np.zeros(len(text), np.uint64))
-    _all_new("finds", np.array(["FIND-X", "F-10"], dtype=object), old)
+    all_new(["FIND-X", "F-10"])
     with pytest.raises(NotIncremental, match="1 edited finds"):
-        _all_new("finds", np.array(["F-1"], dtype=object), old)
+        all_new(["F-1"])
     found = inputs.positions_among(old, np.array(["F-1", "nope", "FIND-000007"], dtype=object))
     np.testing.assert_array_equal(found, [5000, -1, 7])
 

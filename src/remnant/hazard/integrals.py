@@ -28,7 +28,7 @@ import dataclasses
 import math
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
@@ -62,7 +62,7 @@ from remnant.hazard.mixture import (
     point_mass,
 )
 from remnant.hazard.scanline import fill_cells
-from remnant.hazard.tiles import csr_offsets, run_rows
+from remnant.hazard.tiles import coarse_cells_meeting, csr_offsets, run_rows
 
 if TYPE_CHECKING:
     from remnant.hazard.components import Components
@@ -731,22 +731,17 @@ def tile_sums(
 def _coarse_means(sums: FloatArray, tiles: IntArray, grid: GridArgs, factor: int) -> FloatArray:
     """Coarse sums over fine cells made means, in place, where ``tiles`` reach (0 elsewhere).
 
-    Only the coarse cells of the tiles are divided: a day's dozen tiles leave the
-    rest of a country's 41 MB grid as it is, its pages untouched, where a division of
-    the whole grid would write two new ones.
+    Only the coarse cells meeting the tiles (:func:`.tiles.coarse_cells_meeting`) are
+    divided: a day's dozen tiles leave the rest of a country's 41 MB grid as it is,
+    its pages untouched, where a division of the whole grid would write two new ones.
     """
     if sums.size == 0:
         return sums
     if len(tiles) >= -(-grid.ny // TILE) * grid.tile_cols:  # every tile: the whole grid
         sums /= factor**2
         return sums
-    reached = np.zeros(sums.shape, dtype=bool)
-    for t in np.asarray(tiles, dtype=np.int64):
-        row0, col0 = (t // grid.tile_cols) * TILE, (t % grid.tile_cols) * TILE
-        rows = slice(row0 // factor, (min(row0 + TILE, grid.ny) - 1) // factor + 1)
-        cols = slice(col0 // factor, (min(col0 + TILE, grid.nx) - 1) // factor + 1)
-        reached[rows, cols] = True
-    sums.reshape(-1)[np.flatnonzero(reached)] /= factor**2
+    at = coarse_cells_meeting(tiles, factor, grid.tile_cols, (sums.shape[0], sums.shape[1]))
+    sums.reshape(-1)[at] /= factor**2
     return sums
 
 
@@ -923,21 +918,37 @@ def ascending(values: IntArray) -> bool:
     """
     if values.size < ASCENDING_KEPT:
         return bool(np.all(values[1:] >= values[:-1]))
-    kept = _ASCENDING.get(id(values))
-    if kept is not None and kept[0]() is values:
-        return kept[1]
+    kept = _kept_with(_ASCENDING, values)
+    if kept is not None:
+        return bool(kept[0])
     answer = bool(np.all(values[1:] >= values[:-1]))
-    values.flags.writeable = False
-    _ASCENDING[id(values)] = (weakref.ref(values), answer)
-    weakref.finalize(values, _ASCENDING.pop, id(values), None)
+    _keep_with(_ASCENDING, values, answer)
     return answer
 
 
 ASCENDING_KEPT = 1 << 20
 """Arrays of at least this many values have :func:`ascending`'s answer kept. [values]"""
 
-_ASCENDING: dict[int, tuple[weakref.ReferenceType[np.ndarray], bool]] = {}
-""":func:`ascending`'s answers: by the array's id, with a weak reference to it."""
+_ASCENDING: dict[int, tuple[Any, ...]] = {}
+""":func:`ascending`'s answers (:func:`_keep_with`)."""
+
+
+def _kept_with(table: dict[int, tuple[Any, ...]], values: np.ndarray) -> tuple[Any, ...] | None:
+    """What ``table`` keeps with the array ``values`` (:func:`_keep_with`), or None."""
+    kept = table.get(id(values))
+    return kept[1:] if kept is not None and kept[0]() is values else None
+
+
+def _keep_with(table: dict[int, tuple[Any, ...]], values: np.ndarray, *data: Any) -> None:
+    """Keep ``data`` with the array ``values`` in ``table``, until the array is gone.
+
+    By the array's id, with a weak reference to it; the array is made read-only, so
+    that a change to it raises instead of leaving what is kept stale.
+    """
+    if _kept_with(table, values) is None:
+        values.flags.writeable = False
+        weakref.finalize(values, table.pop, id(values), None)
+    table[id(values)] = (weakref.ref(values), *data)
 
 
 def pairs_at(evidence: IntArray, points: IntArray) -> IntArray:
@@ -1008,7 +1019,7 @@ def pairs_of(strike: IntArray, wanted: npt.NDArray[np.bool_]) -> IntArray:
     One pass to count and one to list, on all cores (:func:`_pairs_of`): no mask or
     index the size of the pairs is made. For an array of at least
     :data:`SCANS_KEPT` pairs (a large run's first pass 1: 25 M at country scale) the
-    strikes scanned for and their positions are kept with it (:data:`_SCANNED`, the
+    strikes scanned for and their positions are kept with it (:func:`_keep_with`, the
     array made read-only as :func:`ascending` makes it): an update asks four times for
     the pairs of its few hundred strikes there, each time for the same strikes or
     fewer, and only strikes never asked for are scanned for again.
@@ -1017,29 +1028,24 @@ def pairs_of(strike: IntArray, wanted: npt.NDArray[np.bool_]) -> IntArray:
     wanted = np.asarray(wanted, dtype=np.bool_)
     if strike.size < SCANS_KEPT:
         return _pairs_of(strike, wanted, MERGE_PIECES)
-    kept = _SCANNED.get(id(strike))
-    if kept is None or kept[0]() is not strike:
-        strike.flags.writeable = False
-        kept = (weakref.ref(strike), np.zeros(0, dtype=np.bool_), np.empty(0, dtype=np.int64))
-        weakref.finalize(strike, _SCANNED.pop, id(strike), None)
-    _, scanned, found = kept
+    kept = _kept_with(_SCANNED, strike)
+    scanned, found = kept if kept is not None else (np.zeros(0, np.bool_), np.empty(0, np.int64))
     n = max(len(scanned), len(wanted))
     scanned, wanted = _padded(scanned, n), _padded(wanted, n)
     new = wanted & ~scanned
     if new.any():  # two ascending runs merged (a stable sort of runs is a merge)
         found = np.sort(np.concatenate([found, _pairs_of(strike, new, MERGE_PIECES)]),
                         kind="stable")  # fmt: skip
-        scanned = scanned | new
-        _SCANNED[id(strike)] = (kept[0], scanned, found)
+        _keep_with(_SCANNED, strike, scanned | new, found)
     return found[wanted[strike[found]]]
 
 
 SCANS_KEPT = 1 << 23
 """Arrays of at least this many pairs have :func:`pairs_of`'s scans kept. [pairs]"""
 
-_SCANNED: dict[int, tuple[weakref.ReferenceType[np.ndarray], npt.NDArray[np.bool_], IntArray]] = {}
-""":func:`pairs_of`'s scans of large arrays: by the array's id, with a weak reference
-to it, the strikes scanned for and the positions of their pairs."""
+_SCANNED: dict[int, tuple[Any, ...]] = {}
+""":func:`pairs_of`'s scans of large arrays (:func:`_keep_with`): the strikes scanned
+for and the positions of their pairs."""
 
 
 def _padded(mask: npt.NDArray[np.bool_], n: int) -> npt.NDArray[np.bool_]:

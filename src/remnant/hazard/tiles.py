@@ -201,16 +201,16 @@ def coarse_corner_tiles(cr: IntArray, cc: IntArray, factor: int, grid: Grid) -> 
 
 
 def coarse_cells_meeting(
-    tiles: IntArray, factor: int, grid: Grid, shape: tuple[int, int]
+    tiles: IntArray, factor: int, tile_cols: int, shape: tuple[int, int]
 ) -> IntArray:
     """Row-major indices of the coarse cells (of ``shape``) that meet ``tiles``, ascending.
 
     The cells :func:`coarse_corner_tiles` puts in a tile at one of their corners, found
     from each tile's block of coarse rows and columns instead of from every cell of
     the coarse grid (a country's grid has 1.3 M of them, a day's records 60 tiles).
+    ``tile_cols`` is the grid's tiles across (``Grid.n_tiles[1]``).
     """
-    n_cols = grid.n_tiles[1]
-    tr, tc = np.divmod(np.asarray(tiles, dtype=np.int64), n_cols)
+    tr, tc = np.divmod(np.asarray(tiles, dtype=np.int64), tile_cols)
     r0 = tr * TILE // factor
     r1 = np.minimum(((tr + 1) * TILE - 1) // factor, shape[0] - 1)
     c0 = tc * TILE // factor
@@ -263,7 +263,7 @@ def coarse_cells_around(
     :func:`coarse_cells_meeting` and :func:`coarse_corner_tiles` of those cells (shape
     ``(4, n)``): a coarse cell's sums are complete only where all four are visited.
     """
-    flat = coarse_cells_meeting(tiles, factor, grid, shape)
+    flat = coarse_cells_meeting(tiles, factor, grid.n_tiles[1], shape)
     cr, cc = np.divmod(flat, shape[1])
     return flat, coarse_corner_tiles(cr, cc, factor, grid)
 

@@ -277,9 +277,11 @@ def _new_records(
     setup = basis.setup
     config = setup.config
     searches = searches_from_records(frames["activities"], basis.crs, config, day)
-    _all_new("activities", searches.ids, basis.search_ids)
     linked = pd.unique(frames["finds"]["activity_id"].dropna().to_numpy(dtype=object))
-    at = positions_among(basis.search_ids, linked)  # the old searches of the new finds
+    n = len(searches.ids)  # the old searches' ids hashed once for both lookups
+    at = positions_among(basis.search_ids, np.concatenate([searches.ids, linked]))
+    _all_new("activities", at[:n], basis.search_ids)
+    at = at[n:]  # the old searches of the new finds
     detection = dict(zip(basis.search_ids[at[at >= 0]], basis.search_detection[at[at >= 0]],
                          strict=True))  # fmt: skip
     detection.update(zip(searches.ids, searches.detection, strict=True))
@@ -287,7 +289,8 @@ def _new_records(
         frames["finds"], frames["accidents"], frames["activities"], detection, catalogue,
         basis.strikes.types, basis.crs, config, day, found_in=basis.found_in,
     )  # fmt: skip
-    _all_new("finds or accidents", evidence.ids, setup.evidence.ids)
+    _all_new("finds or accidents", positions_among(setup.evidence.ids, evidence.ids),
+             setup.evidence.ids)  # fmt: skip
     direct = setup.evidence.ids[setup.evidence.kind == EVIDENCE]  # the surveys among them
     if np.any(positions_among(direct, linked) >= 0):
         raise NotIncremental("a new find belongs to a survey that stood as direct evidence")
@@ -296,9 +299,12 @@ def _new_records(
     return searches, evidence
 
 
-def _all_new(what: str, ids: npt.ArrayLike, old: npt.ArrayLike) -> None:
-    """Refuse ids already among ``old`` (edited records): :func:`.inputs.positions_among`."""
-    found = positions_among(old, ids)
+def _all_new(what: str, found: IntArray, old: npt.ArrayLike) -> None:
+    """Refuse new ids found among ``old`` (edited records).
+
+    ``found`` is the position there of each new id (:func:`.inputs.positions_among`),
+    ``-1`` where it is not there.
+    """
     again = found[found >= 0]
     if again.size:
         raise NotIncremental(f"{again.size} edited {what} (e.g. {np.asarray(old)[again[0]]})")
