@@ -246,11 +246,13 @@ def _add_strike(
                 acc[0], acc[1], by_type, wbuf,
             )  # fmt: skip
     e, _, v_extra, _ = coefs
+    var = acc[1]
     for r in range(ra, rb):
-        base = (r - row0) * ncols - col0
-        for col in range(ca, cb):
-            sv = s_now[base + col]
-            acc[1, base + col] += e * e * sv * sv * v_extra * wbuf[base + col] ** 2
+        lo, hi = (r - row0) * ncols - col0 + ca, (r - row0) * ncols - col0 + cb
+        v_row, s_row, w_row = var[lo:hi], s_now[lo:hi], wbuf[lo:hi]
+        for j in range(cb - ca):
+            sv = s_row[j]
+            v_row[j] += e * e * sv * sv * v_extra * w_row[j] ** 2
 
 
 @numba.njit(cache=True, fastmath=FAST)
@@ -262,16 +264,18 @@ def _component_row(
 ) -> None:  # fmt: skip
     """One row of one weighted component of a mixture: its mean, its Q term and ``W``."""
     e, one_v, _, area = coefs
-    for col in range(ca, cb):
-        j = col - ca
-        w = r_mean * cols[j]  # π_k w_k
-        u = area * (r_within * c_within[j] + r_cross * c_cross[j])  # π_k² u_k
-        sv = s_now[base + col]
+    m_row, v_row, t_row, s_row = _row_views(base + ca, base + cb, mean, var, by_type, s_now)
+    n = cb - ca
+    w_row, w_c, u_c, x_c = wbuf[base + ca : base + cb], cols[:n], c_within[:n], c_cross[:n]
+    for j in range(n):
+        w = r_mean * w_c[j]  # π_k w_k
+        u = area * (r_within * u_c[j] + r_cross * x_c[j])  # π_k² u_k
+        sv = s_row[j]
         m = e * w * sv
-        mean[base + col] += m
-        by_type[base + col] += m
-        var[base + col] += e * e * sv * sv * one_v * (min(u, weight * w) - w * w)
-        wbuf[base + col] += w
+        m_row[j] += m
+        t_row[j] += m
+        v_row[j] += e * e * sv * sv * one_v * (min(u, weight * w) - w * w)
+        w_row[j] += w
 
 
 @numba.njit(cache=True)
@@ -309,15 +313,30 @@ def _single_row(
 ) -> None:  # fmt: skip
     """One row of a one-component isotropic strike: the common case, vectorised."""
     e, one_v, v_extra, area = coefs
-    for col in range(ca, cb):
-        j = col - ca
-        w = r_mean * cols[j]
-        u = area * (r_within * c_within[j] + r_cross * c_cross[j])
-        sv = s_now[base + col]
+    m_row, v_row, t_row, s_row = _row_views(base + ca, base + cb, mean, var, by_type, s_now)
+    n = cb - ca
+    w_c, u_c, x_c = cols[:n], c_within[:n], c_cross[:n]
+    for j in range(n):
+        w = r_mean * w_c[j]
+        u = area * (r_within * u_c[j] + r_cross * x_c[j])
+        sv = s_row[j]
         m = e * w * sv
-        mean[base + col] += m
-        by_type[base + col] += m
-        var[base + col] += e * e * sv * sv * (one_v * (min(u, w) - w * w) + v_extra * w * w)
+        m_row[j] += m
+        t_row[j] += m
+        v_row[j] += e * e * sv * sv * (one_v * (min(u, w) - w * w) + v_extra * w * w)
+
+
+@numba.njit(cache=True, inline="always")
+def _row_views(
+    lo: int, hi: int, mean: FloatArray, var: FloatArray, by_type: FloatArray, s_now: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The cells ``lo:hi`` of a tile's sums and survival, as views.
+
+    A row's loop that indexes these from 0 is vectorised by LLVM (4 cells an
+    instruction with AVX2); the same loop over the tile's arrays at ``base + col`` is
+    not. The sums are the same, cell by cell, to the bit.
+    """
+    return mean[lo:hi], var[lo:hi], by_type[lo:hi], s_now[lo:hi]
 
 
 @numba.njit(cache=True)

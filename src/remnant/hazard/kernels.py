@@ -274,18 +274,30 @@ def tile_survival(
     days = np.empty(n_ev, dtype=np.int64)
     lks = np.empty((n_ev, 2))
     logs = np.zeros((n_cells, 2))
-    for k in range(n_ev):  # scalars only: array temporaries per event would cost the most
-        a, c = owner[k], cells[k]
-        days[k] = day[a]
-        lks[k, SEARCH], lks[k, NOTICE] = log_keep[a, SEARCH], log_keep[a, NOTICE]
-        logs[c, SEARCH] += log_keep[a, SEARCH]
-        logs[c, NOTICE] += log_keep[a, NOTICE]
+    k = 0
+    while k < n_ev:  # a search's cells come in one run; a log of 0 adds nothing
+        a = owner[k]
+        end = k + 1
+        while end < n_ev and owner[end] == a:
+            end += 1
+        keep_s, keep_n = log_keep[a, SEARCH], log_keep[a, NOTICE]
+        days[k:end] = day[a]
+        lks[k:end, SEARCH] = keep_s
+        lks[k:end, NOTICE] = keep_n
+        if keep_s != 0.0:
+            for j in range(k, end):
+                logs[cells[j], SEARCH] += keep_s
+        if keep_n != 0.0:
+            for j in range(k, end):
+                logs[cells[j], NOTICE] += keep_n
+        k = end
     s_now = np.ones(n_cells)
     notice = np.zeros(n_cells)
     for c in range(n_cells):
         if logs[c, SEARCH] != 0.0 or logs[c, NOTICE] != 0.0:
             s_now[c] = math.exp(logs[c, SEARCH] + logs[c, NOTICE])
-            notice[c] = 1.0 - math.exp(logs[c, NOTICE])
+            if logs[c, NOTICE] != 0.0:  # NTS without evidence are few: 1 − e⁰ = 0 elsewhere
+                notice[c] = 1.0 - math.exp(logs[c, NOTICE])
     return days, cells, lks, logs, s_now, 1.0 - s_now, notice
 
 
@@ -302,7 +314,7 @@ def advance(clock: SearchClock, pos: int, day: Index) -> int:
         logs[c, NOTICE] = min(logs[c, NOTICE] - lks[pos, NOTICE], 0.0)
         s_now[c] = math.exp(logs[c, SEARCH] + logs[c, NOTICE])
         found[c] = 1.0 - s_now[c]
-        notice[c] = 1.0 - math.exp(logs[c, NOTICE])
+        notice[c] = 1.0 - math.exp(logs[c, NOTICE]) if logs[c, NOTICE] != 0.0 else 0.0
         pos += 1
     return pos
 
