@@ -347,12 +347,18 @@ def _add_background(
     """Add the unrecorded attacks' terms; return whether any cell of the tile has some."""
     bg_rel_var, bg_cluster = bgm
     any_bg = False
-    for c in range(nrows * ncols):
-        r, col = row0 + c // ncols, col0 + c % ncols
-        mb = bg[r // factor, col // factor] / (factor * factor)
-        if mb <= 0.0:
-            continue
-        any_bg = True
-        acc[0, c] += mb
-        acc[1, c] += mb * bg_cluster + bg_rel_var * mb * mb
+    for lr in range(nrows):
+        coarse = bg[(row0 + lr) // factor]
+        col = col0
+        while col < col0 + ncols:  # the row's run of cells in one coarse cell
+            end = min((col // factor + 1) * factor, col0 + ncols)
+            mb = coarse[col // factor] / (factor * factor)
+            if mb > 0.0:
+                any_bg = True
+                extra = mb * bg_cluster + bg_rel_var * mb * mb
+                base = lr * ncols - col0
+                for c in range(base + col, base + end):
+                    acc[0, c] += mb
+                    acc[1, c] += extra
+            col = end
     return any_bg

@@ -23,11 +23,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import geopandas as gpd
+import numba
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -480,22 +482,52 @@ def conclude(basis: Basis, moved: IntArray, catalogue: Catalogue) -> Estimate:
     area_bg = _area_background(setup, hidden)
     hidden_total = float(np.sum(hidden.remaining * setup.inside))
     area_frame = pd.DataFrame({"area_id": b.area_ids, "status": b.area_status})
+
+    def tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, TotalRemaining]:
+        return (
+            failure_rate_table(strikes, result, config.level),
+            strike_table(strikes, result, moments, b.crs, config.level),
+            area_table(area_frame, integrals, strikes, moments, area_bg, setup.grid.cell**2),
+            total_remaining(strikes, result, moments, hidden_total, config.draws),
+        )
+
+    if _threads_safe():  # the tables beside pass 2's tables: 0.6 -> 0.5 s at country scale
+        with ThreadPoolExecutor(1) as pool:
+            made = pool.submit(tables)
+            kernel = setup.kernel(strikes, comps, moments, hidden.remaining)
+            rates, per_strike, per_area, total = made.result()
+    else:
+        rates, per_strike, per_area, total = tables()
+        kernel = setup.kernel(strikes, comps, moments, hidden.remaining)
     return Estimate(
         as_of=str(np.datetime64(b.day, "D")),
         grid=setup.grid,
         strikes=strikes,
         components=comps,
         attribution=result,
-        failure_rates=failure_rate_table(strikes, result, config.level),
-        strike_table=strike_table(strikes, result, moments, b.crs, config.level),
-        area_table=area_table(area_frame, integrals, strikes, moments, area_bg, setup.grid.cell**2),
-        total=total_remaining(strikes, result, moments, hidden_total, config.draws),
+        failure_rates=rates,
+        strike_table=per_strike,
+        area_table=per_area,
+        total=total,
         unrecorded=hidden,
         unrecorded_remaining=hidden_total,
         config=config,
         basis=b,
-        _kernel=setup.kernel(strikes, comps, moments, hidden.remaining),
+        _kernel=kernel,
     )
+
+
+def _threads_safe() -> bool:
+    """Whether numba's parallel kernels may run from two threads at once.
+
+    The ``omp`` and ``tbb`` threading layers allow it; ``workqueue``, the fallback
+    when neither library is found, does not (numba's "The Threading Layers"). False
+    before any parallel kernel has run (no layer chosen yet).
+    """
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:
+        return False
 
 
 def _later(frames: Mapping[str, gpd.GeoDataFrame], day: int) -> int:
