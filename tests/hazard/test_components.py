@@ -16,6 +16,7 @@ from remnant.hazard.components import (
     SPLIT_SIDE,
     SearchedSites,
     _count_log_pmf,
+    _count_log_pmf_direct,
     carriers_by_squares,
     find_sites,
     located_carriers,
@@ -119,6 +120,24 @@ def test_count_log_pmf_is_scipys_to_the_bit() -> None:
     assert np.all(got[zero][extra[zero] == 0] == 0.0)
     assert np.all(got[zero][extra[zero] > 0] == -np.inf)
     assert np.all(np.isfinite(got[~zero]))
+
+
+def test_count_log_pmf_read_from_each_shared_prior_is_computed_per_element() -> None:
+    """Strikes share a few count priors (one per carrier type): the pmf read out of each
+    prior's table is the one computed element by element, to the bit, and so is the
+    fallback for counts that are not whole."""
+    rng = np.random.default_rng(3)
+    priors = np.array([[4.0, 2.5], [12.0, 0.8], [0.0, 3.0], [7.5, np.inf]])
+    pick = rng.integers(0, len(priors), 3000)
+    mean, size = priors[pick, :1], priors[pick, 1:]
+    extra = (rng.integers(0, 40, 3000)[:, None] + np.arange(64)[None, :]).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = _count_log_pmf_direct(extra, mean, size)
+        got = _count_log_pmf(extra, mean, size)
+        assert np.array_equal(got.view(np.uint64), want.view(np.uint64))
+        half = extra + 0.5
+        got, want = _count_log_pmf(half, mean, size), _count_log_pmf_direct(half, mean, size)
+        assert np.array_equal(got, want)
 
 
 def test_overdispersed_carriers_are_missed_more_often() -> None:

