@@ -250,6 +250,11 @@ def test_count_terms_held_over_a_series_give_the_posterior_computed_whole():
         window = whole.window
     assert len(held.sums) >= 2  # the held sums kept, on each grid used
     assert len(held.types) == 2 and held.types[0].rows.size < moving.sum()  # split once
+    assert len(held.checked) == 1  # the strikes validated once; the later calls: their finds
+    bad = k.copy()
+    bad[np.flatnonzero(moving)[0]] = -1.0
+    with pytest.raises(ValueError, match="found must be finite and >= 0"):
+        learn_failure_rates(bad, *data[1:], draws=10, seed=1, held=held)
     assert not np.allclose(whole.mean, learn_failure_rates(*data, draws=10, seed=1).mean)
 
 

@@ -338,10 +338,16 @@ def learn_failure_rates(
     """
     if draws < 0 or grid_points < 10:
         raise ValueError(f"need draws >= 0 and grid_points >= 10; got {draws}, {grid_points}")
-    s = _validate(
-        found, exposure, per_carrier, carriers_known, count_mean, count_var,
-        type_index, prior_alpha, prior_beta,
-    )  # fmt: skip
+    if held is not None and held.checked:  # a series: only the items found are new
+        s = held.checked[0].with_found(found)
+    else:
+        checked = _validate(
+            found, exposure, per_carrier, carriers_known, count_mean, count_var,
+            type_index, prior_alpha, prior_beta,
+        )  # fmt: skip
+        if held is not None:
+            held.checked.append(checked)
+        s = checked.strikes
     ys, widths, ws = _posterior_grid(s, grid_points, window, held)
     rate_draws = _draw_rates(np.random.default_rng(seed), ys, widths, ws, draws)
     shape, rate = _scale_moments(s, special.expit(ys), ws, scales_of)
@@ -389,7 +395,7 @@ def _validate(
     type_index: npt.ArrayLike,
     prior_alpha: npt.ArrayLike,
     prior_beta: npt.ArrayLike,
-) -> _Strikes:
+) -> _Checked:
     """Check the inputs and build the sampler's view of them."""
     k = _vector(found, "found", None)
     n_s = k.size
@@ -410,8 +416,9 @@ def _validate(
     fixed = unknown & (v == 0)  # a count prior without spread fixes the count
     c = np.where(fixed, m, c)
     unknown &= ~fixed
-    _check((k == 0) | ((e > 0) & (unknown | (c > 0))), "finds where nothing can be found")
-    return _strikes(k, e, n, c, unknown, m, v, t, alpha, beta)
+    can_find = (e > 0) & (unknown | (c > 0))
+    _check((k == 0) | can_find, "finds where nothing can be found")
+    return _strikes(k, e, n, c, unknown, m, v, t, alpha, beta, can_find)
 
 
 def _type_index(type_index: npt.ArrayLike, n_strikes: int, n_types: int) -> IntArray:
@@ -427,14 +434,36 @@ def _type_index(type_index: npt.ArrayLike, n_strikes: int, n_types: int) -> IntA
 def _strikes(
     k: FloatArray, e: FloatArray, n: FloatArray, c: FloatArray,
     unknown: npt.NDArray[np.bool_], m: FloatArray, v: FloatArray, t: IntArray,
-    alpha: FloatArray, beta: FloatArray,
-) -> _Strikes:  # fmt: skip
+    alpha: FloatArray, beta: FloatArray, can_find: npt.NDArray[np.bool_],
+) -> _Checked:  # fmt: skip
     """Assemble :class:`_Strikes` with the Gamma count prior ``κ = m²/v``, rate ``κ/m``."""
     with np.errstate(divide="ignore", invalid="ignore"):
         kappa = np.where(unknown, m * m / v, np.nan)
         rate0 = np.where(unknown, kappa / m, np.nan)
     carriers = np.where(unknown, np.nan, c)
-    return _Strikes(k, e, n, carriers, unknown, kappa + k, rate0, t, alpha, beta)
+    strikes = _Strikes(k, e, n, carriers, unknown, kappa + k, rate0, t, alpha, beta)
+    return _Checked(strikes, kappa, can_find)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """Validated strikes, with what a new set of items found is checked and built with.
+
+    In a series of calls (:class:`HeldTerms`) only the items found change: the first
+    call's strikes are kept, and the later calls check and take the new items found
+    alone (:meth:`with_found`), not every array of a country's 100,000 strikes again.
+    """
+
+    strikes: _Strikes
+    kappa: FloatArray  # κ of the count prior (NaN where C is fixed)
+    can_find: npt.NDArray[np.bool_]  # exposed, and with carriers that may have left items
+
+    def with_found(self, found: npt.ArrayLike) -> _Strikes:
+        """The strikes with ``found`` as their items found, checked as :func:`_validate` does."""
+        k = _vector(found, "found", self.strikes.found.size)
+        _check(np.isfinite(k) & (k >= 0), "found must be finite and >= 0")
+        _check((k == 0) | self.can_find, "finds where nothing can be found")
+        return dataclasses.replace(self.strikes, found=k, shape=self.kappa + k)
 
 
 # -- the exact posterior of π_t ---------------------------------------------------
@@ -448,20 +477,23 @@ class HeldTerms:
     items found of a few thousand strikes and learns the failure rates again at each
     step: the terms ``Σ_s shape_s log(rate0_s + ne_s π)`` of the other strikes are
     summed once on each grid of ``π`` and kept here. Use one per series, with the
-    same strikes' counts, exposures and, where ``fixed``, items found.
+    same strikes (their types, counts, count priors and exposures) and, where
+    ``fixed``, items found: the later calls read the items found alone.
 
     Parameters
     ----------
     fixed : ndarray of bool, shape (strikes,)
         The strikes whose data stay as they are.
-    sums, types
-        Kept by the calls: the held strikes' terms on each grid, and the strikes
-        split by type (:class:`_TypeSplit`).
+    sums, types, checked
+        Kept by the calls: the held strikes' terms on each grid, the strikes split by
+        type (:class:`_TypeSplit`), and the strikes as the first call validated them
+        (:class:`_Checked`; the later calls check their items found alone).
     """
 
     fixed: npt.NDArray[np.bool_]
     sums: dict[tuple[int, bytes], FloatArray] = field(default_factory=dict)
     types: list[_TypeSplit] = field(default_factory=list)
+    checked: list[_Checked] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
