@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from remnant.hazard.kernels import NOTICE, SEARCH, advance, tile_survival
+from remnant.hazard.kernels import NOTICE, SEARCH, advance, axis_masses, ndtr, tile_survival
 
 N_CELLS = 40
 
@@ -68,3 +68,23 @@ def test_the_clock_starts_from_every_search_and_sweeps_past_them_by_day() -> Non
         assert pos == len(days)  # past every search: nothing thinned (up to the logs' rounding)
         np.testing.assert_allclose(s_now, 1.0, atol=1e-14)
         np.testing.assert_allclose(notice, 0.0, atol=1e-14)
+
+
+def test_axis_masses_are_the_cut_normals_differences_and_nothing_beyond_the_cut() -> None:
+    """A 1-D normal's mass per cell, along columns (east) and rows (south): each cell
+    the difference of Φ at its edges, clipped to the cut, so the cells beyond the cut
+    get exactly nothing and the window sums to Φ(c) − Φ(−c)."""
+    clip, sigma, n = 3.0, 17.0, 60
+    for edge0, step, centre in ((100.0, 5.0, 240.0), (400.0, -5.0, 260.0), (0.0, 5.0, 9.0)):
+        out = np.empty(n)
+        axis_masses(edge0, step, n, centre, sigma, clip, out)
+        z = np.clip((edge0 + step * np.arange(n + 1) - centre) / sigma, -clip, clip)
+        want = np.abs(np.diff([ndtr(v) for v in z]))
+        assert np.array_equal(out, want)
+        beyond = (z[:-1] == z[1:]) & (np.abs(z[1:]) == clip)
+        assert beyond.sum() > 10 and np.all(out[beyond] == 0.0)
+        inside = (np.abs(z[:-1]) < clip) & (np.abs(z[1:]) < clip)
+        assert np.all(out[inside] > 0.0)
+    out = np.empty(n)
+    axis_masses(0.0, 5.0, n, 150.0, sigma, clip, out)  # the whole cut window inside
+    assert math.isclose(out.sum(), ndtr(clip) - ndtr(-clip), rel_tol=1e-14)

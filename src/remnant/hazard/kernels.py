@@ -85,10 +85,10 @@ def axis_masses(
     z = min(max((edge0 - centre) / sigma, -clip), clip)
     lower = ndtr(z)
     for k in range(n):
-        z = min(max((edge0 + (k + 1) * step - centre) / sigma, -clip), clip)
-        upper = ndtr(z)
+        edge = min(max((edge0 + (k + 1) * step - centre) / sigma, -clip), clip)
+        upper = lower if edge == z else ndtr(edge)  # beyond the cut both edges lie on it
         out[k] = abs(upper - lower)
-        lower = upper
+        lower, z = upper, edge
 
 
 RESTART = 16
