@@ -248,7 +248,8 @@ def _add_strike(
     e, _, v_extra, _ = coefs
     var = acc[1]
     for r in range(ra, rb):
-        lo, hi = (r - row0) * ncols - col0 + ca, (r - row0) * ncols - col0 + cb
+        lo = (r - row0) * ncols - col0 + ca
+        hi = lo + cb - ca
         v_row, s_row, w_row = var[lo:hi], s_now[lo:hi], wbuf[lo:hi]
         for j in range(cb - ca):
             sv = s_row[j]

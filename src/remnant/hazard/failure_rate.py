@@ -436,7 +436,11 @@ def _strikes(
     unknown: npt.NDArray[np.bool_], m: FloatArray, v: FloatArray, t: IntArray,
     alpha: FloatArray, beta: FloatArray, can_find: npt.NDArray[np.bool_],
 ) -> _Checked:  # fmt: skip
-    """Assemble :class:`_Strikes` with the Gamma count prior ``κ = m²/v``, rate ``κ/m``."""
+    """Assemble :class:`_Strikes` with the Gamma count prior ``κ = m²/v``, rate ``κ/m``.
+
+    Returned as :class:`_Checked`, with ``κ`` and ``can_find`` for the later calls of a
+    series.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         kappa = np.where(unknown, m * m / v, np.nan)
         rate0 = np.where(unknown, kappa / m, np.nan)
