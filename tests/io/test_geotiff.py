@@ -129,9 +129,10 @@ def test_killed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     calls = []
 
     def dies_on_third_strip(self, image, tile_row, values):  # type: ignore[no-untyped-def]
-        calls.append(tile_row)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
+        if image == 0:  # the overviews' rows are written between the strips
+            calls.append(tile_row)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
         real(self, image, tile_row, values)
 
     monkeypatch.setattr(tiff.TiledWriter, "write_tiles", dies_on_third_strip)
@@ -197,6 +198,41 @@ def test_strips_in_any_order_give_the_same_file(tmp_path: Path) -> None:
     a = geotiff.write_estimate_strips(tmp_path / "a.tif", GRID, strips, metadata=META)
     b = geotiff.write_estimate_strips(tmp_path / "b.tif", GRID, strips[::-1], metadata=META)
     _assert_same_rasters(a, b)
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_overview_rows_are_written_as_soon_as_their_strips_are_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backwards: bool
+) -> None:
+    # GRID's 600 rows are three strips; its overviews at factors 2 and 4 have rows of
+    # 64-pixel blocks of 128 and 256 full-resolution rows, so each strip completes two
+    # rows of the first level (one, the last) and one of the second.
+    order = _noted_writes(monkeypatch)
+    strips = _stacked_strips()
+    by_strip = [
+        [(0, 0), (1, 0), (1, 1), (2, 0)],
+        [(0, 1), (1, 2), (1, 3), (2, 1)],
+        [(0, 2), (1, 4), (2, 2)],
+    ]
+    if backwards:
+        strips, by_strip = strips[::-1], by_strip[::-1]
+    path = geotiff.write_estimate_strips(tmp_path / "estimate.tif", GRID, strips)
+    assert order == [block for blocks in by_strip for block in blocks]
+    monkeypatch.undo()
+    _assert_same_rasters(path, write_estimate(tmp_path / "whole.tif", GRID, _bands()))
+
+
+def _noted_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """``(image, tile_row)`` of every row of blocks written from now on, in order."""
+    real = tiff.TiledWriter.write_tiles
+    order: list[tuple[int, int]] = []
+
+    def noted(self, image, tile_row, values):  # type: ignore[no-untyped-def]
+        order.append((image, tile_row))
+        real(self, image, tile_row, values)
+
+    monkeypatch.setattr(tiff.TiledWriter, "write_tiles", noted)
+    return order
 
 
 def _assert_same_rasters(a: Path, b: Path) -> None:
@@ -412,11 +448,8 @@ def test_every_block_of_every_level_is_on_disk(tmp_path: Path) -> None:
                     assert value is not None and int(value) > 0, (level, item)
 
 
-def test_a_strip_never_given_is_no_data_at_every_level(tmp_path: Path) -> None:
-    cells = _stacked(_odd_bands())
-    strips = [(row0, cells[:, row0 : row0 + 256]) for row0 in (0, 512)]  # not 256
-    path = geotiff.write_estimate_strips(tmp_path / "estimate.tif", ODD, strips)
-    cells[:, 256:512] = np.nan
+def _assert_odd_levels(path: Path, cells: np.ndarray) -> None:
+    """An ODD file holds ``cells`` at full resolution and their means at every level."""
     for level, factor in enumerate([1, 2, 4, 8]):
         with rasterio.open(path, overview_level=level - 1 if level else None) as src:
             got = src.read()
@@ -424,6 +457,31 @@ def test_a_strip_never_given_is_no_data_at_every_level(tmp_path: Path) -> None:
             np.testing.assert_array_equal(got, cells)
         else:
             _assert_same_to_float32_rounding(got, _reference_means(cells, factor))
+
+
+def test_a_strip_never_given_is_no_data_at_every_level(tmp_path: Path) -> None:
+    cells = _stacked(_odd_bands())
+    strips = [(row0, cells[:, row0 : row0 + 256]) for row0 in (0, 512)]  # not 256
+    path = geotiff.write_estimate_strips(tmp_path / "estimate.tif", ODD, strips)
+    cells[:, 256:512] = np.nan
+    _assert_odd_levels(path, cells)
+
+
+def test_a_row_of_overview_blocks_over_strips_is_written_with_its_last_strip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ODD's overview at factor 8 has two rows of 64-pixel blocks: full-resolution rows
+    # 0-511 (strips 0 and 256) and 512-612 (strip 512). Its pixels wait in the scratch
+    # file until a row's last strip is in, in whatever order the strips come.
+    order = _noted_writes(monkeypatch)
+    cells = _stacked(_odd_bands())
+    strips = [(row0, cells[:, row0 : row0 + 256]) for row0 in (512, 0, 256)]
+    path = geotiff.write_estimate_strips(tmp_path / "estimate.tif", ODD, strips)
+    at = {block: i for i, block in enumerate(order)}
+    assert len(at) == len(order)  # no block written twice
+    assert at[(0, 2)] < at[(3, 1)] < at[(0, 0)] < at[(0, 1)] < at[(3, 0)]
+    assert sorted(row for image, row in order if image == 3) == [0, 1]
+    _assert_odd_levels(path, cells)
 
 
 def test_updating_a_tile_to_no_data_equals_writing_it(tmp_path: Path) -> None:

@@ -93,7 +93,8 @@ block at each of a country's seven levels, seven times the tile's own bytes (0.7
 a day's 58 tiles); at 64, about 0.6 times, as its blocks at factors 2 and 4 are
 replaced whole, unread. Writing a whole country's raster costs 1.5–2 s more for its
 27,000 small blocks (``benchmarks/geotiff_write.py``, in turn: 21.3–23.3 s against
-19.0–22.2 s; the full estimate's final overview write, 11.1–11.4 s against 8.9 s).
+19.0–22.2 s; the full estimate's overview write, when it came after the last strip, 11.1–11.4 s
+against 8.9 s).
 GDAL's own overviews are 128 (before GDAL 3.1) or the image's block [1]_; a reader
 takes each level's block size from its directory."""
 
@@ -160,9 +161,10 @@ def write_estimate_strips(
 ) -> Path:
     """Write the hazard estimate a strip at a time as a GeoTIFF, atomically.
 
-    Memory beyond one strip is one strip of the overview levels: the levels are
-    held in scratch files beside ``path`` (a third of the raster, at most) and
-    written into the file's overviews once the full resolution is done. Overviews at
+    Memory beyond one strip is one strip of the overview levels. Each row of an
+    overview's blocks is written as soon as the strips it is made from are in
+    (:func:`_overviews`); until then its pixels wait in scratch files beside ``path``
+    (at factors 8 and over: 1/48 of the raster at most). Overviews at
     factors 2, 4, 8, ... (until the smallest is under 256 cells on its long side, and
     at most 256) hold the mean of the valid cells they cover: for
     ``expected_remaining`` (a count per cell) the mean count per cell of the coarser
@@ -205,16 +207,17 @@ def write_estimate_strips(
         images = _images(grid, factors, _georeference(grid, crs, metadata, Path(scratch)))
         with tiff.tiled_writer(tmp, images) as out:
             written: set[int] = set()
+            done: list[set[int]] = [set() for _ in levels]  # each level's tile rows written
             for row0, strip in _made_ahead(strips):
                 _check_strip(grid, row0, strip)
                 if row0 in written:
                     raise ValueError(f"strip at row {row0} given twice")
                 values = strip.astype(np.float32, copy=False)
-                _store_levels(levels, row0, values)
                 out.write_tiles(0, row0 // TILE, values)
                 written.add(row0)
+                _overviews(out, levels, done, grid, row0, values, written)
             _blank_missing(levels, grid, written)
-            _write_levels(out, levels)
+            _write_levels(out, levels, done)
     return target
 
 
@@ -346,14 +349,43 @@ class _Level:
         return (band * self.shape[1] + row) * self.shape[2] * 4
 
 
-def _store_levels(levels: list[_Level], row0: int, values: np.ndarray) -> None:
-    """Compute a strip's overview pixels into their rows of the levels."""
+def _overviews(
+    out: tiff.TiledWriter,
+    levels: list[_Level],
+    done: list[set[int]],
+    grid: Grid,
+    row0: int,
+    values: np.ndarray,
+    written: set[int],
+) -> None:
+    """Compute a strip's overview pixels and write the rows of blocks it completes.
+
+    At factors 2 and 4 a strip's pixels are whole rows of 64-pixel blocks, written
+    at once; at 8 and over a row of blocks takes two strips or more, so the strip's
+    pixels wait in the level's scratch file until the row's last strip is in (in any
+    order). So the overviews are compressed while pass 2 makes the next strip, not
+    all after the last (on the development machine 7–8 s of a country's full run
+    with its cores otherwise idle), and the two largest levels never touch the
+    scratch files.
+    """
     if not levels:
         return
     outs = [level.rows_of(values.shape[1]) for level in levels]
     _fill_pyramid(values, *_padded(outs))
-    for level, means in zip(levels, outs, strict=True):
-        level.put(row0 // level.factor, means)
+    side = OVERVIEW_TILE
+    for index, (level, these, means) in enumerate(zip(levels, done, outs, strict=True), 1):
+        first = row0 // level.factor  # the strip's first row in the level
+        if side * level.factor <= TILE:
+            for a in range(0, means.shape[1], side):
+                out.write_tiles(index, (first + a) // side, means[:, a : a + side])
+                these.add((first + a) // side)
+            continue
+        level.put(first, means)
+        j = first // side
+        rows = side * level.factor  # full-resolution rows of a row of blocks
+        if all(r in written for r in range(j * rows, min((j + 1) * rows, grid.ny), TILE)):
+            _write_level_row(out, index, level, j)
+            these.add(j)
 
 
 def _blank_missing(levels: list[_Level], grid: Grid, written: set[int]) -> None:
@@ -365,14 +397,21 @@ def _blank_missing(levels: list[_Level], grid: Grid, written: set[int]) -> None:
             level.put(row0 // level.factor, means)
 
 
-def _write_levels(out: tiff.TiledWriter, levels: list[_Level]) -> None:
-    """Write the levels as the file's overviews, a row of tiles at a time."""
-    for index, level in enumerate(levels, start=1):
-        side = OVERVIEW_TILE
-        buffer = np.empty((level.shape[0], side, level.shape[2]), np.float32)
-        for row0 in range(0, level.shape[1], side):
-            means = level.get(row0, buffer[:, : min(side, level.shape[1] - row0)])
-            out.write_tiles(index, row0 // side, means)
+def _write_levels(out: tiff.TiledWriter, levels: list[_Level], done: list[set[int]]) -> None:
+    """Write each level's rows of blocks not yet ``done``, from its scratch file."""
+    for index, (level, these) in enumerate(zip(levels, done, strict=True), 1):
+        for j in range(-(-level.shape[1] // OVERVIEW_TILE)):
+            if j not in these:
+                _write_level_row(out, index, level, j)
+
+
+def _write_level_row(out: tiff.TiledWriter, index: int, level: _Level, j: int) -> None:
+    """Write row ``j`` of level ``index``'s blocks from its scratch file."""
+    side = OVERVIEW_TILE
+    rows = min(side, level.shape[1] - j * side)
+    out.write_tiles(
+        index, j, level.get(j * side, np.empty((level.shape[0], rows, level.shape[2]), np.float32))
+    )
 
 
 def update_estimate_tiles(
