@@ -33,6 +33,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
 from scipy import special
 
 from remnant.catalogue.model import Catalogue
@@ -693,7 +694,8 @@ def _setup(
     config: HazardConfig,
     crs: str,
 ) -> _Setup:
-    grid = _grid(strikes, evidence, areas, catalogue, config, crs)
+    polys = areas.geometry.to_crs(crs).to_numpy() if len(areas) else np.empty(0, object)
+    grid = _grid(strikes, evidence, polys, catalogue, config, crs)
     factor = coarse_factor(grid.cell, config.background_cell_m)
     sigma = prior_components(strikes).sigma_max
     h = bandwidths(strikes.x, strikes.y, sigma, config.background_neighbours,
@@ -701,7 +703,6 @@ def _setup(
     bg = background_density(strikes.x, strikes.y, strikes.prior_mean, h, grid, factor,
                             config.n_sigma)  # fmt: skip
     ev_row, ev_col = grid.cell_of(evidence.x, evidence.y)
-    polys = areas.geometry.to_crs(grid.crs).to_numpy() if len(areas) else np.empty(0, object)
     area_rings = polygon_rings(polys)
     search_rings = polygon_rings(searches.polygons)
     return _Setup(
@@ -726,19 +727,22 @@ def _setup(
 def _grid(
     strikes: Strikes,
     evidence: Evidence,
-    areas: gpd.GeoDataFrame,
+    areas: npt.NDArray[np.object_],
     catalogue: Catalogue,
     config: HazardConfig,
     crs: str,
 ) -> Grid:
-    """The grid covering every strike window, every possible pseudo-strike and every area."""
+    """The grid covering every strike window, every possible pseudo-strike and every area.
+
+    ``areas`` are the hazard areas' polygons in ``crs``.
+    """
     comps = prior_components(strikes)
     half = config.n_sigma * comps.sigma_max
     boxes = [np.column_stack([comps.x - half, comps.y - half, comps.x + half, comps.y + half])]
     if len(evidence):
         boxes.append(evidence_reach(evidence, catalogue, config))
     if len(areas):
-        b = areas.geometry.to_crs(crs).bounds.to_numpy()
+        b = shapely.bounds(areas)
         boxes.append(b[np.all(np.isfinite(b), axis=1)])
     return tl.study_grid(np.concatenate(boxes), config.cell_m, crs)
 

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
+from pyproj import CRS, Transformer
 
 from remnant.catalogue.model import Carrier, Catalogue
 from remnant.hazard.config import HazardConfig
@@ -208,8 +209,21 @@ _PER_STRIKE = (
 
 def strike_types(catalogue: Catalogue, carriers: npt.ArrayLike) -> tuple[str, ...]:
     """The carrier types of the model: those named by ``carriers``, and ``unknown``."""
-    named = {catalogue.carrier(str(c)).id for c in np.asarray(carriers, dtype=object)}
+    named = {c.id for c in carriers_of(catalogue, carriers)}
     return tuple(sorted(named | {UNKNOWN_CARRIER}))
+
+
+def carriers_of(catalogue: Catalogue, carriers: npt.ArrayLike) -> list[Carrier]:
+    """The catalogue's carrier of each value, each spelling resolved once.
+
+    A country's 80,000 strikes name a dozen carriers: resolving every record took
+    0.6 s, twice an estimate. An unknown carrier raises as
+    :meth:`~remnant.catalogue.model.Catalogue.carrier` does, the first in the order
+    of ``carriers``.
+    """
+    values = [str(c) for c in np.asarray(carriers, dtype=object)]
+    found = {value: catalogue.carrier(value) for value in dict.fromkeys(values)}
+    return [found[value] for value in values]
 
 
 def effective_count(
@@ -265,8 +279,9 @@ def strikes_from_records(
     """
     kept = strikes[day_numbers(strikes["date"]) <= as_of_day] if len(strikes) else strikes
     types = types or strike_types(catalogue, kept["carrier"])
-    carriers = [catalogue.carrier(str(c)) for c in kept["carrier"]]
-    type_index = np.array([types.index(c.id) for c in carriers], dtype=np.int64)
+    carriers = carriers_of(catalogue, kept["carrier"])
+    position = {t: i for i, t in enumerate(types)}
+    type_index = np.array([position[c.id] for c in carriers], dtype=np.int64)
     source = kept["source_type"].fillna(DEFAULT_SOURCE_TYPE)
     error = kept["location_error_m"].astype("float64").fillna(source.map(LOCATION_ERROR_M))
     heading = kept["heading_deg"].astype("float64").to_numpy()
@@ -416,11 +431,30 @@ def carrier_patterns(
 
 
 def _project(geometry: gpd.GeoSeries, crs: str) -> tuple[FloatArray, FloatArray]:
-    """Point coordinates of ``geometry`` in ``crs``. [m]"""
+    """Point coordinates of ``geometry`` in ``crs`` (NaN for a missing point). [m]
+
+    The coordinates go through the transformation ``GeoSeries.to_crs`` uses (pyproj's,
+    ``always_xy``), to the bit, without building the projected points: for a country's
+    million finds 1.0 s less.
+    """
     if len(geometry) == 0:
         return np.empty(0), np.empty(0)
-    projected = geometry.to_crs(crs)
-    return projected.x.to_numpy(dtype=np.float64), projected.y.to_numpy(dtype=np.float64)
+    if geometry.crs is None:
+        raise ValueError("points without a CRS cannot be projected")
+    points = geometry.to_numpy()
+    other = shapely.get_type_id(points) > shapely.GeometryType.POINT  # not missing either
+    if other.any():
+        first = int(np.flatnonzero(other)[0])
+        raise ValueError(f"not a point at position {first}: {points[first].geom_type}")
+    points = np.where(shapely.is_empty(points), None, points)  # GEOS has no x of an empty one
+    x, y = shapely.get_x(points), shapely.get_y(points)
+    target = CRS.from_user_input(crs)
+    if geometry.crs.is_exact_same(target):
+        return x, y
+    there = ~np.isnan(x)  # missing and empty points stay NaN
+    transform = Transformer.from_crs(geometry.crs, target, always_xy=True).transform
+    x[there], y[there] = transform(x[there], y[there])
+    return x, y
 
 
 # -- searches -------------------------------------------------------------------------
@@ -680,14 +714,12 @@ def _item_index(values: pd.Series, catalogue: Catalogue, items: tuple[str, ...])
     dozen items.
     """
     lookup = {name: i for i, name in enumerate(items)}
-    raw = values.to_numpy(dtype=object)
-    named = np.array([isinstance(v, str) and bool(v) for v in raw], dtype=bool)
-    out = np.zeros(len(values), dtype=np.int64)
-    if named.any():
-        distinct, inverse = np.unique(raw[named].astype(str), return_inverse=True)
-        index = [lookup[catalogue.resolve(v, "item") or v] for v in distinct]
-        out[named] = np.asarray(index, dtype=np.int64)[inverse.ravel()]
-    return out
+    codes, distinct = pd.factorize(values.to_numpy(dtype=object))  # -1: missing
+    index = [
+        lookup[catalogue.resolve(v, "item") or v] if isinstance(v, str) and v else 0
+        for v in distinct
+    ]
+    return np.append(np.asarray(index, dtype=np.int64), 0)[codes]
 
 
 def _finds(
@@ -698,13 +730,14 @@ def _finds(
     crs: str,
     as_of_day: int,
 ) -> _Part:
-    if len(finds):
-        finds = finds[day_numbers(finds["date"]) <= as_of_day]
+    day = day_numbers(finds["date"]) if len(finds) else np.empty(0, np.int64)
+    finds, day = finds[day <= as_of_day], day[day <= as_of_day]
     item = _item_index(finds["item"], catalogue, items)
     dud = np.isin(
         np.asarray(items, dtype=object)[item], [*catalogue.submunitions, "unknown_submunition"]
     )
-    p = finds["activity_id"].map(lambda a: detection.get(a, 0.0)).to_numpy(dtype=np.float64)
+    codes, activity = pd.factorize(finds["activity_id"])  # each activity looked up once
+    p = np.append([detection.get(a, 0.0) for a in activity], 0.0)[codes]  # -1: none
     kind = np.where(dud, np.where(p > 0, SEARCHED, REPORTED), EVIDENCE)
     qty = finds["quantity"].astype("float64").fillna(1.0).to_numpy()
     x, y = _project(finds.geometry, crs)
@@ -712,7 +745,7 @@ def _finds(
         finds["find_id"].to_numpy(dtype=object),
         x,
         y,
-        day_numbers(finds["date"]),
+        day,
         np.where(dud, qty, 0.0),
         kind,
         item,
