@@ -403,3 +403,37 @@ def test_a_new_find_of_an_earlier_search_counts_as_found_by_it(world, before) ->
     frames["finds"] = find.assign(activity_id="NO-SUCH-ACTIVITY")
     _, evidence = _new_records(b, frames, load_catalogue(), b.day)
     assert evidence.kind[0] == REPORTED  # no search in force found it
+
+
+def test_a_full_runs_area_masses_are_one_areas_pass_over_its_final_components(
+    world, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The last round's strikes bring their hazard-area masses with their pass 1; only
+    # the strikes moved before it are left to conclude's own pass over the areas.
+    import remnant.hazard.estimate as est_module
+
+    early, added, as_of = world
+    left: list[np.ndarray] = []
+    real = est_module.conclude
+
+    def noted(basis, moved, catalogue):  # type: ignore[no-untyped-def]
+        left.append(moved)
+        return real(basis, moved, catalogue)
+
+    monkeypatch.setattr(est_module, "conclude", noted)
+    run = estimate(_joined(early, added), load_catalogue(), as_of=as_of)
+    b = run.basis
+    last = b.rounds[-1].strikes
+    assert len(b.rounds) == b.setup.config.site_rounds and last.size > 0
+    assert np.intersect1d(left[0], last).size == 0
+    assert b.rounds[-1].integrals.area_mass.size == 0  # an update's rounds hold none
+    again = b.setup.integrate(b.strikes, b.comps, "areas")
+
+    def per_pair(i) -> pd.Series:  # type: ignore[no-untyped-def]
+        frame = pd.DataFrame({"a": i.area_strike_area, "s": i.area_strike, "m": i.area_mass})
+        return frame.groupby(["a", "s"])["m"].sum()
+
+    ours, theirs = per_pair(b.integrals), per_pair(again)
+    assert np.isin(last, ours.index.get_level_values("s")).any()
+    assert ours.index.equals(theirs.index)
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-12)

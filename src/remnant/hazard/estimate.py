@@ -904,9 +904,10 @@ def _site_rounds(
     counts, reruns pass 1 for the strikes whose components changed (and, in the
     first round, for the ``pending`` strikes, whose pass 1 is still to do), and
     redoes the evidence update; at most ``HazardConfig.site_rounds`` rounds. Also
-    returns the strikes whose pass 1 was redone (their hazard-area masses are gone),
-    what each round changed, and the searched moments of the sites aimed
-    (:class:`.aim.KnownMoments`: a site found again takes them from there).
+    returns the strikes whose pass 1 was redone without their hazard-area masses
+    (those of a full run's last round come with its pass 1), what each round changed,
+    and the searched moments of the sites aimed (:class:`.aim.KnownMoments`: a site
+    found again takes them from there).
 
     With ``replay`` (an update), a strike's pass 1 is taken from the same round of
     the earlier run when its new components are those it had then (as
@@ -964,10 +965,16 @@ def _site_rounds(
         if changed.any():
             moved = np.union1d(moved, changed)
             recalled = _recall(replay, r, strikes, changed, new, setup)
-            done = _round_pass1(setup, strikes, new, changed, recalled)
+            # a full run's last round has its final components: their hazard-area
+            # masses come with its pass 1, not from a pass of their own in conclude
+            final = replay is None and r == setup.config.site_rounds - 1
+            done = _round_pass1(setup, strikes, new, changed, recalled, areas=final)
             kept = comps.replace(changed, done.comps)  # the rest moved too little
             integrals = _splice(integrals, done.integrals, changed, comps.offsets,
                                 kept.offsets, pairs=apart is None)  # fmt: skip
+            if final:
+                moved = np.setdiff1d(moved, changed)
+                done = dataclasses.replace(done, integrals=_no_areas(done.integrals))
             if apart is not None:
                 apart.append((changed, done.integrals))
             comps = kept
@@ -1448,21 +1455,33 @@ def _round_pass1(
     new: Components,
     changed: IntArray,
     recalled: Recalled | None,
+    areas: bool = False,
 ) -> Round:
-    """Pass 1 of the strikes ``changed`` on their ``new`` components (in order), or as recalled."""
+    """Pass 1 of the strikes ``changed`` on their ``new`` components (in order), or as recalled.
+
+    With ``areas``, the hazard-area masses of those computed afresh too (a full run's
+    last round, whose components are final).
+    """
     n = len(changed)
     pos = recalled.at if recalled is not None else np.empty(0, dtype=np.int64)
     fresh = np.setdiff1d(np.arange(n), pos)
     comps = new
     parts = []
+    found = None
     if fresh.size:
-        redone = setup.integrate(strikes.take(changed[fresh]), comps.take(fresh), "strikes")
+        redone = setup.integrate(strikes.take(changed[fresh]), comps.take(fresh),
+                                 "strikes and areas" if areas else "strikes")  # fmt: skip
         parts.append((fresh, redone))
+        found = redone.area_strike_area, fresh[redone.area_strike], redone.area_mass
     if recalled is not None:
         comps = comps.replace(pos, recalled.comps)
         parts += [(pos[at], part) for at, part in recalled.parts]
-    return Round(changed, comps, _stack(parts, comps.offsets), np.empty(0), Held.none(),
-                 Sites.none())  # fmt: skip
+    integrals = _stack(parts, comps.offsets)
+    if areas and found is not None:
+        integrals = dataclasses.replace(
+            integrals, area_strike_area=found[0], area_strike=found[1], area_mass=found[2]
+        )
+    return Round(changed, comps, integrals, np.empty(0), Held.none(), Sites.none())
 
 
 @dataclass(frozen=True)
@@ -1665,6 +1684,14 @@ def _with_pairs(
 
 _PER_COMPONENT = ("component_exposure", "component_notice", "component_found")
 """The per-component arrays of :class:`.integrals.Integrals`."""
+
+
+def _no_areas(integrals: Integrals) -> Integrals:
+    """``integrals`` without hazard-area masses (as a round keeps them for an update)."""
+    none = np.empty(0, dtype=np.int64)
+    return dataclasses.replace(
+        integrals, area_strike_area=none, area_strike=none, area_mass=np.empty(0)
+    )
 
 
 def _splice_areas(old: Integrals, new: Integrals, idx: IntArray) -> Integrals:

@@ -94,8 +94,8 @@ a day's 58 tiles); at 64, about 0.6 times, as its blocks at factors 2 and 4 are
 replaced whole, unread. Writing a whole country's raster costs 1.5–2 s more for its
 27,000 small blocks (``benchmarks/geotiff_write.py``, in turn: 21.3–23.3 s against
 19.0–22.2 s; the full estimate's overview write, when it came after the last strip,
-11.1–11.4 s against 8.9 s). GDAL's own overviews are 128 (before GDAL 3.1) or the image's block [1]_; a reader
-takes each level's block size from its directory."""
+11.1–11.4 s against 8.9 s). GDAL's own overviews are 128 (before GDAL 3.1) or the
+image's block [1]_; a reader takes each level's block size from its directory."""
 
 _GDAL_TAGS = frozenset({"AREA_OR_POINT"})
 """Dataset tags GDAL adds by itself, left out of the metadata read back."""
