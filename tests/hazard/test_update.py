@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import shapely
 
+import remnant.hazard.estimate as est_module
 import remnant.hazard.inputs as inputs
 from remnant.catalogue import load_catalogue
 from remnant.hazard.config import HazardConfig
@@ -410,8 +411,6 @@ def test_a_full_runs_area_masses_are_one_areas_pass_over_its_final_components(
 ) -> None:
     # The last round's strikes bring their hazard-area masses with their pass 1; only
     # the strikes moved before it are left to conclude's own pass over the areas.
-    import remnant.hazard.estimate as est_module
-
     early, added, as_of = world
     left: list[np.ndarray] = []
     real = est_module.conclude

@@ -1467,19 +1467,22 @@ def _round_pass1(
     fresh = np.setdiff1d(np.arange(n), pos)
     comps = new
     parts = []
-    found = None
+    with_areas = None  # the pass that computed the hazard-area masses, if asked
     if fresh.size:
         redone = setup.integrate(strikes.take(changed[fresh]), comps.take(fresh),
                                  "strikes and areas" if areas else "strikes")  # fmt: skip
         parts.append((fresh, redone))
-        found = redone.area_strike_area, fresh[redone.area_strike], redone.area_mass
+        with_areas = redone if areas else None
     if recalled is not None:
         comps = comps.replace(pos, recalled.comps)
         parts += [(pos[at], part) for at, part in recalled.parts]
     integrals = _stack(parts, comps.offsets)
-    if areas and found is not None:
+    if with_areas is not None:
         integrals = dataclasses.replace(
-            integrals, area_strike_area=found[0], area_strike=found[1], area_mass=found[2]
+            integrals,
+            area_strike_area=with_areas.area_strike_area,
+            area_strike=fresh[with_areas.area_strike],
+            area_mass=with_areas.area_mass,
         )
     return Round(changed, comps, integrals, np.empty(0), Held.none(), Sites.none())
 
@@ -1528,22 +1531,20 @@ def _rows(integrals: Integrals, comps: Components, rows: IntArray) -> Integrals:
     keep = pairs_of(integrals.pair_strike, local >= 0)
     counts = np.diff(comps.offsets)[rows]
     comp_rows = tl.run_rows(comps.offsets[rows], counts)
-    none = np.empty(0, dtype=np.int64)
-    return dataclasses.replace(
-        integrals,
-        exposure=integrals.exposure[rows],
-        **{name: getattr(integrals, name)[comp_rows] for name in _PER_COMPONENT},
-        last_exposure=integrals.last_exposure[rows],
-        notice_norm=integrals.notice_norm[rows],
-        pair_evidence=integrals.pair_evidence[keep],
-        pair_strike=local[integrals.pair_strike[keep]],
-        pair_weight=integrals.pair_weight[keep],
-        searched=np.zeros((0, 0)),
-        notice=np.zeros((0, 0)),
-        evidence_background=np.empty(0),
-        area_strike_area=none,
-        area_strike=none,
-        area_mass=np.empty(0),
+    return _no_areas(
+        dataclasses.replace(
+            integrals,
+            exposure=integrals.exposure[rows],
+            **{name: getattr(integrals, name)[comp_rows] for name in _PER_COMPONENT},
+            last_exposure=integrals.last_exposure[rows],
+            notice_norm=integrals.notice_norm[rows],
+            pair_evidence=integrals.pair_evidence[keep],
+            pair_strike=local[integrals.pair_strike[keep]],
+            pair_weight=integrals.pair_weight[keep],
+            searched=np.zeros((0, 0)),
+            notice=np.zeros((0, 0)),
+            evidence_background=np.empty(0),
+        )
     )
 
 
@@ -1562,19 +1563,17 @@ def _stack(parts: list[tuple[IntArray, Integrals]], offsets: IntArray) -> Integr
         for name in _PER_COMPONENT:
             per_comp[name][at] = getattr(part, name)
     first = parts[0][1]
-    none = np.empty(0, dtype=np.int64)
-    return dataclasses.replace(
-        first,
-        exposure=exposure,
-        **per_comp,
-        last_exposure=last,
-        notice_norm=norm,
-        pair_evidence=np.concatenate([p.pair_evidence for _, p in parts]),
-        pair_strike=np.concatenate([pos[p.pair_strike] for pos, p in parts]),
-        pair_weight=np.concatenate([p.pair_weight for _, p in parts]),
-        area_strike_area=none,
-        area_strike=none,
-        area_mass=np.empty(0),
+    return _no_areas(
+        dataclasses.replace(
+            first,
+            exposure=exposure,
+            **per_comp,
+            last_exposure=last,
+            notice_norm=norm,
+            pair_evidence=np.concatenate([p.pair_evidence for _, p in parts]),
+            pair_strike=np.concatenate([pos[p.pair_strike] for pos, p in parts]),
+            pair_weight=np.concatenate([p.pair_weight for _, p in parts]),
+        )
     )
 
 
@@ -1687,7 +1686,7 @@ _PER_COMPONENT = ("component_exposure", "component_notice", "component_found")
 
 
 def _no_areas(integrals: Integrals) -> Integrals:
-    """``integrals`` without hazard-area masses (as a round keeps them for an update)."""
+    """``integrals`` without hazard-area masses: a pass over some strikes, as rounds keep it."""
     none = np.empty(0, dtype=np.int64)
     return dataclasses.replace(
         integrals, area_strike_area=none, area_strike=none, area_mass=np.empty(0)

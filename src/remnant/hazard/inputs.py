@@ -731,7 +731,8 @@ def _finds(
     as_of_day: int,
 ) -> _Part:
     day = day_numbers(finds["date"]) if len(finds) else np.empty(0, np.int64)
-    finds, day = finds[day <= as_of_day], day[day <= as_of_day]
+    kept = day <= as_of_day
+    finds, day = finds[kept], day[kept]
     item = _item_index(finds["item"], catalogue, items)
     dud = np.isin(
         np.asarray(items, dtype=object)[item], [*catalogue.submunitions, "unknown_submunition"]
