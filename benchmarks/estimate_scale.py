@@ -72,6 +72,7 @@ from remnant.hazard.estimate import Estimate, estimate
 from remnant.io.geotiff import write_estimate_strips
 from remnant.project import raster_tags
 from remnant.simulate import WorldConfig, simulate_world
+from remnant.threads import idle_threads_sleep
 
 Tables = dict[str, gpd.GeoDataFrame]
 Strip = tuple[int, np.ndarray]
@@ -418,6 +419,8 @@ def _args() -> argparse.Namespace:
 
 def main() -> int:
     args = _args()
+    print(f"idle OpenMP workers, as remnant commands run them: {idle_threads_sleep()}",
+          file=sys.stderr)  # fmt: skip
     if not args.default_malloc:
         print(f"freed memory kept for reuse, as remnant commands do: {keep_freed_memory()}",
               file=sys.stderr)  # fmt: skip

@@ -28,6 +28,7 @@ from rich.table import Table
 from remnant import __version__
 from remnant.allocator import keep_freed_memory
 from remnant.errors import BusyError, RemnantError, StoreError, ValidationError
+from remnant.threads import idle_threads_sleep
 
 if TYPE_CHECKING:
     from remnant.catalogue import Carrier
@@ -57,6 +58,7 @@ err = Console(stderr=True)
 def main() -> None:
     """Entry point: run the app, turning Remnant's errors into clear messages."""
     keep_freed_memory()  # large arrays reused, not mapped afresh (remnant.allocator)
+    idle_threads_sleep()  # parallel kernels' workers sleep between kernels (remnant.threads)
     try:
         app()
     except ValidationError as exc:
