@@ -36,7 +36,7 @@ def _run(mode: str, policy: str | None) -> tuple[list[str], str]:
     done = subprocess.run([sys.executable, "-c", _PROBE, mode], check=True, capture_output=True,
                           text=True, env=env)  # fmt: skip
     shown = [line for line in done.stderr.splitlines() if "GOMP_SPINCOUNT =" in line]
-    assert len(shown) == 1, done.stderr  # the omp threading layer ran the kernel
+    assert len(shown) == 1, f"numba ran no OpenMP (libgomp1 missing?): {done.stderr}"
     return done.stdout.split(), shown[0].split("=")[1].strip(" '")
 
 
