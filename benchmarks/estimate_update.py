@@ -16,18 +16,20 @@ load the compiled kernels, not timed), timed step by step:
 
 - **load**: the saved basis read back (:func:`remnant.io.arrays.read_arrays`);
 - **evidence update**: :func:`remnant.hazard.update.update` with the day's records;
-- **raster**: the stale tiles found (:mod:`remnant.hazard.redraw`), drawn and written
-  into ``estimate.tif`` (:func:`remnant.io.geotiff.update_estimate_tiles`; the file's
-  size before and after is printed: a recompressed block that no longer fits its old
-  place goes to the end of the file), and what they were drawn from saved: the
-  command's own :func:`remnant.project.draw_raster`, as the full run's raster too;
+- **raster and tables**: the stale tiles found (:mod:`remnant.hazard.redraw`), drawn
+  and written into ``estimate.tif`` (:func:`remnant.io.geotiff.update_estimate_tiles`;
+  the file's size before and after is printed: a recompressed block that no longer
+  fits its old place goes to the end of the file), what they were drawn from saved,
+  and the three summary tables written beside them: the command's own
+  :func:`remnant.project.draw_outputs`, as the full run's too (the map, which
+  ``remnant watch --no-map`` leaves out, is not timed);
 - **save**: the new basis written (:func:`remnant.io.arrays.write_arrays`), when the
   command would save it: only after :data:`remnant.project.CHECKPOINT_RECORDS` records
   or more since the saved basis (a day's update keeps it, and the next run replays
   both days from it). Its time is printed all the same.
 
 Their sum is the update's time; it is printed with its ratio to the full run's
-(evidence update + raster, in the first process), and to the target. Both processes
+(evidence update + raster and tables, in the first process), and to the target. Both processes
 keep freed memory for reuse, as ``remnant`` commands do (:mod:`remnant.allocator`;
 ``--default-malloc`` times without).
 ``--check`` also runs a full estimate with the day's records and prints how far the
@@ -109,7 +111,14 @@ from remnant.hazard.estimate import estimate
 from remnant.hazard.update import NotIncremental, update
 from remnant.io.arrays import read_arrays, write_arrays
 from remnant.io.geotiff import update_estimate_tiles
-from remnant.project import CHECKPOINT_RECORDS, checkpoint, draw_raster, raster_tags
+from remnant.project import (
+    CHECKPOINT_RECORDS,
+    STATE_FILE,
+    checkpoint,
+    draw_outputs,
+    draw_raster,
+    raster_tags,
+)
 from remnant.threads import idle_threads_sleep
 
 TIME_TARGET_S = 5.0
@@ -166,7 +175,7 @@ def main() -> int:
         out = Path(scratch)
         log = StageLog("full")
         full = estimate(base, catalogue, as_of=args.as_of, config=config, progress=log)
-        draw_raster(full, out / "estimate.tif", out / "drawn.arrays", full=True, progress=log)
+        draw_outputs(full, out, full=True, progress=log)
         full_s = log.elapsed()
         write_arrays(full.basis.for_update(), out / "basis.arrays")
         del full
@@ -237,7 +246,7 @@ def _child(args: argparse.Namespace) -> int:
         small, day = pickle.load(fh)
     catalogue = load_catalogue()
     _warm_up(small, catalogue, args.as_of, out / "warm-up")
-    shutil.copy(out / "drawn.arrays", out / "drawn-before.arrays")  # for the repeats
+    shutil.copy(out / STATE_FILE, out / "drawn-before.arrays")  # for the repeats
     os.sync()  # the copy on disk, not flushed by the update's fsync (module doc)
     raster_mb = [(out / "estimate.tif").stat().st_size / 1e6]
     est, stale, seconds, machine, fresh_pages = _timed_update(out, day, catalogue, args.as_of)
@@ -254,7 +263,7 @@ def _child(args: argparse.Namespace) -> int:
     del est  # as a process that stays up would, before the next day's update
     repeats = []
     for _ in range(args.repeat):
-        shutil.copy(out / "drawn-before.arrays", out / "drawn.arrays")
+        shutil.copy(out / "drawn-before.arrays", out / STATE_FILE)
         os.sync()
         again = _timed_update(out, day, catalogue, args.as_of, log=False)
         repeats.append({"steps_s": again[2], "machine_s": again[3], "fresh_pages": again[4],
@@ -272,7 +281,7 @@ def _child(args: argparse.Namespace) -> int:
 def _timed_update(
     out: Path, day: Tables, catalogue: Catalogue, as_of: str, *, log: bool = True
 ) -> tuple[Any, np.ndarray, dict[str, float], dict[str, float], int]:
-    """Load, evidence update and raster on the files in ``out``, timed (:func:`_child`).
+    """Load, evidence update, raster and tables on the files in ``out``, timed (:func:`_child`).
 
     Returns the estimate, the tiles drawn, the seconds of each step, the CPU time and
     the machine's waits during them (:func:`_machine_times`), and the pages touched
@@ -288,8 +297,8 @@ def _timed_update(
     est = update(basis, day, catalogue, as_of=as_of, progress=StageLog("update") if log else None)
     seconds["evidence update"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    stale = draw_raster(est, out / "estimate.tif", out / "drawn.arrays")
-    seconds["raster"] = time.perf_counter() - clock
+    stale = draw_outputs(est, out)
+    seconds["raster and tables"] = time.perf_counter() - clock
     machine = {k: v - before[k] for k, v in _machine_times().items()}
     fresh_pages = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     return est, stale, seconds, machine, fresh_pages
@@ -327,8 +336,8 @@ def _warm_up(tables: Tables, catalogue: Catalogue, as_of: str, scratch: Path) ->
     base, day = one_day(tables)
     est = estimate(base, catalogue, as_of=as_of)
     scratch.mkdir()
-    tif, state = scratch / "estimate.tif", scratch / "drawn.arrays"
-    draw_raster(est, tif, state, full=True)
+    tif, state = scratch / "estimate.tif", scratch / STATE_FILE
+    draw_outputs(est, scratch, full=True)
     with contextlib.suppress(NotIncremental):  # the kernels are loaded all the same
         est = update(est, day, catalogue)
     stale = np.zeros(int(np.prod(est.grid.n_tiles)), dtype=bool)

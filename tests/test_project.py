@@ -270,3 +270,38 @@ def test_an_areas_life_is_checked_on_import_and_kept_in_the_audit_trail(tmp_path
     assert list(history["evidence"]) == [s[1] for s in kept]
     assert list(history["status_date"]) == [s[2] for s in kept]
     assert list(history["user"]) == [f"user{k}" for k, s in enumerate(steps) if s[3] == "ok"]
+
+
+def test_the_raster_and_the_tables_are_drawn_together_and_an_error_in_either_raised(tmp_path):
+    """draw_outputs: the raster, its drawn state and the three tables, as written alone;
+    a table that cannot be written is raised once the raster is whole."""
+    import rasterio
+
+    from remnant.catalogue import load_catalogue
+    from remnant.hazard.estimate import estimate
+    from remnant.io.summary import write_summary_csv
+
+    world = simulate_world(11, 20)
+    est = estimate(world.tables, load_catalogue(), as_of=world.truth.parameters["as_of"])
+    out = tmp_path / "estimate"
+    stale = project.draw_outputs(est, out)
+    assert stale.all()  # nothing drawn before
+    files = project.ESTIMATE_FILES
+    for role, table in (("failure_rates", est.failure_rates), ("strikes", est.strike_table),
+                        ("areas", est.area_table)):  # fmt: skip
+        alone = write_summary_csv(table, tmp_path / f"{role}.csv")
+        assert (out / files[role]).read_bytes() == alone.read_bytes()
+    with rasterio.open(out / files["raster"]) as src:
+        drawn = src.read(1)
+    assert drawn.sum(where=~pd.isna(drawn)) == pytest.approx(
+        float(est.bands()["expected_remaining"].sum(where=~pd.isna(drawn))), rel=1e-5
+    )
+    assert (out / project.STATE_FILE).exists()
+
+    again = tmp_path / "again"
+    (again / files["strikes"]).mkdir(parents=True)  # a folder where the table goes
+    with pytest.raises(IsADirectoryError):
+        project.draw_outputs(est, again)
+    with rasterio.open(again / files["raster"]) as src:  # the raster was drawn whole
+        assert (src.read(1) == drawn).sum() == (~pd.isna(drawn)).sum()
+    assert (again / project.STATE_FILE).exists()
