@@ -29,9 +29,9 @@ load the compiled kernels, not timed), timed step by step:
   both days from it). Its time is printed all the same.
 
 Their sum is the update's time; it is printed with its ratio to the full run's
-(evidence update + raster and tables, in the first process), and to the target. Both processes
-keep freed memory for reuse, as ``remnant`` commands do (:mod:`remnant.allocator`;
-``--default-malloc`` times without).
+(evidence update + raster and tables, in the first process), and to the target. Both
+processes keep freed memory for reuse, as ``remnant`` commands do
+(:mod:`remnant.allocator`; ``--default-malloc`` times without).
 ``--check`` also runs a full estimate with the day's records and prints how far the
 update's total is from it.
 
@@ -113,6 +113,7 @@ from remnant.io.arrays import read_arrays, write_arrays
 from remnant.io.geotiff import update_estimate_tiles
 from remnant.project import (
     CHECKPOINT_RECORDS,
+    ESTIMATE_FILES,
     STATE_FILE,
     checkpoint,
     draw_outputs,
@@ -120,6 +121,9 @@ from remnant.project import (
     raster_tags,
 )
 from remnant.threads import idle_threads_sleep
+
+RASTER = ESTIMATE_FILES["raster"]
+"""The raster :func:`remnant.project.draw_outputs` writes in its folder."""
 
 TIME_TARGET_S = 5.0
 """The issue's target for an update after one day of records. [s]"""
@@ -248,9 +252,9 @@ def _child(args: argparse.Namespace) -> int:
     _warm_up(small, catalogue, args.as_of, out / "warm-up")
     shutil.copy(out / STATE_FILE, out / "drawn-before.arrays")  # for the repeats
     os.sync()  # the copy on disk, not flushed by the update's fsync (module doc)
-    raster_mb = [(out / "estimate.tif").stat().st_size / 1e6]
+    raster_mb = [(out / RASTER).stat().st_size / 1e6]
     est, stale, seconds, machine, fresh_pages = _timed_update(out, day, catalogue, args.as_of)
-    raster_mb.append((out / "estimate.tif").stat().st_size / 1e6)
+    raster_mb.append((out / RASTER).stat().st_size / 1e6)
     peak_gb = _own_peak_gb()  # the fresh update's, before any repeat
     clock = time.perf_counter()
     write_arrays(est.basis.for_update(), out / "basis-next.arrays")  # the repeats read the old
@@ -336,7 +340,7 @@ def _warm_up(tables: Tables, catalogue: Catalogue, as_of: str, scratch: Path) ->
     base, day = one_day(tables)
     est = estimate(base, catalogue, as_of=as_of)
     scratch.mkdir()
-    tif, state = scratch / "estimate.tif", scratch / STATE_FILE
+    tif, state = scratch / RASTER, scratch / STATE_FILE
     draw_outputs(est, scratch, full=True)
     with contextlib.suppress(NotIncremental):  # the kernels are loaded all the same
         est = update(est, day, catalogue)

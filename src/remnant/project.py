@@ -502,8 +502,8 @@ def draw_outputs(
     The raster as :func:`draw_raster` draws it (its stale tiles), and the failure-rate,
     strike and hazard-area tables (:data:`ESTIMATE_FILES`) written in a thread while
     pass 2's kernels draw the tiles without holding Python's lock: at country scale an
-    update's raster and tables took 1.70–1.77 s so, against 1.84–2.09 s one after the
-    other (benchmarks/README.md). Each file is written atomically. Both have stopped
+    update's raster and tables took 1.70–1.77 s this way, against 1.84–2.09 s one after
+    the other (benchmarks/README.md). Each file is written atomically. Both have stopped
     when it returns or raises (the raster's error first). Returns the tiles drawn
     (row-major).
     """

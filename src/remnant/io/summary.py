@@ -39,9 +39,9 @@ def write_summary_csv(frame: pd.DataFrame, path: str | Path, *, digits: int = 6)
     digits : int
         Significant digits of floating-point columns.
     """
-    columns = [_cells(frame.iloc[:, i], digits) for i in range(frame.shape[1])]
+    columns = _columns(frame, digits)
     with atomic_path(path) as tmp:
-        if not columns or any(c is None for c in columns) or frame.columns.nlevels > 1:
+        if columns is None:
             frame.to_csv(tmp, index=False, float_format=f"%.{digits}g", encoding="utf-8")
         else:
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
@@ -49,6 +49,22 @@ def write_summary_csv(frame: pd.DataFrame, path: str | Path, *, digits: int = 6)
                 out.writerow([str(name) for name in frame.columns])
                 out.writerows(zip(*columns, strict=True))
     return Path(path)
+
+
+def _columns(frame: pd.DataFrame, digits: int) -> list[list[str]] | None:
+    """Every column's fields (:func:`_cells`), or None as soon as one is left to pandas.
+
+    Also None for a frame without columns or with several levels of column names.
+    """
+    if frame.shape[1] == 0 or frame.columns.nlevels > 1:
+        return None
+    columns = []
+    for i in range(frame.shape[1]):
+        cells = _cells(frame.iloc[:, i], digits)
+        if cells is None:
+            return None
+        columns.append(cells)
+    return columns
 
 
 def _cells(column: pd.Series, digits: int) -> list[str] | None:
